@@ -1,0 +1,85 @@
+"""Compiled kernels (numba, float64). Nothing here knows about xarray, units or files.
+
+One place decides how kernels are compiled and which target runs them:
+
+* :func:`jit` compiles scalar helpers and serial loops (``error_model="numpy"`` so divisions
+  vectorise, ``fastmath`` off so results are exact to the last bits we promise, on-disk
+  caching unless ``THERMAL_NUMBA_CACHE=0``).
+* :class:`Kernel` wraps one loop body written with ``numba.prange`` and compiles it twice, a
+  serial and a ``parallel=True`` version, lazily. :meth:`Kernel.__call__` runs the parallel
+  one only for large inputs, on the main thread, and when ``THERMAL_PARALLEL`` is not ``0``:
+  numba's default (workqueue) threading layer must never be entered from two threads at once,
+  which is exactly what dask worker threads would do (dask/dask#5132).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import types
+
+import numba
+
+CACHE = os.environ.get("THERMAL_NUMBA_CACHE", "1") != "0"
+PARALLEL_MIN_SIZE = 200_000
+_OPTIONS = {"cache": CACHE, "error_model": "numpy", "nogil": True}
+
+
+def jit(function=None, **options):
+    """``numba.njit`` with the project's options (cache, ``error_model="numpy"``, nogil)."""
+    merged = {**_OPTIONS, **options}
+    if function is None:
+        return lambda f: numba.njit(**merged)(f)
+    return numba.njit(**merged)(function)
+
+
+def parallel_allowed() -> bool:
+    """True when a parallel kernel may run here: main thread and not disabled by the user."""
+    if os.environ.get("THERMAL_PARALLEL", "1") == "0":
+        return False
+    return threading.current_thread() is threading.main_thread()
+
+
+class Kernel:
+    """A loop kernel compiled for a serial and a parallel target, chosen per call.
+
+    Parameters
+    ----------
+    function : callable
+        Python function using ``numba.prange`` for its outer loop.
+    """
+
+    def __init__(self, function):
+        self.function = function
+        self.__doc__ = function.__doc__
+        self.__name__ = function.__name__
+        self._serial = None
+        self._parallel = None
+
+    @property
+    def serial(self):
+        if self._serial is None:
+            self._serial = jit(self.function)
+        return self._serial
+
+    @property
+    def parallel(self):
+        if self._parallel is None:
+            # A renamed copy: numba's cache keys on the qualified name and signature only, so
+            # the parallel build must not share the serial build's cache entry.
+            f = self.function
+            copy = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_parallel")
+            copy.__qualname__ = f.__qualname__ + "_parallel"
+            self._parallel = jit(copy, parallel=True)
+        return self._parallel
+
+    def __call__(self, *args, size: int | None = None):
+        """Run the kernel; ``size`` (the work count) picks the target."""
+        if size is not None and size >= PARALLEL_MIN_SIZE and parallel_allowed():
+            return self.parallel(*args)
+        return self.serial(*args)
+
+
+def kernel(function):
+    """Decorator form of :class:`Kernel`."""
+    return Kernel(function)

@@ -1,0 +1,58 @@
+"""A vectorisable ``exp`` for numba loops.
+
+pip's llvmlite has no SVML, so ``math.exp`` inside an ``@njit`` loop stays a scalar libm call and
+blocks SIMD. :func:`exp_reduced` is ``exp`` written with plain arithmetic (Cody-Waite range
+reduction, a degree-13 Taylor polynomial on |r| <= ln2/2, and the power of two built from its
+bits), so LLVM vectorises the loops that use it. Its relative error is below 4e-16 over the
+range it accepts, the same as libm's within a few units in the last place.
+"""
+
+import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+from thermal._kernels import jit
+
+EXP_MIN = -708.0
+"""Smallest argument :func:`exp_reduced` accepts (the result is still a normal float64)."""
+EXP_MAX = 708.0
+"""Largest argument :func:`exp_reduced` accepts."""
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so n * _LN2_HI is exact for |n| < 2**20
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFT = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer without a call
+
+
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64 (a no-op bitcast, vectorisable)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
+
+
+@jit(inline="always")
+def exp_reduced(x):
+    """exp(x) for EXP_MIN <= x <= EXP_MAX without a libm call (callers clamp x)."""
+    kf = (x * _LOG2E + _SHIFT) - _SHIFT  # nearest integer to x / ln 2
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    return p * _bits_to_float((np.int64(kf) + 1023) << 52)
