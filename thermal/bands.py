@@ -1,0 +1,259 @@
+"""Filter bands: response curves and the quadrature that turns them into band radiances.
+
+A :class:`Band` holds a response table (wavelength [um], relative response) and the quadrature
+rule built from it: ``nodes`` [um] and ``weights`` (summing to 1) such that the
+response-weighted mean of any smooth spectrum ``f`` over the band is ``sum(weights * f(nodes))``.
+The response is taken as piecewise linear between table points and each interval is integrated
+with Gauss-Legendre nodes, so the rule is exact for the table and spectrally accurate for the
+Planck function (a top-hat gets 24 nodes).
+
+The bundled set (:func:`names`) has every filter of ``../shared/spec.md``. Where no measured
+curve is public, a band is a top-hat over its published 50 % range (``kind == "top-hat"``; its
+``reference`` says where centre and width come from, and ``provenance`` whether they are
+published or recalled). Build your own from a table with :func:`from_table` or
+:func:`read_response`, and make it known by name with :func:`register`.
+
+Bands are energy-weighted: ``weights`` integrate ``response * f``. For a photon-counting
+detector, pass ``response * wavelength`` as the response.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["Band", "from_table", "get", "names", "read_response", "register", "top_hat"]
+
+_MIN_NODES = 24
+
+
+@dataclass(frozen=True, eq=False)
+class Band:
+    """A filter band.
+
+    Parameters
+    ----------
+    name : str
+        Identifier, e.g. ``"nirc2_lp"``.
+    wavelength : numpy.ndarray
+        Wavelengths of the response table [um], increasing.
+    response : numpy.ndarray
+        Relative response at ``wavelength`` (any scale, >= 0).
+    centre : float
+        Central wavelength [um] (published centre for top-hats, else the response-weighted
+        mean wavelength).
+    width : float
+        Width [um] (published width for top-hats, else the equivalent width).
+    reference : str
+        Where the curve or its centre and width come from.
+    kind : str
+        ``"top-hat"`` or ``"measured"``.
+    instrument : str
+        Telescope and instrument.
+    provenance : str
+        ``"published"``, ``"recalled"`` or ``"user"``.
+    """
+
+    name: str
+    wavelength: np.ndarray = field(repr=False)
+    response: np.ndarray = field(repr=False)
+    centre: float
+    width: float
+    reference: str = ""
+    kind: str = "measured"
+    instrument: str = ""
+    provenance: str = "user"
+
+    @cached_property
+    def _quadrature(self) -> tuple[np.ndarray, np.ndarray]:
+        x, r = self.wavelength, self.response
+        per_interval = max(2, math.ceil(_MIN_NODES / max(1, x.size - 1)))
+        t, w = np.polynomial.legendre.leggauss(per_interval)
+        x0, x1, r0, r1 = x[:-1, None], x[1:, None], r[:-1, None], r[1:, None]
+        nodes = 0.5 * (x0 + x1) + 0.5 * (x1 - x0) * t
+        resp = r0 + (r1 - r0) * (0.5 * (t + 1.0))
+        weights = 0.5 * (x1 - x0) * w * resp
+        keep = (weights > 0).ravel()
+        nodes, weights = nodes.ravel()[keep], weights.ravel()[keep]
+        return np.ascontiguousarray(nodes), np.ascontiguousarray(weights / weights.sum())
+
+    @property
+    def nodes(self) -> np.ndarray:
+        """Quadrature nodes [um]."""
+        return self._quadrature[0]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Quadrature weights (sum to 1): band mean of f = sum(weights * f(nodes))."""
+        return self._quadrature[1]
+
+    @property
+    def range(self) -> tuple[float, float]:
+        """Wavelengths [um] where the response first and last reaches half its maximum."""
+        half = 0.5 * self.response.max()
+        above = np.flatnonzero(self.response >= half)
+        return float(self.wavelength[above[0]]), float(self.wavelength[above[-1]])
+
+
+def _validated_table(name: str, wavelength, response) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(wavelength, dtype=float).ravel()
+    r = np.asarray(response, dtype=float).ravel()
+    if x.size != r.size or x.size < 2:
+        raise ValueError(
+            f"band {name!r}: wavelength and response must be 1-D of equal length >= 2"
+        )
+    if not np.all(np.isfinite(x)) or np.any(x <= 0):
+        raise ValueError(f"band {name!r}: wavelength must be finite and > 0 [um]")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError(f"band {name!r}: wavelength must be strictly increasing [um]")
+    if not np.all(np.isfinite(r)):
+        raise ValueError(f"band {name!r}: response must be finite")
+    r = np.clip(r, 0.0, None)  # measured curves carry small negative noise
+    if not r.max() > 0:
+        raise ValueError(f"band {name!r}: response must be > 0 somewhere")
+    x.flags.writeable = False
+    r.flags.writeable = False
+    return x, r
+
+
+def from_table(
+    name: str,
+    wavelength,
+    response,
+    *,
+    reference: str = "",
+    instrument: str = "",
+    provenance: str = "user",
+) -> Band:
+    """Build a :class:`Band` from a measured response table.
+
+    Parameters
+    ----------
+    name : str
+        Band name.
+    wavelength : array_like
+        Wavelengths [um], strictly increasing, > 0.
+    response : array_like
+        Relative response (any scale; negative values, e.g. noise, are clipped to 0).
+    reference, instrument, provenance : str, optional
+        Metadata kept with the band.
+
+    Returns
+    -------
+    Band
+        With ``centre`` the response-weighted mean wavelength [um] and ``width`` the
+        equivalent width ``integral(R) / max(R)`` [um].
+    """
+    x, r = _validated_table(name, wavelength, response)
+    area = np.trapezoid(r, x)
+    centre = float(np.trapezoid(r * x, x) / area)
+    return Band(
+        name, x, r, centre, float(area / r.max()), reference, "measured", instrument, provenance
+    )
+
+
+def top_hat(
+    name: str,
+    centre: float,
+    width: float,
+    *,
+    reference: str = "",
+    instrument: str = "",
+    provenance: str = "user",
+) -> Band:
+    """A top-hat band of unit response over ``centre +- width / 2`` [um].
+
+    Parameters
+    ----------
+    name : str
+        Band name.
+    centre : float
+        Central wavelength [um], > 0.
+    width : float
+        Full width [um], 0 < width < 2 * centre.
+    """
+    if not centre > 0:
+        raise ValueError(f"band {name!r}: centre must be > 0 [um]; got {centre}")
+    if not 0 < width < 2 * centre:
+        raise ValueError(f"band {name!r}: width must be in (0, 2 * centre) [um]; got {width}")
+    x, r = _validated_table(name, [centre - width / 2, centre + width / 2], [1.0, 1.0])
+    return Band(
+        name, x, r, float(centre), float(width), reference, "top-hat", instrument, provenance
+    )
+
+
+def read_response(path, name: str, *, wavelength_unit: str = "um", **metadata) -> Band:
+    """Read a two-column response table (wavelength, response) into a :class:`Band`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Text file; columns separated by whitespace or commas; lines starting with ``#`` are
+        comments. A response in percent is fine (only the shape matters).
+    name : str
+        Band name.
+    wavelength_unit : str, optional
+        Unit of the first column (``"um"``, ``"nm"``, ``"Angstrom"``, ...).
+    **metadata
+        ``reference``, ``instrument``, ``provenance`` for :func:`from_table`.
+    """
+    from thermal.units import conversion_factor
+
+    text = open(path, encoding="utf-8").read().replace(",", " ")
+    table = np.loadtxt(text.splitlines(), comments="#", ndmin=2)
+    if table.shape[1] < 2:
+        raise ValueError(f"{path}: expected two columns (wavelength, response)")
+    factor = conversion_factor(wavelength_unit, "um")
+    return from_table(name, table[:, 0] * factor, table[:, 1], **metadata)
+
+
+def _load_bundled() -> dict[str, Band]:
+    text = resources.files("thermal").joinpath("data/bands.json").read_text(encoding="utf-8")
+    bands = {}
+    for entry in json.loads(text)["bands"]:
+        bands[entry["name"]] = top_hat(
+            entry["name"],
+            entry["centre"],
+            entry["width"],
+            reference=entry["reference"],
+            instrument=entry["instrument"],
+            provenance=entry["provenance"],
+        )
+    return bands
+
+
+_REGISTRY: dict[str, Band] = _load_bundled()
+
+
+def names() -> list[str]:
+    """Names of the known bands, bundled and registered, sorted by centre wavelength."""
+    return sorted(_REGISTRY, key=lambda n: (_REGISTRY[n].centre, n))
+
+
+def get(name) -> Band:
+    """The :class:`Band` called ``name`` (a :class:`Band` is returned as it is).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown; the message lists the known names.
+    """
+    if isinstance(name, Band):
+        return name
+    try:
+        return _REGISTRY[str(name).lower()]
+    except KeyError:
+        raise ValueError(f"unknown band {name!r}; known bands: {', '.join(names())}") from None
+
+
+def register(band: Band, *, overwrite: bool = False) -> None:
+    """Make ``band`` known to :func:`get` by its name (for this Python session)."""
+    key = band.name.lower()
+    if key in _REGISTRY and not overwrite:
+        raise ValueError(f"band {band.name!r} exists; pass overwrite=True to replace it")
+    _REGISTRY[key] = band
