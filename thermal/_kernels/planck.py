@@ -54,11 +54,13 @@ def b_lambda_dt(lam, t):
     """(B_lambda, dB_lambda/dT) [W m-2 sr-1 um-1, W m-2 sr-1 um-1 K-1]."""
     x = C2 / (lam * t)
     lam2 = lam * lam
-    b = bose(C1 / (lam2 * lam2 * lam), x)
-    # dB/dT = B (x / T) / (1 - exp(-x)); 1 - exp(-x) = -expm1(-x) stays exact for small x
+    pref = C1 / (lam2 * lam2 * lam)
+    b = bose(pref, x)
+    # dB/dT = B (x / T) / (1 - exp(-x)); 1 - exp(-x) = -expm1(-x) stays exact for small x.
+    # In the deep tail B may be subnormal while dB/dT is not: keep x / T inside the exponent.
     if x < _X_TAIL:
         return b, b * (x / t) / (-math.expm1(-x))
-    return b, b * (x / t)
+    return b, bose(pref * (x / t), x)
 
 
 @jit(inline="always")
@@ -69,8 +71,9 @@ def b_wavenumber(nu, t):
 
 @jit(inline="always")
 def photon_lambda(lam, t):
-    """Photon spectral radiance [photons s-1 m-2 sr-1 um-1]."""
-    return b_lambda(lam, t) * lam / PHOTON_ENERGY_UM
+    """Photon spectral radiance [photons s-1 m-2 sr-1 um-1]: B_lambda lam / (h c)."""
+    lam2 = lam * lam
+    return bose(C1 / (lam2 * lam2 * PHOTON_ENERGY_UM), C2 / (lam * t))
 
 
 @jit(inline="always")
@@ -79,7 +82,11 @@ def t_brightness(lam, radiance):
     if radiance == 0.0:
         return 0.0
     lam2 = lam * lam
-    return C2 / (lam * math.log1p(C1 / (lam2 * lam2 * lam * radiance)))
+    q = C1 / (lam2 * lam2 * lam)
+    # x = ln(1 + q / L); for q / L beyond 4e15 (or beyond the float range) it is ln q - ln L
+    ln_ratio = math.log(q) - math.log(radiance)
+    x = ln_ratio if ln_ratio > 36.0 else math.log1p(q / radiance)
+    return C2 / (lam * x)
 
 
 # Function codes of the elementwise loops (one body, so validation lives in one place).

@@ -1,0 +1,87 @@
+"""Tests of thermal.bands: the bundled set, quadrature, user bands, the `thermal bands` CLI."""
+
+import numpy as np
+import pytest
+
+from thermal import bands, planck
+from thermal.cli import main
+
+REQUIRED = ["nirc2_kc", "nirc2_h2o", "nirc2_pah", "nirc2_lp", "nirc2_bra", "nirc2_bracont",
+            "nirc2_ms", "mko_lp", "mko_mp", "jiram_l", "jiram_m"]
+
+
+def test_required_bands_are_bundled():
+    assert set(REQUIRED) <= set(bands.names())
+    for name in bands.names():
+        band = bands.get(name)
+        assert band.reference and band.kind == "top-hat"
+        assert band.provenance in {"published", "recalled"}
+        assert band.weights.sum() == pytest.approx(1.0, rel=1e-14)
+        lo, hi = band.range
+        assert lo < band.centre < hi
+        assert hi - lo == pytest.approx(band.width, rel=1e-12)
+
+
+def test_published_ranges():
+    # science.md 3: NIRC2 50 % ranges
+    assert bands.get("nirc2_kc").range == pytest.approx((2.2558, 2.2854), abs=1e-9)
+    assert bands.get("nirc2_lp").range == pytest.approx((3.426, 4.126), abs=1e-9)
+    assert bands.get("nirc2_ms").range == pytest.approx((4.5495, 4.7905), abs=1e-9)
+    assert bands.get("jiram_m").range == pytest.approx((4.537, 5.035), abs=1e-9)
+
+
+def test_get_is_case_insensitive_and_rejects_unknown():
+    assert bands.get("NIRC2_LP") is bands.get("nirc2_lp")
+    with pytest.raises(ValueError, match="unknown band 'nirc2_q'.*nirc2_lp"):
+        bands.get("nirc2_q")
+
+
+def test_from_table_triangle_is_integrated_exactly():
+    band = bands.from_table("triangle", [3.0, 3.5, 4.0], [0.0, 1.0, 0.0], reference="test")
+    assert band.centre == pytest.approx(3.5)
+    assert band.width == pytest.approx(0.5)
+    # mean of a linear function over a symmetric triangle is its value at the centre
+    assert np.sum(band.weights * (2.0 * band.nodes + 1.0)) == pytest.approx(8.0, rel=1e-14)
+    # a photometric model through this band is the triangle-weighted Planck mean
+    t = 600.0
+    x = np.linspace(3.0, 4.0, 200_001)
+    r = np.interp(x, [3.0, 3.5, 4.0], [0.0, 1.0, 0.0])
+    expected = np.trapezoid(r * planck.spectral_radiance(x, t), x) / np.trapezoid(r, x)
+    assert planck.band_radiance(band, t) == pytest.approx(expected, rel=1e-9)
+
+
+def test_from_table_clips_noise_and_validates():
+    band = bands.from_table("noisy", [1.0, 2.0, 3.0, 4.0], [-0.01, 50.0, 50.0, -0.02])
+    assert band.response.min() == 0.0
+    with pytest.raises(ValueError, match="strictly increasing"):
+        bands.from_table("bad", [2.0, 1.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="wavelength must be finite and > 0"):
+        bands.from_table("bad", [-1.0, 1.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="response must be > 0"):
+        bands.from_table("bad", [1.0, 2.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="width"):
+        bands.top_hat("bad", 3.0, 7.0)
+
+
+def test_read_response_in_nm_and_register(tmp_path):
+    path = tmp_path / "filter.csv"
+    path.write_text("# wavelength [nm], transmission [%]\n3400, 0\n3500, 80\n3600, 80\n3700, 0\n")
+    band = bands.read_response(path, "my_filter", wavelength_unit="nm", reference="lab scan")
+    assert band.wavelength[0] == pytest.approx(3.4)
+    assert band.centre == pytest.approx(3.55)
+    bands.register(band)
+    try:
+        assert bands.get("my_filter") is band
+        with pytest.raises(ValueError, match="exists"):
+            bands.register(band)
+        assert planck.band_radiance("my_filter", 500.0) > 0
+    finally:
+        bands._REGISTRY.pop("my_filter")
+
+
+def test_thermal_bands_command(capsys):
+    assert main(["bands", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    for name in REQUIRED:
+        assert name in out
+    assert "doi:10.1007/s11214-014-0094-y" in out

@@ -1,0 +1,121 @@
+"""Tests of thermal.units: unit strings, radiometric conversions, geometry (formats.md 3)."""
+
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermal import units
+from thermal.constants import ASTRONOMICAL_UNIT
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "factor"),
+    [
+        ("GW um-1 sr-1", "W sr-1 um-1", 1e9),
+        ("GW/um/sr", "W sr-1 um-1", 1e9),
+        ("W/(m^2*sr*micron)", "W m-2 sr-1 um-1", 1.0),
+        ("W.m-2.sr-1.um-1", "W m-2 sr-1 um-1", 1.0),
+        ("W m**-2 sr^-1 µm-1", "W m-2 sr-1 um-1", 1.0),
+        ("uW cm-2 sr-1 um-1", "W m-2 sr-1 um-1", 0.01),  # NIMS radiance unit
+        ("W m-2 sr-1 m-1", "W m-2 sr-1 um-1", 1e-6),
+        ("nm", "um", 1e-3),
+        ("Angstrom", "um", 1e-4),
+        ("m", "um", 1e6),
+        ("km2", "m2", 1e6),
+        ("TW", "W", 1e12),
+        ("GW", "W", 1e9),
+        ("km", "m", 1e3),
+        ("AU", "m", ASTRONOMICAL_UNIT),
+        ("day", "s", 86400.0),
+        ("MJy/sr", "Jy sr-1", 1e6),
+        ("degrees_east", "degree", 1.0),
+    ],
+)
+def test_conversion_factors(source, target, factor):
+    assert units.conversion_factor(source, target) == pytest.approx(factor, rel=1e-14)
+
+
+@pytest.mark.parametrize("text", ["", "W m-2 sr-1 parsec-3", "W m-2 (sr", "W m-2 sr-1 um-1 $"])
+def test_bad_unit_strings(text):
+    with pytest.raises(ValueError, match="unit"):
+        units.parse_unit(text)
+
+
+def test_incompatible_units_name_both():
+    with pytest.raises(ValueError, match="'K'.*'W'"):
+        units.conversion_factor("K", "W")
+    with pytest.raises(ValueError, match="different quantities"):
+        units.conversion_factor("W m-2 sr-1 um-1", "W sr-1 um-1")
+
+
+def test_convert_dataarray_sets_units():
+    da = xr.DataArray([1.0, 2.0], attrs={"units": "GW um-1 sr-1", "long_name": "x"})
+    out = units.convert(da, "GW um-1 sr-1", "W sr-1 um-1")
+    assert out.attrs == {"units": "W sr-1 um-1", "long_name": "x"}
+    np.testing.assert_array_equal(out, [1e9, 2e9])
+
+
+# formats.md section 3: 1 Jy in GW um-1 sr-1 at distance Delta (derived there)
+JY_TABLE = {
+    2.27: (229.7, 325.5, 500.5),
+    3.78: (82.8, 117.4, 180.5),
+    4.67: (54.3, 76.9, 118.3),
+}
+
+
+@pytest.mark.parametrize("wavelength", sorted(JY_TABLE))
+def test_jansky_to_intensity_table(wavelength):
+    distances = np.array([4.2, 5.0, 6.2]) * ASTRONOMICAL_UNIT
+    got = units.flux_density_to_intensity(1.0, wavelength, distances) / 1e9
+    np.testing.assert_allclose(got, JY_TABLE[wavelength], rtol=0, atol=0.05)  # table: 0.1
+    back = units.intensity_to_flux_density(got * 1e9, wavelength, distances)
+    np.testing.assert_allclose(back, 1.0, rtol=1e-14)
+
+
+def test_surface_brightness_to_radiance():
+    # formats.md 4: 1 MJy sr-1 = 2.998e-6 / lambda^2 W m-2 sr-1 um-1 (1.874e-7 at 4 um)
+    assert units.surface_brightness_to_radiance(1.0, 4.0) == pytest.approx(1.874e-7, rel=1e-3)
+    with pytest.raises(ValueError, match="wavelength"):
+        units.surface_brightness_to_radiance(1.0, 0.0)
+
+
+def test_lambertian_geometry_round_trips():
+    radiance, area, e = 2.5, 4e6, 60.0
+    intensity = units.radiance_to_intensity(radiance, area, e)
+    assert intensity == pytest.approx(radiance * area * 0.5, rel=1e-15)
+    assert units.intensity_to_radiance(intensity, area, e) == pytest.approx(radiance, rel=1e-15)
+    flux = units.intensity_to_flux(intensity, e)
+    # hemispheric flux of a Lambertian patch is pi L A whatever the viewing angle
+    assert flux == pytest.approx(math.pi * radiance * area, rel=1e-15)
+    assert units.flux_to_intensity(flux, e) == pytest.approx(intensity, rel=1e-15)
+
+
+def test_jiram_footprint():
+    # science.md 1: footprint [m] = range [km] x 0.237767 (IFOV 237.767 urad)
+    assert units.footprint_area(1000e3, 237.767e-6) == pytest.approx(237.767**2, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: units.radiance_to_intensity(1.0, -1.0), "pixel_area"),
+        (lambda: units.intensity_to_radiance(1.0, 0.0), "pixel_area"),
+        (lambda: units.intensity_to_flux(1.0, 90.0), "emission_angle"),
+        (lambda: units.intensity_to_flux(1.0, -1.0), "emission_angle"),
+        (lambda: units.flux_density_to_intensity(1.0, 2.0, 0.0), "distance"),
+        (lambda: units.flux_density_to_intensity(1.0, -2.0, 1.0), "wavelength"),
+        (lambda: units.footprint_area(1.0, 0.0), "ifov"),
+    ],
+)
+def test_invalid_geometry(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_longitudes():
+    np.testing.assert_allclose(units.west_to_east([0.0, 90.0, 223.5, 360.0]),
+                               [0.0, 270.0, 136.5, 0.0])
+    np.testing.assert_allclose(units.east_to_west(units.west_to_east([10.0, 309.0])),
+                               [10.0, 309.0])
