@@ -1,0 +1,412 @@
+"""Juno JIRAM calibrated products (PDS3 RDR): imager ``JIR_IMG_RDR_*`` and spectrometer
+``JIR_SPE_RDR_*``.
+
+The detached label is parsed with pvl; the data file it points to is read with numpy as
+32-bit floats. Archive traps handled here (reference/formats.md section 1):
+
+- **Byte order.** Labels say ``SAMPLE_TYPE = IEEE_REAL`` (big-endian), the files are
+  little-endian. Both interpretations are scored (finite, |x| < 1e4) and the plausible one
+  wins, little-endian on a tie; the choice is recorded in ``byte_order``.
+- **Radiance unit.** ``UNIT`` (inside ``OBJECT = FILE``) is kept verbatim as
+  ``original_units``. ``"W/(m^2*sr*micron)"`` is spectral radiance. ``"W/(m^2*sr)"`` (SIS
+  v7.5 and newer frames) is either the same numbers relabelled or band-integrated radiance;
+  ``band_integrated=`` chooses: ``"relabelled"`` (default: treat as per-um, physically
+  consistent with Jupiter and Io values, formats.md 1.2) or ``"divide"`` (divide by the band
+  width, 0.290 um for L and 0.4975 um for M, as Perry's ``spectralUnitConversion.py``).
+- **Imager halves.** A 256-line ``SCI_I1`` frame is L in lines 0-127 and M in lines 128-255;
+  128-line ``SCI_I2`` frames are M, ``SCI_I3`` frames are L. Each half is a different patch of
+  sky, so a pixel carries one band and the other is NaN.
+- **Spectrometer wavelengths** are in no label: the grid comes from package data
+  ``thermal/data/jiram_spectrometer_wavelengths.csv`` (source and version in its header) unless
+  ``wavelengths=`` [um] is given.
+- **Footprint.** With ``SLANT_DISTANCE`` [km] and ``EMISSION_ANGLE`` [degree] in the band's
+  parameter group (or ``distance=`` [m] given), ``pixel_area`` [m2] is the surface area of a
+  pixel, ``(distance * IFOV)**2 / cos(e)``, IFOV = 237.767 urad (IK ``juno_jiram_v02.ti``).
+
+Reference: Adriani et al. (2017), "JIRAM, the Jovian Infrared Auroral Mapper", Space Sci. Rev.
+213, 393-446, doi:10.1007/s11214-014-0094-y.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import xarray as xr
+
+from thermal.io._layout import InputError, finalise
+
+__all__ = ["IFOV", "read_jiram", "spectrometer_wavelengths"]
+
+IFOV = 237.767e-6
+"""JIRAM instantaneous field of view [rad] (Juno IK juno_jiram_v02.ti)."""
+BAND_WIDTH = {"jiram_l": 0.290, "jiram_m": 0.4975}
+"""Widths [um] used to turn band-integrated radiance [W m-2 sr-1] into per-um radiance."""
+_PER_UM = ("w/(m^2*sr*micron)", "w/(m**2*sr*um)", "w m-2 sr-1 um-1", "w/m^2/sr/um")
+_BAND_INTEGRATED = ("w/(m^2*sr)", "w m-2 sr-1", "w/m^2/sr")
+_HALF_LINES = 128
+_EMISSION_ATTRS = {
+    "units": "degree",
+    "standard_name": "sensor_zenith_angle",
+    "long_name": "emission angle",
+}
+
+
+@lru_cache(maxsize=1)
+def spectrometer_wavelengths() -> np.ndarray:
+    """The 336 JIRAM spectrometer channel wavelengths [um] shipped as package data."""
+    text = resources.files("thermal").joinpath("data/jiram_spectrometer_wavelengths.csv")
+    rows = [
+        line.split(",")
+        for line in text.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#") and not line.startswith("channel")
+    ]
+    values = np.array([float(r[1]) for r in rows])
+    values.flags.writeable = False
+    return values
+
+
+def _label(path):
+    try:
+        with warnings.catch_warnings():
+            # pvl 1.3 warns about its own deprecated Units class at import
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            import pvl
+    except ImportError as error:  # pragma: no cover - pvl is in the io extra
+        raise InputError(path, "reading PDS3 labels needs pvl (pip install thermal[io])") from (
+            error
+        )
+    try:
+        return pvl.load(str(path))
+    except Exception as error:  # pvl raises several parser exception types
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(path, f"not a readable PDS3 label: {detail}") from error
+
+
+def _plain(value):
+    """A pvl value as a plain Python value (Quantity -> its value, 'N/A' -> None)."""
+    if hasattr(value, "value") and hasattr(value, "units"):
+        value = value.value
+    if isinstance(value, str) and value.strip().upper() in ("N/A", "UNK", "NULL", ""):
+        return None
+    return value
+
+
+def _data_file(label_path, pointer) -> tuple[str, int]:
+    """(data file path, byte offset) of a detached or attached ``^IMAGE``/``^TABLE`` pointer."""
+    if isinstance(pointer, (list, tuple)):
+        name, record = pointer[0], int(pointer[1])
+        offset = None
+    elif isinstance(pointer, str):
+        name, record, offset = pointer, 1, 0
+    else:
+        raise InputError(label_path, f"unsupported data pointer {pointer!r}")
+    if hasattr(record, "units"):
+        record = int(record.value)
+    folder = os.path.dirname(os.path.abspath(label_path))
+    candidates = [os.path.join(folder, name)]
+    if os.path.isdir(folder):
+        candidates += [
+            os.path.join(folder, f) for f in os.listdir(folder) if f.lower() == name.lower()
+        ]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return candidate, (offset if offset is not None else record - 1)
+    raise InputError(label_path, f"data file {name!r} named by the label is missing")
+
+
+def _read_floats(label_path, data_path, offset, count, record_bytes):
+    expected = count * 4
+    size = os.path.getsize(data_path)
+    start = offset * record_bytes if record_bytes else offset
+    if size != start + expected:
+        raise InputError(
+            label_path,
+            f"data file {os.path.basename(data_path)!r} has {size} bytes; the label implies "
+            f"{start + expected}",
+        )
+    raw = np.fromfile(data_path, dtype=np.uint8, count=expected, offset=start)
+    with np.errstate(invalid="ignore", over="ignore"):
+        little = raw.view("<f4").astype(np.float64)
+        big = raw.view(">f4").astype(np.float64)
+
+    def score(values):
+        with np.errstate(invalid="ignore"):
+            return np.count_nonzero(np.isfinite(values) & (np.abs(values) < 1e4))
+
+    if score(big) > score(little):
+        return big, "big-endian"
+    return little, "little-endian"
+
+
+def _normalise_unit(label_path, unit, band, band_integrated):
+    """(factor to W m-2 sr-1 um-1, note) for the label's UNIT string."""
+    key = "".join(str(unit).lower().split()) if unit else ""
+    if key in ("".join(u.split()) for u in _PER_UM):
+        return 1.0, "per-um spectral radiance as labelled"
+    if key in ("".join(u.split()) for u in _BAND_INTEGRATED):
+        if band_integrated == "relabelled":
+            warnings.warn(
+                f"{label_path}: UNIT {unit!r} read as per-um radiance (band_integrated="
+                "'relabelled'); pass band_integrated='divide' for band-integrated products",
+                UserWarning,
+                stacklevel=4,
+            )
+            return 1.0, (
+                "label unit W/(m^2*sr) taken as per-um spectral radiance (band_integrated="
+                "'relabelled'; formats.md 1.2)"
+            )
+        if band_integrated == "divide":
+            if band not in BAND_WIDTH:
+                raise InputError(label_path, "band-integrated radiance needs an imager band")
+            return 1.0 / BAND_WIDTH[band], (
+                f"label unit W/(m^2*sr) divided by the {band} width {BAND_WIDTH[band]} um"
+            )
+        raise ValueError(
+            f"band_integrated must be 'relabelled' or 'divide'; got {band_integrated!r}"
+        )
+    raise InputError(label_path, f"unknown JIRAM radiance unit {unit!r}")
+
+
+def _identity(label) -> dict:
+    attrs = {}
+    for key in (
+        "PRODUCT_ID",
+        "DATA_SET_ID",
+        "PRODUCT_TYPE",
+        "PROCESSING_LEVEL_ID",
+        "PRODUCT_VERSION_ID",
+        "STANDARD_DATA_PRODUCT_ID",
+        "INSTRUMENT_MODE_ID",
+        "TARGET_NAME",
+        "START_TIME",
+        "STOP_TIME",
+        "SPACECRAFT_CLOCK_START_COUNT",
+        "ORBIT_NUMBER",
+        "SOFTWARE_VERSION_ID",
+    ):
+        if key in label:
+            value = _plain(label[key])
+            if value is not None:
+                attrs[f"jiram_{key.lower()}"] = (
+                    ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+                )
+    if "PRODUCT_ID" in label:
+        attrs["product_id"] = str(label["PRODUCT_ID"])
+    if "SPICE_FILE_NAME" in label:
+        # a PDS set: pvl returns a frozenset and the kernel order is lost (formats.md 1.3)
+        attrs["jiram_spice_file_name"] = ", ".join(sorted(map(str, label["SPICE_FILE_NAME"])))
+    return attrs
+
+
+def _geometry(label, group, distance):
+    """(slant distance [m] or None, emission angle [degree] or None, lat, lon_east)."""
+    params = label.get(group, {}) if group else {}
+    emission = _plain(params.get("EMISSION_ANGLE")) if params else None
+    if distance is None and params:
+        slant = _plain(params.get("SLANT_DISTANCE"))
+        if slant is not None:
+            unit = getattr(params["SLANT_DISTANCE"], "units", "km") or "km"
+            from thermal.units import conversion_factor
+
+            distance = float(slant) * conversion_factor(str(unit), "m")
+    lat = _plain(params.get("CENTER_LATITUDE")) if params else None
+    lon = _plain(params.get("CENTER_LONGITUDE")) if params else None
+    return distance, emission, lat, lon
+
+
+def _pixel_area(distance, emission):
+    if distance is None:
+        return None
+    e = 0.0 if emission is None else float(emission)
+    return (float(distance) * IFOV) ** 2 / math.cos(math.radians(e))
+
+
+def read_jiram(
+    path,
+    *,
+    wavelengths=None,
+    band_integrated: str = "relabelled",
+    distance: float | None = None,
+) -> xr.Dataset:
+    """Read a JIRAM RDR product (imager or spectrometer) from its PDS3 label.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.LBL`` file (the data file it names must sit beside it).
+    wavelengths : array_like, optional
+        Spectrometer channel wavelengths [um], 336 values; default: the shipped grid.
+    band_integrated : {"relabelled", "divide"}, optional
+        How to read imager products labelled ``W/(m^2*sr)`` (see the module notes).
+    distance : float, optional
+        Slant distance to the surface [m], overriding the label (e.g. from SPICE).
+
+    Returns
+    -------
+    xarray.Dataset
+        Imager: ``radiance (line, sample, band)`` [W m-2 sr-1 um-1], band ``jiram_l`` and/or
+        ``jiram_m``. Spectrometer: ``radiance (pixel, wavelength)``. With geometry,
+        ``pixel_area`` [m2] and ``emission_angle`` [degree].
+
+    Raises
+    ------
+    InputError
+        Missing or wrongly sized data file, unknown unit, unsupported product.
+    """
+    label = _label(path)
+    if "FILE" not in label:
+        raise InputError(path, "PDS3 label has no OBJECT = FILE (not a JIRAM RDR label)")
+    file_object = label["FILE"]
+    record_bytes = int(_plain(file_object.get("RECORD_BYTES")) or 0)
+    unit = _plain(file_object.get("UNIT"))
+    attrs = _identity(label)
+    if distance is not None and not distance > 0:
+        raise ValueError(f"distance must be > 0 [m]; got {distance}")
+    if "^IMAGE" in file_object:
+        ds = _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance)
+    elif "^TABLE" in file_object:
+        ds = _read_spectrometer(
+            path, file_object, record_bytes, unit, wavelengths, distance, label
+        )
+    else:
+        raise InputError(path, "label has neither ^IMAGE nor ^TABLE inside OBJECT = FILE")
+    ds.attrs.update(attrs)
+    ds.attrs["jiram_label_unit"] = str(unit)
+    ds.attrs["source"] = os.path.basename(str(path))
+    ds.attrs["instrument"] = "Juno JIRAM"
+    ds.attrs["platform"] = "Juno"
+    return finalise(ds, path, source_format="jiram-pds3")
+
+
+def _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance):
+    image = file_object["IMAGE"] if "IMAGE" in file_object else {}
+    lines = int(_plain(image.get("LINES")) or 0)
+    samples = int(_plain(image.get("LINE_SAMPLES")) or 0)
+    bits = int(_plain(image.get("SAMPLE_BITS")) or 32)
+    if lines <= 0 or samples <= 0 or bits != 32:
+        raise InputError(path, f"unsupported IMAGE shape {lines} x {samples} x {bits} bits")
+    data_path, offset = _data_file(path, file_object["^IMAGE"])
+    values, byte_order = _read_floats(path, data_path, offset, lines * samples, record_bytes)
+    values = values.reshape(lines, samples)
+    mode = str(_plain(label.get("INSTRUMENT_MODE_ID")) or "").upper()
+    if lines == 2 * _HALF_LINES:
+        halves = [("jiram_l", slice(0, _HALF_LINES)), ("jiram_m", slice(_HALF_LINES, lines))]
+    elif lines == _HALF_LINES and "I2" in mode:
+        halves = [("jiram_m", slice(0, lines))]
+    elif lines == _HALF_LINES and "I3" in mode:
+        halves = [("jiram_l", slice(0, lines))]
+    else:
+        raise InputError(
+            path, f"cannot tell the L/M halves of a {lines}-line frame in mode {mode!r}"
+        )
+    names = [h[0] for h in halves]
+    radiance = np.full((lines, samples, len(halves)), np.nan)
+    pixel_area = np.full(lines, np.nan)
+    emission_angle = np.full(lines, np.nan)
+    notes = []
+    for k, (band, rows) in enumerate(halves):
+        factor, note = _normalise_unit(path, unit, band, band_integrated)
+        notes.append(f"{band}: {note}")
+        radiance[rows, :, k] = values[rows] * factor
+        group = "L_BAND_PARAMETERS" if band == "jiram_l" else "M_BAND_PARAMETERS"
+        slant, emission, _, _ = _geometry(label, group, distance)
+        area = _pixel_area(slant, emission)
+        if area is not None:
+            pixel_area[rows] = area
+        if emission is not None:
+            emission_angle[rows] = float(emission)
+    radiance_attrs = {
+        "units": "W m-2 sr-1 um-1",
+        "original_units": str(unit),
+        "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
+        "comment": "; ".join(notes),
+    }
+    ds = xr.Dataset(
+        {"radiance": (("line", "sample", "band"), radiance, radiance_attrs)},
+        coords={
+            "line": ("line", np.arange(lines), {"long_name": "image line (0-based)"}),
+            "sample": ("sample", np.arange(samples), {"long_name": "image sample (0-based)"}),
+            "band": ("band", np.array(names, dtype=object)),
+        },
+    )
+    if np.any(np.isfinite(pixel_area)):
+        ds["pixel_area"] = (
+            "line",
+            pixel_area,
+            {"units": "m2", "long_name": "surface area of the pixel footprint"},
+        )
+    if np.any(np.isfinite(emission_angle)):
+        ds["emission_angle"] = (
+            "line",
+            emission_angle,
+            _EMISSION_ATTRS,
+        )
+    ds.attrs["byte_order"] = byte_order
+    ds.attrs["data_file"] = os.path.basename(data_path)
+    return ds
+
+
+def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, distance, label):
+    table = file_object["TABLE"] if "TABLE" in file_object else {}
+    rows = int(_plain(table.get("ROWS")) or 0)
+    columns = int(_plain(table.get("COLUMNS")) or 0)
+    if rows <= 0 or columns <= 0:
+        raise InputError(path, f"unsupported TABLE shape {rows} x {columns}")
+    grid = spectrometer_wavelengths() if wavelengths is None else np.asarray(wavelengths, float)
+    if grid.shape != (columns,):
+        raise InputError(
+            path, f"{columns} spectral channels but {grid.size} wavelengths were given"
+        )
+    data_path, offset = _data_file(path, file_object["^TABLE"])
+    values, byte_order = _read_floats(path, data_path, offset, rows * columns, record_bytes)
+    factor, note = _normalise_unit(path, unit, None, "relabelled")
+    radiance = values.reshape(rows, columns) * factor
+    ds = xr.Dataset(
+        {
+            "radiance": (
+                ("pixel", "wavelength"),
+                radiance,
+                {
+                    "units": "W m-2 sr-1 um-1",
+                    "original_units": str(unit),
+                    "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
+                    "comment": note,
+                },
+            )
+        },
+        coords={
+            "pixel": ("pixel", np.arange(rows), {"long_name": "slit pixel (0-based)"}),
+            "wavelength": (
+                "wavelength",
+                grid,
+                {
+                    "units": "um",
+                    "comment": "thermal/data/jiram_spectrometer_wavelengths.csv version 1"
+                    if wavelengths is None
+                    else "user-supplied",
+                },
+            ),
+        },
+    )
+    slant, emission, _, _ = _geometry(label, "SPECTROMETER_PARAMETERS", distance)
+    area = _pixel_area(slant, emission)
+    if area is not None:
+        ds["pixel_area"] = (
+            (),
+            area,
+            {"units": "m2", "long_name": "surface area of the pixel footprint"},
+        )
+    if emission is not None:
+        ds["emission_angle"] = (
+            (),
+            float(emission),
+            _EMISSION_ATTRS,
+        )
+    ds.attrs["byte_order"] = byte_order
+    ds.attrs["data_file"] = os.path.basename(data_path)
+    return ds

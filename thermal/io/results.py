@@ -1,0 +1,222 @@
+"""Write Datasets as CF-1.11 / ACDD-1.3 netCDF4, atomically.
+
+Conventions (reference/formats.md section 6):
+
+- ``_FillValue`` only where CF allows it: never on dimension coordinates (CF 2.5.1) nor on
+  coordinates without missing values; data variables keep xarray's NaN fill.
+- Every variable gets ``long_name`` and ACDD ``coverage_content_type``; dimensionless
+  variables get ``units = "1"``; time is ``seconds since 1970-01-01T00:00:00Z``.
+- Globals: ``Conventions``, ``title``, ``summary``, ``keywords``, ``history`` (one
+  ``"<ISO-UTC>: <command>"`` line per run, appended), ``source``, ``date_created``,
+  ``thermal_version``, ``standard_name_vocabulary``, ``processing_level``, ``product_version``.
+- Compression is off by default: fit results compress ~1.1x for ~35x slower writes
+  (reference/engineering.md section 6). ``compress=True`` gives zlib level 1 with shuffle and
+  chunks of at most ~1 MiB along the leading (batch) dimensions.
+- The file is written to a temporary name in the target directory and renamed into place, so
+  a reader (or a resumed ``thermal fit``) never sees a partial file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["TEMPORARY_PREFIX", "write_results"]
+
+TEMPORARY_PREFIX = ".thermal-partial-"
+"""Prefix of the temporary files :func:`write_results` renames into place."""
+
+_QUALITY = ("status", "chi2", "dof", "covariance", "nfev", "iterations", "reduced_chi2")
+_MODEL_PREFIXES = ("model_", "temperature", "area", "power", "parameters", "residual")
+_OBSERVED = ("intensity", "radiance")
+_TIME_UNITS = "seconds since 1970-01-01T00:00:00Z"
+_CHUNK_BYTES = 1 << 20
+
+
+def _content_type(name: str) -> str:
+    fitted = ("temperature", "area", "power")
+    if name in _QUALITY or (name.endswith("_uncertainty") and name.split("_")[0] in fitted):
+        return "qualityInformation"
+    if name.startswith(_MODEL_PREFIXES):
+        return "modelResult"
+    if name.startswith(_OBSERVED):
+        return "physicalMeasurement"
+    return "auxiliaryInformation"
+
+
+def _clean_attrs(attrs: dict) -> dict:
+    """netCDF attributes: no None, bools as ints, sets/lists as arrays or strings."""
+    out = {}
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        if isinstance(value, bool | np.bool_):
+            value = int(value)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            items = list(value)
+            value = (
+                np.asarray(items)
+                if items and all(isinstance(v, int | float | np.number) for v in items)
+                else ", ".join(map(str, items))
+            )
+        elif isinstance(value, dict):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def _chunks(variable: xr.Variable) -> tuple[int, ...] | None:
+    if variable.ndim == 0 or variable.dtype.kind in "OSU":
+        return None
+    shape = list(variable.shape)
+    itemsize = variable.dtype.itemsize
+    chunks = list(shape)
+    # shrink the leading dimensions until a chunk is at most ~1 MiB
+    for axis in range(len(chunks)):
+        inner = int(np.prod(chunks[axis + 1 :], dtype=np.int64)) * itemsize
+        if inner * chunks[axis] <= _CHUNK_BYTES:
+            break
+        chunks[axis] = max(1, _CHUNK_BYTES // max(inner, 1))
+    return tuple(max(1, min(c, s)) for c, s in zip(chunks, shape, strict=True))
+
+
+def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Dataset:
+    from thermal import __version__
+
+    ds = dataset.copy(deep=False)
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    attrs = dict(ds.attrs)
+    lines = [line for line in str(attrs.get("history", "")).splitlines() if line.strip()]
+    if history:
+        lines.append(f"{now}: {history}")
+    attrs.update(
+        {
+            "Conventions": "CF-1.11, ACDD-1.3",
+            "title": title or attrs.get("title") or "thermal: fitted hot-spot thermal emission",
+            "summary": summary
+            or attrs.get("summary")
+            or (
+                "Multi-temperature blackbody fits of infrared spectra or band photometry of "
+                "volcanic hot spots, made with the thermal toolkit."
+            ),
+            "keywords": attrs.get(
+                "keywords", "Io, volcanism, hot spots, thermal emission, blackbody fit"
+            ),
+            "standard_name_vocabulary": "CF Standard Name Table v93",
+            "processing_level": attrs.get("processing_level", "derived (model fit)"),
+            "date_created": now,
+            "thermal_version": __version__,
+            "product_version": __version__,
+            "creator_type": attrs.get("creator_type", "institution"),
+            "references": attrs.get("references", "https://example.invalid/thermal"),
+        }
+    )
+    if lines:
+        attrs["history"] = "\n".join(lines)
+    if source is not None:
+        attrs["source"] = source
+    ds.attrs = _clean_attrs(attrs)
+
+    for name, variable in ds.variables.items():
+        vattrs = dict(variable.attrs)
+        vattrs.setdefault("long_name", str(name).replace("_", " "))
+        if name not in ds.coords:
+            vattrs.setdefault("coverage_content_type", _content_type(str(name)))
+        elif name not in ds.dims:
+            vattrs.setdefault("coverage_content_type", "coordinate")
+        index = variable.dtype.kind in "iu" and name in ds.dims
+        if variable.dtype.kind in "fiu" and not index:
+            if "units" not in vattrs and "flag_values" not in vattrs:
+                vattrs["units"] = "1"
+        variable.attrs = _clean_attrs(vattrs)
+    return ds
+
+
+def _encoding(ds: xr.Dataset, compress: bool) -> dict:
+    encoding: dict[str, dict] = {}
+    for name, variable in ds.variables.items():
+        enc: dict = {}
+        is_coord = name in ds.coords
+        if variable.dtype.kind == "M":
+            enc.update(units=_TIME_UNITS, calendar="standard", dtype="float64")
+            if is_coord and not np.any(np.isnat(variable.values)):
+                enc["_FillValue"] = None
+        elif variable.dtype.kind == "f":
+            if is_coord and (name in ds.dims or not np.any(np.isnan(variable.values))):
+                enc["_FillValue"] = None
+        elif variable.dtype.kind in "iub":
+            enc["_FillValue"] = None
+        elif variable.dtype.kind in "OU":
+            enc["dtype"] = str
+        if compress and variable.dtype.kind in "fiu" and variable.ndim > 0:
+            enc.update(zlib=True, complevel=1, shuffle=True)
+            chunks = _chunks(variable)
+            if chunks is not None:
+                enc["chunksizes"] = chunks
+        encoding[str(name)] = enc
+    return encoding
+
+
+def write_results(
+    dataset: xr.Dataset,
+    path,
+    *,
+    compress: bool = False,
+    history: str | None = None,
+    source: str | None = None,
+    title: str | None = None,
+    summary: str | None = None,
+) -> str:
+    """Write ``dataset`` to ``path`` as CF-1.11/ACDD-1.3 netCDF4, atomically.
+
+    Parameters
+    ----------
+    dataset : xarray.Dataset
+        Fit results (``thermal.fit.fit_spectra``) or an observation.
+    path : str or path-like
+        Output file; its directory must exist. An existing file is replaced only when the new
+        one is complete.
+    compress : bool, optional
+        zlib level 1 with shuffle and ~1 MiB chunks (default off; see the module notes).
+    history : str, optional
+        The command that made the data; appended to ``history`` as ``"<ISO-UTC>: <command>"``.
+    source : str, optional
+        Input files or product ids (sets the ``source`` attribute).
+    title, summary : str, optional
+        ACDD title and summary (defaults describe a fit result).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    OSError
+        If the directory does not exist or is not writable; no file is left behind.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: output path is a directory")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: output directory does not exist")
+    ds = _prepare(dataset, history=history, source=source, title=title, summary=summary)
+    encoding = _encoding(ds, compress)
+    handle, temporary = tempfile.mkstemp(
+        prefix=TEMPORARY_PREFIX + os.path.basename(path) + ".", suffix=".nc", dir=folder
+    )
+    os.close(handle)
+    try:
+        ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path

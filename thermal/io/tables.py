@@ -1,0 +1,323 @@
+"""Photometry tables: CSV (``../shared/spec.md``) and AAS machine-readable tables (MRT).
+
+One row per observation of a hot spot, one column per band (named after the band in
+:mod:`thermal.bands`, or for MRT a short name such as ``Lp`` as in de Kleer et al. 2019,
+AJ 158:29, doi:10.3847/1538-3881/ab2380, Table 5), and its 1-sigma uncertainty
+(``<band>_uncertainty``, or ``e_<column>`` in MRT). Intensities are GW um-1 sr-1 unless the
+table says otherwise (a ``# units: Jy`` comment line in CSV, column units in MRT); flux
+densities in Jy need the ``distance`` column [m] and are converted at the band centre.
+Longitudes are degrees west in the tables and degrees east in the Dataset (the west value is
+kept as ``longitude_west``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+import xarray as xr
+
+from thermal import bands as _bands
+from thermal.io._layout import InputError, finalise
+from thermal.units import conversion_factor, flux_density_to_intensity, west_to_east
+
+__all__ = ["read_csv", "read_mrt"]
+
+DEFAULT_UNITS = "GW um-1 sr-1"
+_METADATA = ("hotspot", "time", "latitude", "longitude_west", "distance", "emission_angle")
+# MRT column names used by de Kleer et al. (2019) Table 5 and Davies et al. (2024) Table A1
+_MRT_ALIASES = {
+    "name": "hotspot",
+    "lat": "latitude",
+    "lonw": "longitude_west",
+    "longw": "longitude_west",
+    "long": "longitude_west",
+    "kc": "nirc2_kc",
+    "h2o": "nirc2_h2o",
+    "pah": "nirc2_pah",
+    "lp": "nirc2_lp",
+    "bralphacont": "nirc2_bracont",
+    "bralpha": "nirc2_bra",
+    "ms": "nirc2_ms",
+}
+_MRT_DATE = ("year", "mon", "day")
+
+
+def _float(text: str, path, where: str) -> float:
+    text = text.strip()
+    if text == "":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(path, f"{where}: {text!r} is not a number") from None
+
+
+def _build(path, n, columns, units, extra_attrs, *, source_format) -> xr.Dataset:
+    """Assemble the observation Dataset from parsed columns (name -> numpy array)."""
+    band_names = [c for c in columns if c not in _METADATA and not c.endswith("_uncertainty")]
+    for column in columns:
+        if column.endswith("_uncertainty") and column[: -len("_uncertainty")] not in columns:
+            raise InputError(path, f"column {column!r} has no matching band column")
+    known = set(_bands.names())
+    for name in band_names:
+        if name.lower() not in known:
+            raise InputError(
+                path,
+                f"unknown band name {name!r} in the column names; known bands: "
+                f"{', '.join(_bands.names())}",
+            )
+    if not band_names:
+        raise InputError(path, "no band columns (name them after `thermal bands`)")
+    value = np.column_stack([columns[b] for b in band_names]).astype(float)
+    with_sigma = [b for b in band_names if f"{b}_uncertainty" in columns]
+    sigma = None
+    if with_sigma:
+        if len(with_sigma) != len(band_names):
+            missing = sorted(set(band_names) - set(with_sigma))
+            raise InputError(path, f"no uncertainty column for band(s) {', '.join(missing)}")
+        sigma = np.column_stack([columns[f"{b}_uncertainty"] for b in band_names]).astype(float)
+        orphan = np.isfinite(value) & ~np.isfinite(sigma)
+        if np.any(orphan):
+            row, col = np.argwhere(orphan)[0]
+            raise InputError(
+                path, f"row {row + 1}: {band_names[col]} has a value but no uncertainty"
+            )
+
+    obs = np.arange(n)
+    coords = {"obs": ("obs", obs, {"long_name": "table row (0-based)"})}
+    if "hotspot" in columns:
+        coords["hotspot"] = ("obs", columns["hotspot"].astype(object), {"long_name": "hot spot"})
+    if "time" in columns:
+        coords["time"] = ("obs", columns["time"], {"standard_name": "time", "long_name": "time"})
+    if "latitude" in columns:
+        coords["latitude"] = (
+            "obs",
+            columns["latitude"].astype(float),
+            {"units": "degrees_north", "standard_name": "latitude", "long_name": "latitude"},
+        )
+    if "longitude_west" in columns:
+        west = columns["longitude_west"].astype(float)
+        coords["longitude"] = (
+            "obs",
+            west_to_east(west),
+            {
+                "units": "degrees_east",
+                "standard_name": "longitude",
+                "long_name": "longitude (east, converted from the table's west longitude)",
+            },
+        )
+        coords["longitude_west"] = (
+            "obs",
+            west,
+            {"units": "degree", "long_name": "west longitude (as in the table)"},
+        )
+    for name, unit, long_name in (
+        ("distance", "m", "observer-target distance"),
+        ("emission_angle", "degree", "emission angle"),
+    ):
+        if name in columns:
+            attrs = {"units": unit, "long_name": long_name}
+            if name == "emission_angle":
+                attrs["standard_name"] = "sensor_zenith_angle"
+            coords[name] = ("obs", columns[name].astype(float), attrs)
+
+    if conversion_factor_or_none(units, "Jy") is not None:
+        if "distance" not in columns:
+            raise InputError(path, f"flux densities in {units!r} need a 'distance' column [m]")
+        distance = columns["distance"].astype(float)[:, None]
+        if np.any(~(distance > 0) & np.isfinite(value).any(axis=1, keepdims=True)):
+            raise InputError(path, "distance must be > 0 [m] on every row with data")
+        centre = np.array([_bands.get(b).centre for b in band_names])
+        jy = conversion_factor(units, "Jy")
+        value = flux_density_to_intensity(value * jy, centre, distance)
+        if sigma is not None:
+            sigma = flux_density_to_intensity(sigma * jy, centre, distance)
+        data_units = "W sr-1 um-1"
+        conversion = (
+            f"flux density [{units}] converted to intensity at the band centre: "
+            "I = c F_nu / lambda^2 * distance^2"
+        )
+    else:
+        data_units = units
+        conversion = None
+
+    attrs = {"units": data_units, "original_units": units}
+    if conversion:
+        attrs["comment"] = conversion
+    data_vars = {"intensity": (("obs", "band"), value, attrs)}
+    if sigma is not None:
+        data_vars["intensity_uncertainty"] = (("obs", "band"), sigma, dict(attrs))
+    coords["band"] = ("band", np.array(band_names, dtype=object))
+    ds = xr.Dataset(data_vars, coords=coords, attrs=extra_attrs)
+    return finalise(ds, path, source_format=source_format)
+
+
+def conversion_factor_or_none(unit: str, to_unit: str) -> float | None:
+    """``conversion_factor(unit, to_unit)``, or None when the units measure different things."""
+    try:
+        return conversion_factor(unit, to_unit)
+    except ValueError:
+        return None
+
+
+def read_csv(path) -> xr.Dataset:
+    """Read a CSV photometry table (layout in ``spec.md``, "Photometry tables").
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV file. Leading ``# key: value`` comment lines are metadata; ``# units: <unit>``
+        sets the intensity unit (default GW um-1 sr-1; ``Jy`` needs ``distance`` [m]).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(obs, band)``; ``intensity`` [W sr-1 um-1] and ``intensity_uncertainty``;
+        coordinates ``hotspot``, ``time``, ``latitude`` [degrees_north], ``longitude``
+        [degrees_east], ``longitude_west`` [degree], ``distance`` [m], ``emission_angle``
+        [degree] where the table has them.
+
+    Raises
+    ------
+    InputError
+        Unknown columns (band names), unparseable cells, missing uncertainties.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        lines = handle.read().splitlines()
+    meta: dict[str, str] = {}
+    body = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            key, sep, value = stripped.lstrip("#").partition(":")
+            if sep and key.strip():
+                meta[key.strip().lower()] = value.strip()
+        elif stripped:
+            body.append(line)
+    if not body:
+        raise InputError(path, "no header row and no data rows")
+    reader = csv.reader(body)
+    header = [h.strip() for h in next(reader)]
+    if len(set(header)) != len(header):
+        raise InputError(path, "duplicate column names")
+    rows = list(reader)
+    if not rows:
+        raise InputError(path, "no data rows")
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise InputError(
+                path, f"row {i + 1} has {len(row)} cells, the header has {len(header)}"
+            )
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        cells = [row[j].strip() for row in rows]
+        if name == "hotspot":
+            columns[name] = np.array(cells, dtype=object)
+        elif name == "time":
+            try:
+                columns[name] = np.array(
+                    [np.datetime64(c.rstrip("Z") or "NaT", "ns") for c in cells]
+                )
+            except ValueError:
+                raise InputError(path, "time: cells must be ISO 8601 (2013-08-15T12:00)") from None
+        else:
+            key = name.lower()
+            columns[key] = np.array(
+                [_float(c, path, f"row {i + 1}, column {name!r}") for i, c in enumerate(cells)]
+            )
+    units = meta.get("units", DEFAULT_UNITS)
+    if conversion_factor_or_none(units, "W sr-1 um-1") is None and (
+        conversion_factor_or_none(units, "Jy") is None
+    ):
+        raise InputError(path, f"units {units!r} are neither an intensity nor a flux density")
+    attrs = {f"table_{k}": v for k, v in meta.items() if k != "units"}
+    attrs["product_id"] = os.path.splitext(os.path.basename(path))[0]
+    return _build(path, len(rows), columns, units, attrs, source_format="csv")
+
+
+def read_mrt(path) -> xr.Dataset:
+    """Read an AAS machine-readable table (CDS/MRT format) of photometry with astropy.
+
+    Parameters
+    ----------
+    path : str or path-like
+        MRT file (``Title:``/``Byte-by-byte Description`` header). Columns are mapped by name:
+        ``Name`` -> hotspot, ``Lat`` -> latitude, ``LonW`` -> west longitude, ``Year``/``Mon``/
+        ``Day`` -> time, ``Kc``/``H2O``/``PAH``/``Lp``/``BrAlphaCont``/``BrAlpha``/``Ms`` ->
+        NIRC2 bands (or any name from :mod:`thermal.bands`), ``e_<col>`` -> uncertainty.
+        Band units come from the column units (GW um-1 sr-1 if none).
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`read_csv`.
+    """
+    try:
+        from astropy.io import ascii as astropy_ascii
+    except ImportError as error:  # pragma: no cover - astropy is in the io extra
+        raise InputError(path, "reading MRT tables needs astropy (pip install thermal[io])") from (
+            error
+        )
+    try:
+        table = astropy_ascii.read(path, format="mrt")
+    except Exception as error:  # astropy raises many types for malformed tables
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(path, f"not a readable MRT table: {detail}") from error
+    n = len(table)
+    if n == 0:
+        raise InputError(path, "no data rows")
+    columns: dict[str, np.ndarray] = {}
+    units: dict[str, str] = {}
+    ignored = []
+    lower = {c.lower(): c for c in table.colnames}
+
+    def values(column):
+        data = table[column]
+        if hasattr(data, "mask"):
+            return np.ma.filled(data.astype(float), np.nan)
+        return np.asarray(data, dtype=float)
+
+    for low, original in lower.items():
+        if low.startswith("e_") or low in _MRT_DATE:
+            continue
+        name = _MRT_ALIASES.get(low, low)
+        if name == "hotspot":
+            columns[name] = np.array([str(v) for v in table[original]], dtype=object)
+        elif name in _METADATA:
+            columns[name] = values(original)
+        elif name in set(_bands.names()):
+            columns[name] = values(original)
+            unit = table[original].unit
+            units[name] = DEFAULT_UNITS if unit is None else unit.to_string()
+            err = lower.get(f"e_{low}")
+            if err is not None:
+                columns[f"{name}_uncertainty"] = values(err)
+        elif table[original].unit is not None and (
+            conversion_factor_or_none(table[original].unit.to_string(), "W sr-1 um-1") is not None
+        ):
+            raise InputError(
+                path,
+                f"unknown band name {original!r} (a column with intensity units); known "
+                f"bands: {', '.join(_bands.names())}",
+            )
+        else:
+            ignored.append(original)
+    if all(d in lower for d in _MRT_DATE):
+        year, mon, day = (np.asarray(table[lower[d]]) for d in _MRT_DATE)
+        columns["time"] = np.array(
+            [
+                np.datetime64(f"{int(y):04d}-{int(m):02d}-{int(d):02d}", "ns")
+                for y, m, d in zip(year, mon, day, strict=True)
+            ]
+        )
+    distinct = set(units.values())
+    if len(distinct) > 1:
+        raise InputError(path, f"band columns have different units: {sorted(distinct)}")
+    unit = distinct.pop() if distinct else DEFAULT_UNITS
+    attrs = {"product_id": os.path.splitext(os.path.basename(path))[0]}
+    if ignored:
+        attrs["ignored_columns"] = ", ".join(ignored)
+    return _build(path, n, columns, unit, attrs, source_format="mrt")
