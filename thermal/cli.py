@@ -1,9 +1,33 @@
-"""The ``thermal`` command line: argument parsing and orchestration only, no science."""
+"""The ``thermal`` command line: argument parsing and orchestration only, no science.
+
+Subcommands: ``fit`` (observation files -> CF netCDF results, resumable, optionally on a dask
+cluster), ``info``, ``plot``, ``simulate`` and ``bands``. Exit codes: 0 success, 1 when some
+input failed (the others are still written), 2 for a usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import os
+import shlex
 import sys
+import time
+import traceback
+import warnings
+
+_RESULT_SUFFIX = ".fit.nc"
+_JIRAM_DATA = (".img", ".dat")
+_LABELS = (".lbl",)
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported in one line, exit code 2."""
+
+
+# ------------------------------------------------------------------------------------------
+# thermal bands
 
 
 def _cmd_bands(args: argparse.Namespace) -> int:
@@ -25,15 +49,558 @@ def _cmd_bands(args: argparse.Namespace) -> int:
                 band.instrument,
             )
         )
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    _print_table(header, rows)
     if args.verbose:
         print()
         for name in bands.names():
             print(f"{name}: {bands.get(name).reference}")
     return 0
+
+
+def _print_table(header, rows, file=None) -> None:
+    file = file or sys.stdout
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), file=file)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=file)
+
+
+# ------------------------------------------------------------------------------------------
+# thermal fit: planning (inputs -> outputs), one task per input, summary
+
+
+def _input_files(path: str) -> list[str]:
+    """The files whose content defines an input: a PDS label and the data file(s) beside it."""
+    stem, ext = os.path.splitext(path)
+    if ext.lower() not in _LABELS:
+        return [path]
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(stem).lower()
+    extra = sorted(
+        os.path.join(folder, f)
+        for f in os.listdir(folder)
+        if os.path.splitext(f)[0].lower() == base and os.path.splitext(f)[1].lower() in _JIRAM_DATA
+    )
+    return [path, *extra]
+
+
+def _checksum(path: str) -> str:
+    """SHA-256 of an input's files (label and data), or "" if they cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        for name in _input_files(path):
+            if not os.path.isfile(name):
+                return ""
+            digest.update(os.path.basename(name).encode())
+            with open(name, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def _normalise_inputs(paths: list[str]) -> list[str]:
+    """Replace JIRAM data files by their labels (when beside them) and drop duplicates."""
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        stem, ext = os.path.splitext(path)
+        if ext.lower() in _JIRAM_DATA and os.path.isfile(path):
+            folder = os.path.dirname(path) or "."
+            base = os.path.basename(stem).lower()
+            with contextlib.suppress(OSError):
+                for name in sorted(os.listdir(folder)):
+                    if os.path.splitext(name)[0].lower() == base and name.lower().endswith(".lbl"):
+                        path = os.path.join(os.path.dirname(path), name)
+                        break
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def _output_name(path: str) -> str:
+    base = os.path.basename(os.path.normpath(path))
+    stem = (
+        os.path.splitext(base)[0]
+        if base.lower().endswith(
+            (".nc", ".nc4", ".csv", ".txt", ".lbl", ".fits", ".mrt", ".cdf", ".tsv")
+        )
+        else base
+    )
+    return stem + _RESULT_SUFFIX
+
+
+def _plan(inputs: list[str], output: str | None) -> list[tuple[str, str]]:
+    """Pair every input with its result file; raise UsageError for impossible requests."""
+    if output is not None and output.endswith(".nc") and not os.path.isdir(output):
+        if len(inputs) != 1:
+            raise UsageError(
+                f"-o {output}: a single output file needs a single input ({len(inputs)} given);"
+                " give a directory for many inputs"
+            )
+        return [(inputs[0], output)]
+    if output is not None and os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"-o {output}: exists and is not a directory")
+    folder = output if output is not None else "."
+    pairs = [(path, os.path.join(folder, _output_name(path))) for path in inputs]
+    targets: dict[str, str] = {}
+    for path, target in pairs:
+        key = os.path.abspath(target)
+        if key in targets:
+            raise UsageError(
+                f"{path} and {targets[key]} would both be written to {target}; "
+                "fit them into different directories"
+            )
+        targets[key] = path
+    return pairs
+
+
+def _prepare_directory(folder: str) -> str | None:
+    """Create ``folder`` and check it is writable; return a problem or None."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".thermal-write-test-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        return f"output directory is not writable: {error.strerror or error}"
+    return None
+
+
+def _already_done(output: str, checksum: str, model: str) -> bool:
+    """True when ``output`` is a complete result of this input (same checksum) and model."""
+    if not checksum or not os.path.isfile(output):
+        return False
+    try:
+        import netCDF4
+
+        with netCDF4.Dataset(output) as nc:
+            attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    except (OSError, RuntimeError):
+        return False
+    return attrs.get("thermal_input_sha256") == checksum and attrs.get("thermal_model") == model
+
+
+def _remove_stale_temporaries(output: str) -> None:
+    from thermal.io.results import TEMPORARY_PREFIX
+
+    folder = os.path.dirname(os.path.abspath(output))
+    prefix = TEMPORARY_PREFIX + os.path.basename(output) + "."
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(prefix):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(folder, name))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _summarise(result, kind: str) -> dict:
+    """Per-input numbers for the summary table."""
+    import numpy as np
+
+    status = np.asarray(result["status"].values)
+    converged = status == 0
+    info = {"spectra": int(status.size), "converged": int(converged.sum())}
+    info["failed"] = info["spectra"] - info["converged"]
+    hottest = float("nan")
+    if "temperature" in result and converged.any():
+        t = np.asarray(result["temperature"].values, dtype=float)
+        t = t.reshape(status.size, -1)[converged.ravel()]
+        if np.isfinite(t).any():
+            hottest = float(np.nanmax(t))
+    power = float("nan")
+    if "power" in result and converged.any():
+        p = np.asarray(result["power"].values, dtype=float).ravel()[converged.ravel()]
+        if np.isfinite(p).any():
+            power = float(np.nansum(p))
+    info["hottest_temperature"] = hottest
+    info["total_power"] = power
+    info["power_is_fraction"] = "power" in result and "area_fraction" in result
+    return info
+
+
+def fit_file(path: str, output: str, model: str, options: dict) -> dict:
+    """Read, fit and write one input; never raises (errors are returned in the summary).
+
+    Runs in the main process or in a dask worker (one task per input file).
+    """
+    from thermal import __version__
+
+    started = time.perf_counter()
+    row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
+    try:
+        if os.path.realpath(path) == os.path.realpath(output):
+            raise ValueError(f"{path}: output path is the input file; choose another -o")
+        checksum = _checksum(path)
+        if not options.get("overwrite") and _already_done(output, checksum, model):
+            row["skipped"] = True
+            row.update(_summary_from_file(output))
+            return row
+        _remove_stale_temporaries(output)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from thermal.fit import fit_spectra
+            from thermal.io import open_observation, write_results
+
+            observation = open_observation(path)
+            result = fit_spectra(observation, model=model)
+        row["warnings"] = [f"{path}: warning: {w.message}" for w in caught]
+        kind = "intensity" if "intensity" in observation else "radiance"
+        for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
+            if name in observation.variables and name not in result.variables:
+                result[name] = observation[name]
+        result.attrs.update(
+            {
+                k: v
+                for k, v in observation.attrs.items()
+                if k not in result.attrs and k not in ("Conventions", "history", "title")
+            }
+        )
+        product = observation.attrs.get("product_id", os.path.basename(path))
+        result.attrs.update(
+            thermal_input=os.path.abspath(path),
+            thermal_input_sha256=checksum,
+            thermal_model=model,
+            thermal_version=__version__,
+            product_id=str(product),
+        )
+        write_results(
+            result,
+            output,
+            compress=bool(options.get("compress")),
+            history=options.get("command"),
+            source=f"{os.path.basename(path)} (product {product})",
+        )
+        row.update(_summarise(result, kind))
+    except Exception as error:
+        from thermal.io import InputError
+
+        if isinstance(error, InputError):
+            row["error"] = str(error)
+        elif str(error).startswith(f"{path}:"):
+            row["error"] = str(error).splitlines()[0]
+        else:
+            row["error"] = f"{path}: {_first_line(error)}"
+        if options.get("debug"):
+            row["traceback"] = traceback.format_exc()
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def _summary_from_file(output: str) -> dict:
+    import xarray as xr
+
+    with xr.open_dataset(output, engine="netcdf4") as result:
+        kind = "intensity" if "intensity" in result else "radiance"
+        return _summarise(result.load(), kind)
+
+
+class _Progress:
+    """A one-line progress indicator on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done, self.enabled = total, 0, enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+
+    def update(self, name: str) -> None:
+        self.done += 1
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            rate = self.done / elapsed if elapsed > 0 else 0.0
+            line = f"[{self.done}/{self.total}] {os.path.basename(name)}  {rate:.2f} files/s"
+            sys.stderr.write("\r" + line[:120].ljust(120))
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+            sys.stderr.flush()
+
+
+def _report(row: dict, debug: bool) -> None:
+    for line in row.get("warnings", []):
+        print(line, file=sys.stderr)
+    if row["error"]:
+        print(row["error"], file=sys.stderr)
+        if debug and row.get("traceback"):
+            print(row["traceback"], file=sys.stderr)
+
+
+def _format_power(value: float, fraction: bool) -> str:
+    if value != value:  # NaN
+        return "-"
+    if fraction:
+        return f"{value:.4g} W m-2"
+    return f"{value / 1e9:.4g} GW"
+
+
+def _print_summary(rows: list[dict], elapsed: float) -> None:
+    header = ("input", "spectra", "converged", "failed", "hottest_T_K", "total_power", "note")
+    table = []
+    spectra = 0
+    for row in rows:
+        name = row["input"]
+        if row["error"]:
+            table.append((name, "-", "-", "-", "-", "-", "FAILED (see above)"))
+            continue
+        spectra += row["spectra"]
+        t = row["hottest_temperature"]
+        table.append(
+            (
+                name,
+                str(row["spectra"]),
+                str(row["converged"]),
+                str(row["failed"]),
+                "-" if t != t else f"{t:.1f}",
+                _format_power(row["total_power"], row.get("power_is_fraction", False)),
+                "resumed (already done)" if row["skipped"] else "",
+            )
+        )
+    print()
+    _print_table(header, table)
+    failed = sum(1 for r in rows if r["error"])
+    print(
+        f"\n{len(rows) - failed} of {len(rows)} inputs fitted ({spectra} spectra) in "
+        f"{elapsed:.1f} s; {failed} failed."
+    )
+
+
+def _run_serial(plan, model, options, progress) -> list[dict]:
+    rows = []
+    for path, output in plan:
+        row = fit_file(path, output, model, options)
+        progress.update(path)
+        if row["error"] or row["warnings"]:
+            progress.close()
+        _report(row, options.get("debug", False))
+        rows.append(row)
+    return rows
+
+
+def _run_dask(plan, model, options, progress, workers, scheduler) -> list[dict]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as error:
+        raise UsageError(
+            "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
+        ) from error
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(
+            fit_file,
+            [p for p, _ in plan],
+            [o for _, o in plan],
+            model=model,
+            options=options,
+            pure=False,
+        )
+        order = {f.key: i for i, f in enumerate(futures)}
+        rows: list[dict | None] = [None] * len(plan)
+        for future in as_completed(futures):
+            i = order[future.key]
+            try:
+                row = future.result()
+            except Exception as error:  # a worker died: report it as this input's failure
+                path, output = plan[i]
+                row = {
+                    "input": path,
+                    "output": output,
+                    "skipped": False,
+                    "warnings": [],
+                    "error": f"{path}: worker failed: {_first_line(error)}",
+                }
+            progress.update(row["input"])
+            _report(row, options.get("debug", False))
+            rows[i] = row
+        return rows
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    inputs = _normalise_inputs(args.inputs)
+    plan = _plan(inputs, args.output)
+    folders = sorted({os.path.dirname(os.path.abspath(o)) for _, o in plan})
+    for folder in folders:
+        problem = _prepare_directory(folder)
+        if problem:
+            print(f"{folder}: {problem}", file=sys.stderr)
+            return 1
+    options = {
+        "overwrite": args.overwrite,
+        "compress": args.compress,
+        "debug": args.debug,
+        "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
+    }
+    progress = _Progress(len(plan), not args.quiet)
+    try:
+        if args.workers is not None or args.scheduler:
+            rows = _run_dask(plan, args.model, options, progress, args.workers, args.scheduler)
+        else:
+            rows = _run_serial(plan, args.model, options, progress)
+    finally:
+        progress.close()
+    if not args.quiet:
+        _print_summary(rows, time.perf_counter() - started)
+    return 1 if any(r["error"] for r in rows) else 0
+
+
+# ------------------------------------------------------------------------------------------
+# thermal info, plot, simulate
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from thermal.io import InputError, detect_format, open_observation
+
+    path = args.file
+    try:
+        fmt = detect_format(path)
+        if fmt == "netcdf":
+            from thermal.io.netcdf import read_dataset
+
+            raw = read_dataset(path)
+            if "status" in raw and ("temperature" in raw or "power" in raw):
+                kind = "intensity" if "intensity" in raw else "radiance"
+                info = _summarise(raw, kind)
+                print(f"{path}: fit result ({raw.attrs.get('thermal_model', '?')} model)")
+                print(
+                    f"  spectra {info['spectra']}, converged {info['converged']}, "
+                    f"failed {info['failed']}"
+                )
+                t = info["hottest_temperature"]
+                print(f"  hottest T {t:.1f} K" if t == t else "  hottest T -")
+                print(
+                    "  total power "
+                    f"{_format_power(info['total_power'], info['power_is_fraction'])}"
+                )
+                flags = raw["status"].attrs.get("flag_meanings", "").split()
+                values = np.atleast_1d(raw["status"].attrs.get("flag_values", []))
+                counts = {int(v): int((raw["status"].values == v).sum()) for v in values}
+                for value, meaning in zip(values, flags, strict=False):
+                    if counts.get(int(value)):
+                        print(f"    status {int(value)} {meaning}: {counts[int(value)]}")
+                for key in ("source", "history", "thermal_version", "date_created"):
+                    if key in raw.attrs:
+                        print(f"  {key}: {raw.attrs[key]}")
+                if args.verbose:
+                    print(raw)
+                return 0
+        ds = open_observation(path)
+    except InputError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    kind = "intensity" if "intensity" in ds else "radiance"
+    spectral = "wavelength" if "wavelength" in ds.dims else "band"
+    batch = [d for d in ds[kind].dims if d != spectral]
+    n = int(np.prod([ds.sizes[d] for d in batch])) if batch else 1
+    print(
+        f"{path}: observation ({ds.attrs.get('thermal_input_format')}), "
+        f"product {ds.attrs.get('product_id', '?')}"
+    )
+    print(
+        f"  {kind} [{ds[kind].attrs.get('units')}] (originally "
+        f"{ds[kind].attrs.get('original_units', ds[kind].attrs.get('units'))})"
+    )
+    print(f"  {n} spectra over ({', '.join(f'{d}={ds.sizes[d]}' for d in batch) or 'none'})")
+    if spectral == "wavelength":
+        w = ds["wavelength"].values
+        print(f"  {w.size} wavelengths {w.min():.4g}-{w.max():.4g} um")
+    else:
+        print(f"  bands: {', '.join(map(str, ds['band'].values))}")
+    finite = np.isfinite(ds[kind].values)
+    print(f"  finite values: {int(finite.sum())} of {finite.size}")
+    for name in ("pixel_area", "emission_angle", "distance"):
+        if name in ds.variables:
+            v = np.asarray(ds[name].values, dtype=float)
+            print(f"  {name}: {np.nanmin(v):.4g}-{np.nanmax(v):.4g} {ds[name].attrs.get('units')}")
+    if args.verbose:
+        print(ds)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from thermal.io import InputError
+    from thermal.plot import plot_result
+
+    output = args.output or os.path.splitext(args.result)[0] + ".png"
+    try:
+        plot_result(args.result, output, max_spectra=args.max_spectra)
+    except InputError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(output)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from thermal.io import write_results
+    from thermal.simulate import observation
+
+    if (args.wavelength is None) == (args.bands is None):
+        raise UsageError("give exactly one of --wavelength START STOP N and --bands NAME...")
+    if len(args.temperature) != len(args.area):
+        raise UsageError("--temperature and --area need the same number of values")
+    wavelength = None
+    if args.wavelength is not None:
+        start, stop, n = args.wavelength
+        if not (0 < start < stop) or int(n) < 2 or int(n) != n:
+            raise UsageError("--wavelength START STOP N needs 0 < START < STOP and integer N >= 2")
+        wavelength = np.linspace(start, stop, int(n))
+    try:
+        ds = observation(
+            args.temperature,
+            args.area,
+            wavelength=wavelength,
+            bands=args.bands,
+            n=args.n,
+            noise=args.noise,
+            seed=args.seed,
+            pixel_area=args.pixel_area,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    write_results(
+        ds,
+        args.output,
+        history="thermal " + " ".join(shlex.quote(a) for a in args.argv),
+        title="thermal synthetic observation",
+        summary="Synthetic multi-temperature blackbody observation made by thermal simulate.",
+    )
+    print(args.output)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +612,81 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"thermal {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "fit",
+        help="fit every spectrum of every input file",
+        description="Fit every spectrum of every input (netCDF, CSV/MRT tables, JIRAM PDS3 "
+        "labels, JWST s3d FITS). One result file per input (<name>.fit.nc in -o DIR, default "
+        "the current directory), or -o FILE.nc for a single input. Finished outputs are "
+        "skipped (resume) unless --overwrite. Exit 0: all inputs fitted; 1: some failed; "
+        "2: usage error.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="observation files")
+    p.add_argument("-o", "--output", metavar="OUTPUT", help="result file (one input) or directory")
+    p.add_argument("--model", default="2T", help="1T, 2T or 3T (default 2T)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
+    )
+    group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    p.add_argument("--overwrite", action="store_true", help="refit inputs whose output exists")
+    p.add_argument(
+        "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
+    )
+    p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line and no summary")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("info", help="what an observation or result file holds")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the Dataset")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("plot", help="observed spectra with fits and residuals (PNG)")
+    p.add_argument("result", metavar="RESULT", help="a result file of thermal fit")
+    p.add_argument("-o", "--output", metavar="FIGURE.png", help="default: RESULT with .png")
+    p.add_argument("-n", "--max-spectra", type=int, default=6, help="spectra to show (default 6)")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser(
+        "simulate",
+        help="a synthetic observation from a multi-temperature model",
+        description="Write a synthetic observation: sum of blackbodies A_k B(lambda, T_k), "
+        "relative Gaussian noise. Example: thermal simulate --temperature 1200 450 --area "
+        "0.5e6 60e6 --bands nirc2_kc nirc2_lp nirc2_ms -o obs.nc",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        nargs="+",
+        required=True,
+        metavar="K",
+        help="component temperatures [K]",
+    )
+    p.add_argument(
+        "--area", type=float, nargs="+", required=True, metavar="M2", help="component areas [m2]"
+    )
+    p.add_argument(
+        "--wavelength",
+        type=float,
+        nargs=3,
+        metavar=("START", "STOP", "N"),
+        help="wavelength grid [um]",
+    )
+    p.add_argument("--bands", nargs="+", metavar="NAME", help="band names (thermal bands)")
+    p.add_argument("-n", type=int, default=1, help="number of spectra (default 1)")
+    p.add_argument("--noise", type=float, default=0.02, help="relative 1-sigma noise (0.02)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument(
+        "--pixel-area",
+        type=float,
+        metavar="M2",
+        help="pixel area [m2]: write radiance instead of intensity",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="netCDF file to write")
+    p.set_defaults(func=_cmd_simulate)
+
     p = sub.add_parser("bands", help="list the known filter bands")
     p.add_argument("-v", "--verbose", action="store_true", help="also print references")
     p.set_defaults(func=_cmd_bands)
@@ -53,8 +695,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``thermal`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except UsageError as error:
+        parser.exit(2, f"thermal {args.command}: error: {error}\n")
+    except KeyboardInterrupt:
+        print("interrupted; finished outputs are kept, run again to resume", file=sys.stderr)
+        return 130
+    return 0
 
 
 if __name__ == "__main__":

@@ -113,6 +113,11 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
             "product_version": __version__,
             "creator_type": attrs.get("creator_type", "institution"),
             "references": attrs.get("references", "https://example.invalid/thermal"),
+            "comment": attrs.get(
+                "comment",
+                "CF has no standard names for fitted temperature, area and power or for "
+                "spectral intensity (W sr-1 um-1); those variables carry long_name and units.",
+            ),
         }
     )
     if lines:
@@ -121,6 +126,12 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
         attrs["source"] = source
     ds.attrs = _clean_attrs(attrs)
 
+    for kind in ("intensity", "radiance"):
+        if kind in ds.data_vars and f"{kind}_uncertainty" in ds.data_vars:
+            ds[kind].attrs.setdefault("ancillary_variables", f"{kind}_uncertainty")
+        model = f"model_{kind}"
+        if model in ds.data_vars and "standard_name" in ds.get(kind, xr.DataArray()).attrs:
+            ds[model].attrs.setdefault("standard_name", ds[kind].attrs["standard_name"])
     for name, variable in ds.variables.items():
         vattrs = dict(variable.attrs)
         vattrs.setdefault("long_name", str(name).replace("_", " "))

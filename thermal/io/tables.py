@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 
 import numpy as np
 import xarray as xr
@@ -26,7 +27,15 @@ from thermal.units import conversion_factor, flux_density_to_intensity, west_to_
 __all__ = ["read_csv", "read_mrt"]
 
 DEFAULT_UNITS = "GW um-1 sr-1"
-_METADATA = ("hotspot", "time", "latitude", "longitude_west", "distance", "emission_angle")
+_METADATA = (
+    "hotspot",
+    "time",
+    "latitude",
+    "longitude_west",
+    "distance",
+    "emission_angle",
+    "note",
+)
 # MRT column names used by de Kleer et al. (2019) Table 5 and Davies et al. (2024) Table A1
 _MRT_ALIASES = {
     "name": "hotspot",
@@ -43,6 +52,7 @@ _MRT_ALIASES = {
     "ms": "nirc2_ms",
 }
 _MRT_DATE = ("year", "mon", "day")
+_META_LINE = re.compile(r"^#\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*)$")
 
 
 def _float(text: str, path, where: str) -> float:
@@ -90,6 +100,8 @@ def _build(path, n, columns, units, extra_attrs, *, source_format) -> xr.Dataset
     coords = {"obs": ("obs", obs, {"long_name": "table row (0-based)"})}
     if "hotspot" in columns:
         coords["hotspot"] = ("obs", columns["hotspot"].astype(object), {"long_name": "hot spot"})
+    if "note" in columns:
+        coords["note"] = ("obs", columns["note"].astype(object), {"long_name": "note"})
     if "time" in columns:
         coords["time"] = ("obs", columns["time"], {"standard_name": "time", "long_name": "time"})
     if "latitude" in columns:
@@ -188,13 +200,16 @@ def read_csv(path) -> xr.Dataset:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         lines = handle.read().splitlines()
     meta: dict[str, str] = {}
+    comments = []
     body = []
     for line in lines:
         stripped = line.strip()
         if stripped.startswith("#"):
-            key, sep, value = stripped.lstrip("#").partition(":")
-            if sep and key.strip():
-                meta[key.strip().lower()] = value.strip()
+            match = _META_LINE.match(stripped)
+            if match:
+                meta[match.group(1).lower()] = match.group(2).strip()
+            else:
+                comments.append(stripped.lstrip("#").strip())
         elif stripped:
             body.append(line)
     if not body:
@@ -214,7 +229,7 @@ def read_csv(path) -> xr.Dataset:
     columns: dict[str, np.ndarray] = {}
     for j, name in enumerate(header):
         cells = [row[j].strip() for row in rows]
-        if name == "hotspot":
+        if name in ("hotspot", "note"):
             columns[name] = np.array(cells, dtype=object)
         elif name == "time":
             try:
@@ -234,6 +249,8 @@ def read_csv(path) -> xr.Dataset:
     ):
         raise InputError(path, f"units {units!r} are neither an intensity nor a flux density")
     attrs = {f"table_{k}": v for k, v in meta.items() if k != "units"}
+    if comments:
+        attrs["table_comments"] = "\n".join(comments)
     attrs["product_id"] = os.path.splitext(os.path.basename(path))[0]
     return _build(path, len(rows), columns, units, attrs, source_format="csv")
 

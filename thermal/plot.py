@@ -1,0 +1,140 @@
+"""Figures of fit results: observed spectra with the best-fit model and normalised residuals.
+
+matplotlib is imported when a figure is made (``pip install io-thermal[plot]``), never at
+``import thermal``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["plot_result", "select_spectra"]
+
+
+def select_spectra(result, max_spectra: int = 6) -> list[int]:
+    """Flat indices of up to ``max_spectra`` spectra to show: converged, highest power first.
+
+    Parameters
+    ----------
+    result : xarray.Dataset
+        A fit result with ``status`` and (optionally) ``power`` over the batch dimensions.
+    max_spectra : int
+        >= 1.
+    """
+    if max_spectra < 1:
+        raise ValueError(f"max_spectra must be >= 1; got {max_spectra}")
+    status = np.asarray(result["status"].values).ravel()
+    candidates = np.flatnonzero(status == 0)
+    if candidates.size == 0:
+        candidates = np.arange(status.size)
+    if "power" in result:
+        power = np.asarray(result["power"].values, dtype=float).ravel()[candidates]
+        candidates = candidates[np.argsort(-np.nan_to_num(power, nan=-np.inf), kind="stable")]
+    return [int(i) for i in candidates[:max_spectra]]
+
+
+def _spectral_axis(result):
+    if "wavelength" in result.dims:
+        return "wavelength", np.asarray(result["wavelength"].values, dtype=float), None
+    from thermal import bands
+
+    names = [str(n) for n in result["band"].values]
+    return "band", np.array([bands.get(n).centre for n in names]), names
+
+
+def plot_result(result, output=None, *, max_spectra: int = 6):
+    """Plot observed spectra, best-fit models and residuals of a fit result.
+
+    Parameters
+    ----------
+    result : xarray.Dataset or str or path-like
+        The result of :func:`thermal.fit.fit_spectra` with the observed data merged in (as
+        written by ``thermal fit``), or the path of such a file.
+    output : str or path-like, optional
+        PNG file to write; if None the Figure is returned without saving.
+    max_spectra : int, optional
+        How many spectra to draw (converged ones with the highest power first).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib
+
+    if output is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from thermal.io import InputError
+
+    source = None
+    if not hasattr(result, "data_vars"):
+        from thermal.io.netcdf import read_dataset
+
+        source = os.fspath(result)
+        result = read_dataset(source)
+    kind = "intensity" if "intensity" in result else "radiance"
+    if kind not in result or f"model_{kind}" not in result or "status" not in result:
+        raise InputError(
+            source or "result",
+            f"needs observed {kind!r}, 'model_{kind}' and 'status' (a thermal fit result file)",
+        )
+    spectral, x, names = _spectral_axis(result)
+    observed = result[kind].transpose(..., spectral)
+    model = result[f"model_{kind}"].transpose(..., spectral)
+    obs = np.asarray(observed.values, dtype=float).reshape(-1, x.size)
+    fit = np.asarray(model.values, dtype=float).reshape(-1, x.size)
+    sigma_name = f"{kind}_uncertainty"
+    sigma = (
+        np.asarray(result[sigma_name].transpose(..., spectral).values, dtype=float).reshape(
+            -1, x.size
+        )
+        if sigma_name in result
+        else None
+    )
+    chosen = select_spectra(result, max_spectra)
+    units = result[kind].attrs.get("units", "")
+    temperature = (
+        np.asarray(result["temperature"].values, dtype=float).reshape(obs.shape[0], -1)
+        if "temperature" in result
+        else None
+    )
+
+    fig, (top, bottom) = plt.subplots(
+        2, 1, sharex=True, figsize=(7.5, 6.5), gridspec_kw={"height_ratios": [3, 1]}
+    )
+    order = np.argsort(x)
+    for k, i in enumerate(chosen):
+        colour = f"C{k % 10}"
+        label = f"#{i}"
+        if temperature is not None:
+            temps = ", ".join(f"{t:.0f}" for t in temperature[i] if np.isfinite(t))
+            label += f" T = {temps} K"
+        err = None if sigma is None else sigma[i]
+        marker = "o" if names is not None else "."
+        top.errorbar(x, obs[i], yerr=err, fmt=marker, ms=3, color=colour, alpha=0.7, label=label)
+        top.plot(x[order], fit[i][order], "-", color=colour, lw=1.2)
+        resid = obs[i] - fit[i]
+        if err is not None:
+            resid = resid / err
+        bottom.plot(x, resid, marker, ms=3, color=colour)
+    bottom.axhline(0.0, color="0.5", lw=0.8)
+    positive = obs[chosen][np.isfinite(obs[chosen])] if chosen else np.array([])
+    if positive.size and np.all(positive > 0):
+        top.set_yscale("log")
+    top.set_ylabel(f"{kind} [{units}]")
+    top.legend(fontsize=8, loc="best")
+    title = result.attrs.get("product_id", source or "")
+    top.set_title(f"{title}: {result.attrs.get('thermal_model', '')} fit".strip())
+    bottom.set_ylabel("residual / sigma" if sigma is not None else f"residual [{units}]")
+    bottom.set_xlabel("wavelength [um]" if names is None else "band centre [um]")
+    if names is not None:
+        bottom.set_xticks(x)
+        bottom.set_xticklabels(names, rotation=30, fontsize=7)
+    fig.tight_layout()
+    if output is not None:
+        fig.savefig(output, dpi=120)
+        plt.close(fig)
+    return fig
