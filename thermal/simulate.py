@@ -375,8 +375,8 @@ def s3d_cube(
     sci = np.full(shape, background)
     for y, x, temperature, fraction in hot:
         sci[:, y, x] += fraction * planck.spectral_radiance(lam, temperature) / per_mjy
-    err = noise * sci
-    sci = sci + err * rng.standard_normal(shape)
+    err = (noise if noise > 0 else 0.01) * sci
+    sci = sci + noise * sci * rng.standard_normal(shape)
     dq = np.zeros(shape, dtype=np.uint32)
     dq[0, 0, 0] = 1
     primary = fits.PrimaryHDU()
