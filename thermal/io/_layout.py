@@ -106,9 +106,7 @@ def _check_wavelength(ds: xr.Dataset, path) -> xr.Dataset:
             path,
             f"wavelengths are not increasing ({values[i]:.6g} um before {values[i + 1]:.6g} um)",
         )
-    attrs.update(
-        units="um", standard_name="radiation_wavelength", long_name="wavelength"
-    )
+    attrs.update(units="um", standard_name="radiation_wavelength", long_name="wavelength")
     return ds.assign_coords(wavelength=("wavelength", values, attrs))
 
 
