@@ -1,0 +1,55 @@
+"""Synthetic observations: the truth they carry is the model they claim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal import planck, simulate
+from thermal.constants import C1, C2
+
+
+def test_spectra_equal_blackbody_sum():
+    lam = np.linspace(1.0, 5.0, 30)
+    ds = simulate.observation([450.0, 1200.0], [60e6, 0.5e6], wavelength=lam, noise=0.0, n=2)
+    # independent Planck: B = C1 / (lambda^5 (exp(C2 / (lambda T)) - 1))
+    b = lambda t: C1 / lam**5 / np.expm1(C2 / (lam * t))  # noqa: E731
+    np.testing.assert_allclose(ds.intensity[1], 0.5e6 * b(1200.0) + 60e6 * b(450.0), rtol=1e-13)
+    np.testing.assert_array_equal(ds.true_temperature[0], [1200.0, 450.0])  # hottest first
+    np.testing.assert_array_equal(ds.true_area[0], [0.5e6, 60e6])
+    assert ds.intensity.attrs["units"] == "W sr-1 um-1"
+
+
+def test_bands_reproduce_two_temperature_vector():
+    # science.md 8.7: 1200 K 0.5 km2 + 450 K 60 km2 -> Kc 5.1390, Lp 5.3401, Ms 5.6527 GW um-1 sr-1
+    ds = simulate.observation(
+        [1200.0, 450.0], [0.5e6, 60e6], bands=["nirc2_kc", "nirc2_lp", "nirc2_ms"], noise=0.0
+    )
+    np.testing.assert_allclose(ds.intensity[0] / 1e9, [5.1390, 5.3401, 5.6527], rtol=3e-3)
+
+
+def test_noise_and_radiance():
+    lam = np.linspace(2.0, 5.0, 50)
+    ds = simulate.observation(
+        [800.0], [1e6], wavelength=lam, n=2000, noise=0.05, seed=3, pixel_area=1e8
+    )
+    truth = 1e6 / 1e8 * planck.spectral_radiance(lam, 800.0)
+    z = (ds.radiance.values - truth) / ds.radiance_uncertainty.values
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1.0) < 0.01
+    np.testing.assert_allclose(ds.radiance_uncertainty[0], 0.05 * truth)
+    assert float(ds.pixel_area) == 1e8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"temperature": [-1.0], "area": [1.0], "bands": ["nirc2_kc"]}, "temperature"),
+        ({"temperature": [900.0], "area": [-1.0], "bands": ["nirc2_kc"]}, "area"),
+        ({"temperature": [900.0], "area": [1.0]}, "exactly one"),
+        ({"temperature": [900.0], "area": [1.0], "bands": ["x"]}, "unknown band"),
+        ({"temperature": [900.0], "area": [1.0], "bands": ["nirc2_kc"], "noise": -1}, "noise"),
+    ],
+)
+def test_invalid(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate.observation(kwargs.pop("temperature"), kwargs.pop("area"), **kwargs)
