@@ -254,7 +254,9 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
 
             observation = open_observation(path)
             result = fit_spectra(observation, model=model)
-        row["warnings"] = [f"{path}: warning: {w.message}" for w in caught]
+        row["warnings"] = [
+            f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
+        ]
         kind = "intensity" if "intensity" in observation else "radiance"
         for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
             if name in observation.variables and name not in result.variables:
@@ -706,6 +708,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished outputs are kept, run again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `thermal bands | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 
