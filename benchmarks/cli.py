@@ -1,0 +1,110 @@
+"""``thermal fit`` end to end: files/s and spectra/s over a batch of observation files, serial
+and on a 2-process dask cluster, next to the in-process ``fit_spectra`` rate on the same data.
+
+Full size: 100 files x 10,000 spectra x 17 wavelengths (1.5-5 um, 2T truth, 2 % noise).
+``--quick``: 10 files x 1,000 spectra. The command line runs in a fresh interpreter (import and
+numba cache load included, as a user sees it); "kept" is its spectra/s over the in-process rate.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import xarray as xr
+
+from benchmarks._common import print_table
+from thermal import simulate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _make_files(folder: str, files: int, spectra: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(files):
+        t = np.column_stack([rng.uniform(800, 1400, spectra), rng.uniform(300, 600, spectra)])
+        a = np.column_stack(
+            [10 ** rng.uniform(5, 6.5, spectra), 10 ** rng.uniform(7, 8.5, spectra)]
+        )
+        ds = simulate.observation(
+            t, a, wavelength=np.linspace(1.5, 5.0, 17), noise=0.02, seed=i
+        ).drop_vars(["true_temperature", "true_area"])
+        path = os.path.join(folder, f"obs{i:03d}.nc")
+        ds.to_netcdf(path)
+        paths.append(path)
+    return paths
+
+
+def _in_process(paths: list[str]) -> float:
+    from thermal.fit import fit_spectra
+    from thermal.io import open_observation
+
+    observations = [open_observation(p) for p in paths]
+    fit_spectra(observations[0].isel(spectrum=slice(0, 10)))  # compile / load the cache
+    start = time.perf_counter()
+    for obs in observations:
+        fit_spectra(obs)
+    return time.perf_counter() - start
+
+
+def _command_line(paths: list[str], output: str, *extra: str) -> float:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "thermal.cli", "fit", *paths, "-o", output, "-q"]
+    command += ["--overwrite", *extra]
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=False, capture_output=True)
+    elapsed = time.perf_counter() - start
+    written = [n for n in os.listdir(output) if n.endswith(".fit.nc")]
+    if len(written) != len(paths):
+        raise RuntimeError(
+            f"{' '.join(extra) or 'serial'}: {len(written)} of {len(paths)} written"
+        )
+    return elapsed
+
+
+def _identical(a: str, b: str) -> bool:
+    for name in sorted(os.listdir(a)):
+        with (
+            xr.open_dataset(os.path.join(a, name)) as x,
+            xr.open_dataset(os.path.join(b, name)) as y,
+        ):
+            if not x.equals(y):
+                return False
+    return True
+
+
+def main(quick: bool = False) -> None:
+    files, spectra = (10, 1_000) if quick else (100, 10_000)
+    total = files * spectra
+    with tempfile.TemporaryDirectory(prefix="thermal-bench-cli-") as folder:
+        paths = _make_files(folder, files, spectra)
+        serial_out = os.path.join(folder, "serial")
+        workers_out = os.path.join(folder, "workers")
+        os.makedirs(serial_out)
+        os.makedirs(workers_out)
+        _command_line(paths[:1], serial_out)  # warm the numba cache on disk
+        in_process = _in_process(paths)
+        serial = _command_line(paths, serial_out)
+        workers = _command_line(paths, workers_out, "--workers", "2")
+        same = _identical(serial_out, workers_out)
+    rate = total / in_process
+    rows = [
+        ("fit_spectra in process (baseline)", files / in_process, rate, 1.0),
+        ("thermal fit, serial", files / serial, total / serial, total / serial / rate),
+        ("thermal fit --workers 2", files / workers, total / workers, total / workers / rate),
+    ]
+    print_table(
+        f"thermal fit: {files} files x {spectra} spectra x 17 wavelengths, 2T "
+        f"(workers identical to serial: {same})",
+        ("run", "files/s", "spectra/s", "kept vs in-process"),
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)

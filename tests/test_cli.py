@@ -1,0 +1,340 @@
+"""The ``thermal`` command line: fit, resume, failures, dask workers, info, plot, simulate."""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermal import simulate
+from thermal.cli import main
+from thermal.io.results import TEMPORARY_PREFIX
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "data", "examples")
+needs_fit = pytest.mark.skipif(
+    importlib.util.find_spec("thermal.fit") is None, reason="thermal.fit is not available"
+)
+
+
+def run(*args, cwd=None, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``thermal ARGS`` in a fresh interpreter (as the console script does)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "thermal.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def assert_same_results(a, b) -> None:
+    """Results equal value for value (NaNs in the same places); provenance may differ."""
+    with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
+        assert set(x.variables) == set(y.variables)
+        xr.testing.assert_equal(x, y)
+
+
+def small_files(folder, count: int, n: int = 200, seed: int = 0) -> list[str]:
+    """``count`` synthetic band-photometry files of ``n`` spectra each."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        t = np.column_stack([rng.uniform(900, 1400, n), rng.uniform(350, 550, n)])
+        a = np.column_stack([10 ** rng.uniform(5, 6.5, n), 10 ** rng.uniform(7, 8, n)])
+        ds = simulate.observation(
+            t, a, wavelength=np.linspace(1.5, 5.0, 12), noise=0.02, seed=seed + i
+        )
+        path = os.path.join(folder, f"obs{i:02d}.nc")
+        ds.to_netcdf(path)
+        paths.append(path)
+    return paths
+
+
+def test_bands_still_works(capsys):
+    assert main(["bands"]) == 0
+    assert "nirc2_lp" in capsys.readouterr().out
+
+
+@needs_fit
+def test_readme_command_on_example_data(tmp_path):
+    """README command 1: every example file is fitted and a summary printed."""
+    out = tmp_path / "out"
+    inputs = sorted(glob.glob(os.path.join(EXAMPLES, "*")))
+    proc = run("fit", *inputs, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(os.listdir(out))
+    assert written == [
+        "JIR_IMG_RDR_2017033T114006_V99.fit.nc",
+        "JIR_SPE_RDR_2017033T114007_V99.fit.nc",
+        "jwst_nirspec_synthetic_s3d.fit.nc",
+        "keck_2013-08.fit.nc",
+        "nims_like_spectra.fit.nc",
+    ]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("input"))
+    for column in ("spectra", "converged", "failed", "hottest_T_K", "total_power"):
+        assert column in header
+    assert "5 of 5 inputs fitted" in proc.stdout
+    nims = next(line for line in lines if "nims_like_spectra" in line)
+    assert nims.split()[1] == "12"
+
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    CheckSuite.load_all_available_checkers()
+    for name in written:
+        report = tmp_path / f"{name}.txt"
+        ComplianceChecker.run_checker(
+            str(out / name), ["cf:1.11"], 0, "normal", output_filename=str(report)
+        )
+        text = report.read_text()
+        assert "All tests passed!" in text or "Errors" not in text, text
+
+    # run again: everything is resumed, nothing refitted
+    again = run("fit", *inputs, "-o", out)
+    assert again.returncode == 0
+    assert again.stdout.count("resumed") == 5
+
+    # info and plot on the results
+    info = run("info", out / "nims_like_spectra.fit.nc")
+    assert info.returncode == 0 and "spectra 12" in info.stdout
+    figure = tmp_path / "keck.png"
+    plot = run("plot", out / "keck_2013-08.fit.nc", "-o", figure)
+    assert plot.returncode == 0, plot.stderr
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def make_bad_inputs(folder) -> dict[str, str]:
+    """The bad-input catalogue: file name -> a phrase its error message must contain."""
+    obs = simulate.observation([1100.0, 450.0], [1e6, 5e7], wavelength=np.linspace(1, 5, 20))
+    obs.to_netcdf(os.path.join(folder, "good.nc"))
+    data = open(os.path.join(folder, "good.nc"), "rb").read()
+    open(os.path.join(folder, "truncated.nc"), "wb").write(data[: len(data) // 2])
+    open(os.path.join(folder, "empty.nc"), "wb").close()
+    os.mkdir(os.path.join(folder, "a_directory.nc"))
+    _, image = simulate.jiram_image(folder, "missing_data")
+    os.remove(image)
+    _, image = simulate.jiram_image(folder, "wrong_size")
+    with open(image, "r+b") as handle:
+        handle.truncate(1000)
+    with open(os.path.join(folder, "unknown_band.csv"), "w") as handle:
+        handle.write("hotspot,nirc2_kc,nirc2_kc_uncertainty,nirc2_qq,nirc2_qq_uncertainty\n")
+        handle.write("x,1,0.1,2,0.2\n")
+    nm = obs.assign_coords(wavelength=obs.wavelength.values * 1000.0)
+    nm.to_netcdf(os.path.join(folder, "nm_no_units.nc"))
+    negative = obs.copy(deep=True)
+    negative["intensity_uncertainty"][0, 3] = -1.0
+    negative.to_netcdf(os.path.join(folder, "negative_sigma.nc"))
+    zero = obs.copy(deep=True)
+    zero["intensity_uncertainty"][0, 3] = 0.0
+    zero.to_netcdf(os.path.join(folder, "zero_sigma.nc"))
+    w = obs.wavelength.values.copy()
+    w[5] = w[4]
+    obs.assign_coords(wavelength=w).to_netcdf(os.path.join(folder, "duplicate.nc"))
+    w = obs.wavelength.values.copy()
+    w[[5, 6]] = w[[6, 5]]
+    obs.assign_coords(wavelength=w).to_netcdf(os.path.join(folder, "unsorted.nc"))
+    nan = obs.copy(deep=True)
+    nan["intensity"][:] = np.nan
+    nan.to_netcdf(os.path.join(folder, "all_nan.nc"))
+    return {
+        "truncated.nc": "not a readable netCDF",
+        "empty.nc": "empty file",
+        "a_directory.nc": "is a directory",
+        "missing_data.LBL": "is missing",
+        "wrong_size.LBL": "the label implies",
+        "unknown_band.csv": "unknown band name 'nirc2_qq'",
+        "nm_no_units.nc": "no units attribute",
+        "negative_sigma.nc": "must be > 0",
+        "zero_sigma.nc": "must be > 0",
+        "duplicate.nc": "duplicate wavelength",
+        "unsorted.nc": "not increasing",
+        "all_nan.nc": "every spectrum is NaN",
+    }
+
+
+@needs_fit
+def test_bad_input_catalogue(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    expected = make_bad_inputs(folder)
+    inputs = [str(folder / "good.nc")] + [str(folder / name) for name in expected]
+    out = tmp_path / "out"
+    code = main(["fit", *inputs, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err
+    errors = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(errors) == len(expected), captured.err
+    for name, phrase in expected.items():
+        (line,) = [e for e in errors if e.startswith(str(folder / name) + ":")]
+        assert phrase in line, line
+    assert sorted(os.listdir(out)) == ["good.fit.nc"]  # no partial outputs, no temporaries
+    assert f"1 of {len(inputs)} inputs fitted" in captured.out
+
+    # --debug adds the tracebacks
+    code = main(["fit", str(folder / "truncated.nc"), "-o", str(out), "--debug"])
+    assert code == 1 and "Traceback" in capsys.readouterr().err
+
+
+@needs_fit
+def test_unwritable_output_and_output_equal_to_input(tmp_path, capsys):
+    good = small_files(tmp_path, 1, n=5)[0]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["fit", good, "-o", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not writable" in err
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert main(["fit", good, "-o", str(locked)]) == 1
+        assert "not writable" in capsys.readouterr().err
+    before = open(good, "rb").read()
+    assert main(["fit", good, "-o", good]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"{good}: output path is the input file; choose another -o"
+    assert open(good, "rb").read() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit"],
+        ["fit", "a.nc", "b.nc", "-o", "one.nc"],
+        ["fit", "a.nc", "--workers", "0"],
+        ["fit", "a.nc", "--workers", "2", "--scheduler", "tcp://x:1"],
+        [
+            "simulate",
+            "--temperature",
+            "900",
+            "--area",
+            "1",
+            "1",
+            "--bands",
+            "nirc2_kc",
+            "-o",
+            "x.nc",
+        ],
+        ["nonsense"],
+    ],
+)
+def test_usage_errors_exit_2(args, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@needs_fit
+def test_resume_refits_changed_inputs(tmp_path, capsys):
+    (path,) = small_files(tmp_path, 1, n=20)
+    out = tmp_path / "out"
+    assert main(["fit", path, "-o", str(out), "-q"]) == 0
+    result = out / "obs00.fit.nc"
+    first = result.stat().st_mtime_ns
+    assert main(["fit", path, "-o", str(out)]) == 0
+    assert "resumed" in capsys.readouterr().out
+    assert result.stat().st_mtime_ns == first
+    small_files(tmp_path, 1, n=20, seed=5)  # new content, same name
+    assert main(["fit", path, "-o", str(out), "-q"]) == 0
+    assert result.stat().st_mtime_ns != first
+    assert main(["fit", path, "-o", str(out), "-q", "--overwrite"]) == 0
+
+
+@needs_fit
+def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
+    inputs = small_files(tmp_path, 20, n=1500)
+    reference = tmp_path / "reference"
+    assert main(["fit", *inputs, "-o", str(reference), "-q"]) == 0
+
+    out = tmp_path / "killed"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thermal.cli", "fit", *inputs, "-o", str(out), "-q"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = len(glob.glob(str(out / "*.fit.nc")))
+        if done >= 3:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
+    finished = len(glob.glob(str(out / "*.fit.nc")))
+    assert 3 <= finished < 20
+
+    again = run("fit", *inputs, "-o", out)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("resumed") == finished
+    names = sorted(os.listdir(reference))
+    assert sorted(os.listdir(out)) == names  # stale temporaries were removed
+    assert not [n for n in os.listdir(out) if n.startswith(TEMPORARY_PREFIX)]
+    for name in names:
+        assert_same_results(reference / name, out / name)
+
+
+@needs_fit
+def test_workers_equal_serial(tmp_path):
+    pytest.importorskip("dask.distributed")
+    inputs = small_files(tmp_path, 4, n=300, seed=11)
+    shutil.copy(os.path.join(EXAMPLES, "keck_2013-08.csv"), tmp_path / "keck.csv")
+    inputs.append(str(tmp_path / "keck.csv"))
+    open(tmp_path / "broken.nc", "wb").write(b"CDF\x01 not really")
+    inputs.append(str(tmp_path / "broken.nc"))
+    serial = tmp_path / "serial"
+    assert main(["fit", *inputs, "-o", str(serial), "-q"]) == 1
+    parallel = tmp_path / "parallel"
+    proc = run("fit", *inputs, "-o", parallel, "--workers", "2")
+    assert proc.returncode == 1, proc.stderr
+    assert f"{tmp_path / 'broken.nc'}: not a readable netCDF" in proc.stderr
+    assert "5 of 6 inputs fitted" in proc.stdout
+    names = sorted(os.listdir(serial))
+    assert sorted(os.listdir(parallel)) == names and len(names) == 5
+    for name in names:
+        assert_same_results(serial / name, parallel / name)
+
+    # an existing cluster, by address
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        remote = tmp_path / "remote"
+        proc = run("fit", *inputs[:2], "-o", remote, "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stderr
+    for name in sorted(os.listdir(remote)):
+        assert_same_results(serial / name, remote / name)
+
+
+def test_simulate_and_info(tmp_path, capsys):
+    path = tmp_path / "sim.nc"
+    args = ["simulate", "--temperature", "1200", "450", "--area", "0.5e6", "60e6"]
+    assert main([*args, "--bands", "nirc2_kc", "nirc2_lp", "nirc2_ms", "-o", str(path)]) == 0
+    from thermal.io import open_observation
+
+    obs = open_observation(path)
+    assert list(obs.band.values) == ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
+    assert main(["info", str(path)]) == 0
+    assert "1 spectra" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.nc")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    path = tmp_path / "spectra.nc"
+    assert main([*args, "--wavelength", "1", "5", "50", "-n", "4", "-o", str(path)]) == 0
+    assert open_observation(path).intensity.shape == (4, 50)
