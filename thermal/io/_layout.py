@@ -66,7 +66,8 @@ def _to_unit(ds: xr.Dataset, name: str, target: str, path) -> None:
         )
     attrs.setdefault("original_units", units)
     attrs["units"] = target
-    ds[name] = variable.copy(data=np.asarray(variable.values, dtype=float) * factor)
+    values = np.asarray(variable.values, dtype=float)
+    ds[name] = variable.copy(data=values * factor if factor != 1.0 else values)
     ds[name].attrs = attrs
 
 
