@@ -52,6 +52,18 @@ def _in_process(paths: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def _io_only(paths: list[str], folder: str) -> float:
+    """Read every file and write a result-sized file back: the command line's I/O floor."""
+    from thermal.io import open_observation, write_results
+
+    start = time.perf_counter()
+    for path in paths:
+        obs = open_observation(path)
+        obs["model_intensity"] = obs.intensity.copy()
+        write_results(obs, os.path.join(folder, os.path.basename(path)))
+    return time.perf_counter() - start
+
+
 def _command_line(paths: list[str], output: str, *extra: str) -> float:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", "thermal.cli", "fit", *paths, "-o", output, "-q"]
@@ -88,6 +100,9 @@ def main(quick: bool = False) -> None:
         os.makedirs(serial_out)
         os.makedirs(workers_out)
         _command_line(paths[:1], serial_out)  # warm the numba cache on disk
+        io_folder = os.path.join(folder, "io")
+        os.makedirs(io_folder)
+        io_only = _io_only(paths, io_folder)
         in_process = _in_process(paths)
         serial = _command_line(paths, serial_out)
         workers = _command_line(paths, workers_out, "--workers", "2")
@@ -97,6 +112,7 @@ def main(quick: bool = False) -> None:
         ("fit_spectra in process (baseline)", files / in_process, rate, 1.0),
         ("thermal fit, serial", files / serial, total / serial, total / serial / rate),
         ("thermal fit --workers 2", files / workers, total / workers, total / workers / rate),
+        ("read + write only, in process (no fit)", files / io_only, total / io_only, "-"),
     ]
     print_table(
         f"thermal fit: {files} files x {spectra} spectra x 17 wavelengths, 2T "
