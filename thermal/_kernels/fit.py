@@ -1,0 +1,666 @@
+"""The batched multi-temperature fit kernel (float64, no Python objects).
+
+Model of one spectrum (``m`` channels, ``c`` blackbody components, optional background):
+
+    y_k = sum_j a_j * eps_j * Bbar_k(T_j) + b * S_k
+
+where ``Bbar_k(T)`` is the channel basis (a spectral channel is one quadrature node of weight 1,
+a band channel is its quadrature nodes and weights), ``a_j >= 0`` the areas (or area fractions)
+and ``S_k`` a fixed background shape with amplitude ``b >= 0``.
+
+Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036; Kaufman's Jacobian,
+Kaufman 1975, doi:10.1007/BF01932995):
+
+1. For given temperatures the areas are an exact non-negative linear least-squares problem with
+   at most 4 columns, solved by enumerating active sets (the best feasible unconstrained subset
+   solution is the NNLS optimum).
+2. Multi-start: every combination of a deterministic log-spaced temperature grid per component
+   is scored through a Gram matrix of the grid basis precomputed once per spectrum, so each
+   combination costs O(1); the best combination starts the search.
+3. Levenberg-Marquardt over ln T of the free components only, with the Kaufman Jacobian of the
+   projected residual; temperatures are clamped to their bounds.
+4. Covariance of the full physical parameter set (T_j, a_j, b) from (J^T W J)^-1 at the optimum,
+   with the given 1-sigma uncertainties taken as absolute.
+
+Data are scaled by the spectrum's largest |y| so all numbers are O(1); the caller unscales.
+Status codes are listed in ``STATUS`` (also the CF flag meanings).
+"""
+
+import math
+
+import numpy as np
+from numba import prange as numba_prange
+
+from thermal._kernels import jit, kernel
+from thermal._kernels.planck import b_lambda_dt
+
+STATUS = (
+    "converged",
+    "max_iterations",
+    "not_enough_channels",
+    "no_data",
+    "degenerate",
+    "at_bound",
+    "invalid_uncertainty",
+    "invalid_data",
+)
+CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = range(8)
+
+_TINY = 1e-280
+_COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
+
+
+@jit
+def channel_basis(node_lam, node_w, node_ch, n_ch, t, out, dout):
+    """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature."""
+    for k in range(n_ch):
+        out[k] = 0.0
+        dout[k] = 0.0
+    for q in range(node_lam.size):
+        b, db = b_lambda_dt(node_lam[q], t)
+        out[node_ch[q]] += node_w[q] * b
+        dout[node_ch[q]] += node_w[q] * db * t
+
+
+@jit
+def _cholesky_solve(mat, rhs, n, work):
+    """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
+
+    Returns False when the normalised matrix is not safely positive definite. ``rhs`` holds x.
+    ``work`` (>= n) receives the scale factors.
+    """
+    for i in range(n):
+        d = mat[i, i]
+        if not d > _TINY:
+            return False
+        work[i] = 1.0 / math.sqrt(d)
+    for i in range(n):
+        for j in range(n):
+            mat[i, j] *= work[i] * work[j]
+        rhs[i] *= work[i]
+    for j in range(n):
+        s = mat[j, j]
+        for p in range(j):
+            s -= mat[j, p] * mat[j, p]
+        if not s > _COND:
+            return False
+        s = math.sqrt(s)
+        mat[j, j] = s
+        for i in range(j + 1, n):
+            v = mat[i, j]
+            for p in range(j):
+                v -= mat[i, p] * mat[j, p]
+            mat[i, j] = v / s
+    for i in range(n):
+        v = rhs[i]
+        for p in range(i):
+            v -= mat[i, p] * rhs[p]
+        rhs[i] = v / mat[i, i]
+    for i in range(n - 1, -1, -1):
+        v = rhs[i]
+        for p in range(i + 1, n):
+            v -= mat[p, i] * rhs[p]
+        rhs[i] = v / mat[i, i]
+    for i in range(n):
+        rhs[i] *= work[i]
+    return True
+
+
+@jit
+def _cholesky_inverse(mat, n, inv, work, col):
+    """inv = mat^-1 for a small SPD matrix (mat is destroyed). False if not safely SPD."""
+    for i in range(n):
+        d = mat[i, i]
+        if not d > _TINY:
+            return False
+        work[i] = 1.0 / math.sqrt(d)
+    for i in range(n):
+        for j in range(n):
+            mat[i, j] *= work[i] * work[j]
+    for j in range(n):
+        s = mat[j, j]
+        for p in range(j):
+            s -= mat[j, p] * mat[j, p]
+        if not s > _COND:
+            return False
+        s = math.sqrt(s)
+        mat[j, j] = s
+        for i in range(j + 1, n):
+            v = mat[i, j]
+            for p in range(j):
+                v -= mat[i, p] * mat[j, p]
+            mat[i, j] = v / s
+    for e in range(n):
+        for i in range(n):
+            col[i] = 1.0 if i == e else 0.0
+        for i in range(n):
+            v = col[i]
+            for p in range(i):
+                v -= mat[i, p] * col[p]
+            col[i] = v / mat[i, i]
+        for i in range(n - 1, -1, -1):
+            v = col[i]
+            for p in range(i + 1, n):
+                v -= mat[p, i] * col[p]
+            col[i] = v / mat[i, i]
+        for i in range(n):
+            inv[i, e] = col[i] * work[i] * work[e]
+    return True
+
+
+@jit
+def nnls_small(gram, rhs, yy, n, coef, mat, vec, work):
+    """Non-negative least squares from normal equations (n <= 4 columns), by active sets.
+
+    ``gram`` (n x n) and ``rhs`` (n) are A^T W A and A^T W y, ``yy`` = y^T W y. Writes the
+    optimal coefficients into ``coef`` and returns the cost y^T W y - coef . rhs (>= 0).
+    Columns whose diagonal is ~0 never enter.
+    """
+    best = yy
+    for i in range(n):
+        coef[i] = 0.0
+    idx = np.empty(4, dtype=np.int64)
+    for subset in range(1, 1 << n):
+        k = 0
+        ok = True
+        for i in range(n):
+            if subset & (1 << i):
+                if not gram[i, i] > _TINY:
+                    ok = False
+                    break
+                idx[k] = i
+                k += 1
+        if not ok:
+            continue
+        for p in range(k):
+            vec[p] = rhs[idx[p]]
+            for q in range(k):
+                mat[p, q] = gram[idx[p], idx[q]]
+        if not _cholesky_solve(mat, vec, k, work):
+            continue
+        feasible = True
+        for p in range(k):
+            if not vec[p] > 0.0:
+                feasible = False
+                break
+        if not feasible:
+            continue
+        cost = yy
+        for p in range(k):
+            cost -= vec[p] * rhs[idx[p]]
+        if cost < best:
+            best = cost
+            for i in range(n):
+                coef[i] = 0.0
+            for p in range(k):
+                coef[idx[p]] = vec[p]
+    return max(best, 0.0)
+
+
+@jit
+def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work):
+    """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
+    yy = 0.0
+    for k in range(n_ch):
+        if valid[k]:
+            v = sw[k] * ys[k]
+            yy += v * v
+    for i in range(n_lin):
+        s = 0.0
+        for k in range(n_ch):
+            if valid[k]:
+                s += sw[k] * sw[k] * cols[i, k] * ys[k]
+        rhs[i] = s
+        for j in range(i + 1):
+            g = 0.0
+            for k in range(n_ch):
+                if valid[k]:
+                    g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
+            gram[i, j] = g
+            gram[j, i] = g
+    nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work)
+    cost = 0.0
+    for k in range(n_ch):
+        if valid[k]:
+            m = 0.0
+            for i in range(n_lin):
+                m += coef[i] * cols[i, k]
+            r = sw[k] * (ys[k] - m)
+            cost += r * r
+    return cost
+
+
+@kernel
+def fit_batch(
+    y,
+    sig,
+    node_lam,
+    node_w,
+    node_ch,
+    eps,
+    lnlo,
+    lnhi,
+    exchangeable,
+    bg_shape,
+    has_bg,
+    grid_lnt,
+    grid_basis,
+    max_iter,
+    temperature,
+    area,
+    background,
+    covariance,
+    chi2,
+    dof,
+    status,
+    model,
+    nfev,
+):
+    """Fit every row of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN y marks a missing channel.
+
+    Inputs shared by the batch: the quadrature nodes (``node_lam`` [um], ``node_w``,
+    ``node_ch`` channel index), per-component emissivity ``eps``, ln-temperature bounds
+    ``lnlo``/``lnhi`` (equal: fixed), ``exchangeable`` (components share bounds and emissivity:
+    the grid is ordered and results are sorted hottest first), background shape ``bg_shape``
+    (n_ch) used when ``has_bg``, the multi-start grid ``grid_lnt`` (n_comp x n_grid, a fixed
+    component repeats its value) and its channel basis ``grid_basis`` (n_comp x n_grid x n_ch,
+    emissivity included). Outputs are in the scaled data units of each row times the row's
+    scale, i.e. physical: areas in the unit of y per unit of the basis.
+    """
+    n_fits, n_ch = y.shape
+    n_comp = eps.size
+    n_grid = grid_lnt.shape[1]
+    n_par = covariance.shape[1]
+    n_free = 0
+    for j in range(n_comp):
+        if lnhi[j] > lnlo[j]:
+            n_free += 1
+    n_lin_max = n_comp + (1 if has_bg else 0)
+    n_cols = n_comp * n_grid + (1 if has_bg else 0)
+    for i in numba_prange(n_fits):
+        _fit_one(
+            i, y, sig, node_lam, node_w, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
+            has_bg, grid_lnt, grid_basis, max_iter, temperature, area, background, covariance,
+            chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
+            n_cols,
+        )  # fmt: skip
+
+
+@jit
+def _fit_one(
+    i, y, sig, node_lam, node_w, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
+    grid_lnt, grid_basis, max_iter, temperature, area, background, covariance, chi2, dof,
+    status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols,
+):  # fmt: skip
+    nan = np.nan
+    for j in range(n_comp):
+        temperature[i, j] = nan
+        area[i, j] = nan
+    background[i] = nan
+    for p in range(n_par):
+        for q in range(n_par):
+            covariance[i, p, q] = nan
+    chi2[i] = nan
+    dof[i] = 0
+    nfev[i] = 0
+    for k in range(n_ch):
+        model[i, k] = nan
+
+    # ---- validate and scale
+    valid = np.zeros(n_ch, dtype=np.bool_)
+    n_valid = 0
+    scale = 0.0
+    bad_sigma = False
+    bad_data = False
+    for k in range(n_ch):
+        v = y[i, k]
+        if math.isnan(v):
+            continue
+        if not math.isfinite(v):
+            bad_data = True
+            continue
+        s = sig[i, k]
+        if not (s > 0.0 and math.isfinite(s)):
+            bad_sigma = True
+            continue
+        valid[k] = True
+        n_valid += 1
+        scale = max(scale, abs(v))
+    if bad_data:
+        status[i] = BAD_DATA
+        return
+    if bad_sigma:
+        status[i] = BAD_SIGMA
+        return
+    if n_valid == 0:
+        status[i] = NO_DATA
+        return
+    n_params = n_free + n_lin_max
+    if n_valid < n_params:
+        status[i] = NOT_ENOUGH
+        return
+    if scale == 0.0:
+        scale = 1.0
+    ys = np.zeros(n_ch)
+    sw = np.zeros(n_ch)
+    for k in range(n_ch):
+        if valid[k]:
+            ys[k] = y[i, k] / scale
+            sw[k] = scale / sig[i, k]
+
+    # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
+    g_cols = np.empty((n_cols, n_ch))
+    for j in range(n_comp):
+        for g in range(n_grid):
+            for k in range(n_ch):
+                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
+    if has_bg:
+        for k in range(n_ch):
+            g_cols[n_cols - 1, k] = bg_shape[k]
+    wcol = np.empty(n_ch)
+    gram_all = np.empty((n_cols, n_cols))
+    rhs_all = np.empty(n_cols)
+    yy = 0.0
+    for k in range(n_ch):
+        yy += sw[k] * sw[k] * ys[k] * ys[k]
+    for a in range(n_cols):
+        s = 0.0
+        for k in range(n_ch):
+            wcol[k] = sw[k] * sw[k] * g_cols[a, k]
+            s += wcol[k] * ys[k]
+        rhs_all[a] = s
+        for b in range(a + 1):
+            t = 0.0
+            for k in range(n_ch):
+                t += wcol[k] * g_cols[b, k]
+            gram_all[a, b] = t
+            gram_all[b, a] = t
+    gram = np.empty((4, 4))
+    rhs = np.empty(4)
+    coef = np.empty(4)
+    mat = np.empty((4, 4))
+    vec = np.empty(4)
+    work = np.empty(4)
+    col_idx = np.empty(4, dtype=np.int64)
+    combo = np.zeros(3, dtype=np.int64)
+    best_combo = np.zeros(3, dtype=np.int64)
+    best = np.inf
+    n_combo = 1
+    for j in range(n_comp):
+        n_combo *= n_grid
+    for c in range(n_combo):
+        r = c
+        for j in range(n_comp):
+            combo[j] = r % n_grid
+            r //= n_grid
+        if exchangeable:
+            ordered = True
+            for j in range(1, n_comp):
+                if combo[j] >= combo[j - 1]:
+                    ordered = False
+            if not ordered:
+                continue
+        else:
+            skip = False
+            for j in range(n_comp):
+                if not lnhi[j] > lnlo[j] and combo[j] > 0:
+                    skip = True
+            if skip:
+                continue
+        for j in range(n_comp):
+            col_idx[j] = j * n_grid + combo[j]
+        if has_bg:
+            col_idx[n_comp] = n_cols - 1
+        for p in range(n_lin_max):
+            rhs[p] = rhs_all[col_idx[p]]
+            for q in range(n_lin_max):
+                gram[p, q] = gram_all[col_idx[p], col_idx[q]]
+        cost = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work)
+        if cost < best:
+            best = cost
+            for j in range(n_comp):
+                best_combo[j] = combo[j]
+
+    # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
+    lnt = np.empty(n_comp)
+    trial = np.empty(n_comp)
+    for j in range(n_comp):
+        lnt[j] = grid_lnt[j, best_combo[j]]
+    cols = np.empty((4, n_ch))
+    dcols = np.empty((4, n_ch))
+    tmp = np.empty(n_ch)
+    dtmp = np.empty(n_ch)
+    t_cols = np.empty((4, n_ch))
+    t_dcols = np.empty((4, n_ch))
+    t_coef = np.empty(4)
+    free = np.empty(3, dtype=np.int64)
+    nf = 0
+    for j in range(n_comp):
+        if lnhi[j] > lnlo[j]:
+            free[nf] = j
+            nf += 1
+    jac = np.zeros((3, n_ch))
+    hess = np.empty((3, 3))
+    grad = np.empty(3)
+    step = np.empty(3)
+    lmat = np.empty((4, 4))
+    lvec = np.empty(4)
+    proj = np.empty(4)
+
+    n_lin = n_lin_max
+    for j in range(n_comp):
+        channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
+        for k in range(n_ch):
+            cols[j, k] = eps[j] * tmp[k]
+            dcols[j, k] = eps[j] * dtmp[k]
+    if has_bg:
+        for k in range(n_ch):
+            cols[n_comp, k] = bg_shape[k]
+    cost = _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work)
+    evaluations = 1
+    lam = 1e-3
+    converged = nf == 0
+    it = 0
+    while not converged and it < max_iter:
+        it += 1
+        # Kaufman Jacobian: J_j = -(I - P) D_j, D_j = sw * a_j * dcol_j, P onto active columns
+        n_act = 0
+        for p in range(n_lin):
+            if coef[p] > 0.0:
+                col_idx[n_act] = p
+                n_act += 1
+        for p in range(n_act):
+            for q in range(p + 1):
+                g = 0.0
+                for k in range(n_ch):
+                    if valid[k]:
+                        g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
+                gram[p, q] = g
+                gram[q, p] = g
+        for f in range(nf):
+            j = free[f]
+            a = coef[j]
+            for k in range(n_ch):
+                jac[f, k] = sw[k] * a * dcols[j, k] if valid[k] else 0.0
+            if a > 0.0 and n_act > 0:
+                for p in range(n_act):
+                    s = 0.0
+                    for k in range(n_ch):
+                        s += sw[k] * cols[col_idx[p], k] * jac[f, k]
+                    lvec[p] = s
+                    for q in range(n_act):
+                        lmat[p, q] = gram[p, q]
+                if _cholesky_solve(lmat, lvec, n_act, work):
+                    for k in range(n_ch):
+                        if valid[k]:
+                            s = 0.0
+                            for p in range(n_act):
+                                s += cols[col_idx[p], k] * lvec[p]
+                            jac[f, k] -= sw[k] * s
+            # residual r = sw (ys - model); dr/dlnT_j = -jac_j
+        for f in range(nf):
+            s = 0.0
+            for k in range(n_ch):
+                if valid[k]:
+                    m = 0.0
+                    for p in range(n_lin):
+                        m += coef[p] * cols[p, k]
+                    s += jac[f, k] * sw[k] * (ys[k] - m)
+            grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
+            for g2 in range(f + 1):
+                t = 0.0
+                for k in range(n_ch):
+                    t += jac[f, k] * jac[g2, k]
+                hess[f, g2] = t
+                hess[g2, f] = t
+        improved = False
+        while True:
+            for f in range(nf):
+                proj[f] = grad[f]
+                for g2 in range(nf):
+                    lmat[f, g2] = hess[f, g2]
+                if hess[f, f] > 0.0:
+                    lmat[f, f] = hess[f, f] * (1.0 + lam)
+                else:
+                    lmat[f, f] = 1.0
+                    proj[f] = 0.0
+                    for g2 in range(nf):
+                        if g2 != f:
+                            lmat[f, g2] = 0.0
+                            lmat[g2, f] = 0.0
+            if not _cholesky_solve(lmat, proj, nf, work):
+                lam *= 10.0
+                if lam > 1e12:
+                    break
+                continue
+            for j in range(n_comp):
+                trial[j] = lnt[j]
+            moved = 0.0
+            for f in range(nf):
+                j = free[f]
+                v = min(max(lnt[j] + proj[f], lnlo[j]), lnhi[j])
+                moved = max(moved, abs(v - lnt[j]))
+                trial[j] = v
+            if moved < 1e-12:
+                converged = True
+                break
+            for j in range(n_comp):
+                channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
+                for k in range(n_ch):
+                    t_cols[j, k] = eps[j] * tmp[k]
+                    t_dcols[j, k] = eps[j] * dtmp[k]
+            if has_bg:
+                for k in range(n_ch):
+                    t_cols[n_comp, k] = bg_shape[k]
+            new = _solve_areas(
+                t_cols, sw, ys, valid, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work
+            )
+            evaluations += 1
+            if new <= cost:
+                rel = (cost - new) / max(cost, 1e-300)
+                for j in range(n_comp):
+                    lnt[j] = trial[j]
+                for p in range(n_lin):
+                    coef[p] = t_coef[p]
+                    for k in range(n_ch):
+                        cols[p, k] = t_cols[p, k]
+                        dcols[p, k] = t_dcols[p, k]
+                cost = new
+                lam = max(lam * 0.3, 1e-9)
+                improved = True
+                if rel < 1e-13 or moved < 1e-10:
+                    converged = True
+                break
+            lam *= 10.0
+            if lam > 1e12:
+                break
+        if not improved and not converged:
+            converged = True  # no descent possible from here: a (local) minimum
+
+    # ---- order components hottest first when they are exchangeable
+    if exchangeable:
+        for a in range(n_comp):
+            for b in range(n_comp - 1 - a):
+                if lnt[b] < lnt[b + 1]:
+                    lnt[b], lnt[b + 1] = lnt[b + 1], lnt[b]
+                    coef[b], coef[b + 1] = coef[b + 1], coef[b]
+                    for k in range(n_ch):
+                        cols[b, k], cols[b + 1, k] = cols[b + 1, k], cols[b, k]
+                        dcols[b, k], dcols[b + 1, k] = dcols[b + 1, k], dcols[b, k]
+
+    # ---- results in physical units
+    at_bound = False
+    for j in range(n_comp):
+        temperature[i, j] = math.exp(lnt[j])
+        area[i, j] = coef[j] * scale
+        if lnhi[j] > lnlo[j]:
+            if coef[j] <= 0.0 or lnt[j] <= lnlo[j] + 1e-9 or lnt[j] >= lnhi[j] - 1e-9:
+                at_bound = True
+    if has_bg:
+        background[i] = coef[n_comp] * scale
+        if coef[n_comp] <= 0.0:
+            at_bound = True
+    chi2[i] = cost
+    dof[i] = n_valid - n_params
+    nfev[i] = evaluations
+    for k in range(n_ch):
+        m = 0.0
+        for p in range(n_lin):
+            m += coef[p] * cols[p, k]
+        model[i, k] = m * scale
+
+    # ---- covariance of (T_0..T_c-1, a_0..a_c-1[, b]) from the weighted Jacobian
+    # parameter p is included when it is free (a temperature with a_j > 0, any area)
+    inc = np.empty(n_par, dtype=np.int64)
+    n_inc = 0
+    for j in range(n_comp):
+        if lnhi[j] > lnlo[j] and coef[j] > 0.0:
+            inc[n_inc] = j
+            n_inc += 1
+    for p in range(n_comp, n_par):
+        inc[n_inc] = p
+        n_inc += 1
+    jp = np.empty((n_inc, n_ch))
+    for p in range(n_inc):
+        q = inc[p]
+        for k in range(n_ch):
+            if not valid[k]:
+                jp[p, k] = 0.0
+            elif q < n_comp:  # d model / d T_q  (scaled model units per K)
+                jp[p, k] = sw[k] * coef[q] * dcols[q, k] / math.exp(lnt[q])
+            elif q < 2 * n_comp:
+                jp[p, k] = sw[k] * cols[q - n_comp, k]
+            else:
+                jp[p, k] = sw[k] * bg_shape[k]
+    h = np.empty((n_inc, n_inc))
+    for p in range(n_inc):
+        for q in range(p + 1):
+            s = 0.0
+            for k in range(n_ch):
+                s += jp[p, k] * jp[q, k]
+            h[p, q] = s
+            h[q, p] = s
+    inv = np.empty((n_inc, n_inc))
+    w2 = np.empty(n_inc)
+    c2 = np.empty(n_inc)
+    ok = _cholesky_inverse(h, n_inc, inv, w2, c2)
+    if ok:
+        for p in range(n_inc):
+            fp = 1.0 if inc[p] < n_comp else scale
+            for q in range(n_inc):
+                fq = 1.0 if inc[q] < n_comp else scale
+                covariance[i, inc[p], inc[q]] = inv[p, q] * fp * fq
+        # a fixed temperature has exactly zero variance
+        for j in range(n_comp):
+            if not lnhi[j] > lnlo[j]:
+                for q in range(n_par):
+                    covariance[i, j, q] = 0.0
+                    covariance[i, q, j] = 0.0
+    if not converged:
+        status[i] = MAX_ITERATIONS
+    elif not ok:
+        status[i] = DEGENERATE
+    elif at_bound:
+        status[i] = AT_BOUND
+    else:
+        status[i] = CONVERGED
