@@ -229,6 +229,17 @@ def _summarise(result, kind: str) -> dict:
     return info
 
 
+def _drop_inherited_attrs(result, observed: dict) -> None:
+    """Remove attributes a result variable inherited from the observed spectrum (a
+    ``standard_name`` of radiance on a temperature is a CF error)."""
+    for name, variable in result.data_vars.items():
+        if str(name).startswith("model_"):
+            continue
+        for key in ("standard_name", "original_units", "comment", "ancillary_variables"):
+            if key in observed and variable.attrs.get(key) == observed[key]:
+                del variable.attrs[key]
+
+
 def fit_file(path: str, output: str, model: str, options: dict) -> dict:
     """Read, fit and write one input; never raises (errors are returned in the summary).
 
@@ -258,6 +269,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
         ]
         kind = "intensity" if "intensity" in observation else "radiance"
+        _drop_inherited_attrs(result, observation[kind].attrs)
         for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
             if name in observation.variables and name not in result.variables:
                 result[name] = observation[name]

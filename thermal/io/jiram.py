@@ -232,6 +232,7 @@ def read_jiram(
     wavelengths=None,
     band_integrated: str = "relabelled",
     distance: float | None = None,
+    relative_uncertainty: float = 0.05,
 ) -> xr.Dataset:
     """Read a JIRAM RDR product (imager or spectrometer) from its PDS3 label.
 
@@ -245,6 +246,10 @@ def read_jiram(
         How to read imager products labelled ``W/(m^2*sr)`` (see the module notes).
     distance : float, optional
         Slant distance to the surface [m], overriding the label (e.g. from SPICE).
+    relative_uncertainty : float, optional
+        RDRs carry no uncertainty; ``radiance_uncertainty`` is this fraction of each radiance
+        (floored at 1e-3 of the product's median absolute radiance), an explicit assumption
+        recorded in the variable's ``comment``. Default 0.05; must be > 0.
 
     Returns
     -------
@@ -275,6 +280,22 @@ def read_jiram(
         )
     else:
         raise InputError(path, "label has neither ^IMAGE nor ^TABLE inside OBJECT = FILE")
+    if not relative_uncertainty > 0:
+        raise ValueError(f"relative_uncertainty must be > 0; got {relative_uncertainty}")
+    radiance = ds["radiance"].values
+    with np.errstate(invalid="ignore"):
+        floor = 1e-3 * np.nanmedian(np.abs(radiance)) if np.isfinite(radiance).any() else 0.0
+        sigma = relative_uncertainty * np.maximum(np.abs(radiance), floor if floor > 0 else 1e-30)
+    ds["radiance_uncertainty"] = (
+        ds["radiance"].dims,
+        sigma,
+        {
+            "units": "W m-2 sr-1 um-1",
+            "long_name": "assumed 1-sigma uncertainty of spectral radiance",
+            "comment": f"not in the product: {relative_uncertainty:g} of the radiance "
+            "(read_jiram relative_uncertainty=)",
+        },
+    )
     ds.attrs.update(attrs)
     ds.attrs["jiram_label_unit"] = str(unit)
     ds.attrs["source"] = os.path.basename(str(path))
