@@ -338,3 +338,20 @@ def test_simulate_and_info(tmp_path, capsys):
     path = tmp_path / "spectra.nc"
     assert main([*args, "--wavelength", "1", "5", "50", "-n", "4", "-o", str(path)]) == 0
     assert open_observation(path).intensity.shape == (4, 50)
+
+
+@needs_fit
+def test_keck_example_reproduces_de_pater_2014(tmp_path):
+    """1T fits of the published Rarog/Heno values give the paper's T, A and P (Icarus 242:365)."""
+    out = tmp_path / "keck.nc"
+    assert main(["fit", os.path.join(EXAMPLES, "keck_2013-08.csv"), "-o", str(out), "-q",
+                 "--model", "1T"]) == 0  # fmt: skip
+    with xr.open_dataset(out) as r:
+        t = r.temperature.values[:, 0]
+        area_km2 = r.area.values[:, 0] / 1e6
+        power_tw = r.power.values / 1e12
+        assert list(r.status.values[:2]) == [0, 0]
+    assert t[0] == pytest.approx(1040.0, rel=0.03) and area_km2[0] == pytest.approx(120.0, rel=0.1)
+    assert power_tw[0] == pytest.approx(8.0, rel=0.05)  # "nearly 8 TW"
+    assert t[1] == pytest.approx(720.0, rel=0.03) and area_km2[1] > 300.0  # "more than 300 km2"
+    assert 4.5 < power_tw[1] < 6.0  # "~5-6 TW"
