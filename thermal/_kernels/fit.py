@@ -47,6 +47,7 @@ STATUS = (
 CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = range(8)
 
 _TINY = 1e-280
+N_STARTS = 3  # Levenberg-Marquardt runs from the best grid local minima
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
@@ -148,8 +149,36 @@ def _cholesky_inverse(mat, n, inv, work, col):
     return True
 
 
+@jit(inline="always")
+def _nnls2(g00, g01, g11, b0, b1, yy, coef):
+    """Closed-form two-column NNLS from normal equations; returns the cost."""
+    best = yy
+    a0 = 0.0
+    a1 = 0.0
+    if g00 > _TINY and g11 > _TINY:
+        det = g00 * g11 - g01 * g01
+        if det > 1e-13 * g00 * g11:
+            x0 = (g11 * b0 - g01 * b1) / det
+            x1 = (g00 * b1 - g01 * b0) / det
+            if x0 > 0.0 and x1 > 0.0:
+                c = yy - x0 * b0 - x1 * b1
+                if c < best:
+                    best, a0, a1 = c, x0, x1
+    if g00 > _TINY and b0 > 0.0:
+        c = yy - b0 * b0 / g00
+        if c < best:
+            best, a0, a1 = c, b0 / g00, 0.0
+    if g11 > _TINY and b1 > 0.0:
+        c = yy - b1 * b1 / g11
+        if c < best:
+            best, a0, a1 = c, 0.0, b1 / g11
+    coef[0] = a0
+    coef[1] = a1
+    return max(best, 0.0)
+
+
 @jit
-def nnls_small(gram, rhs, yy, n, coef, mat, vec, work):
+def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     """Non-negative least squares from normal equations (n <= 4 columns), by active sets.
 
     ``gram`` (n x n) and ``rhs`` (n) are A^T W A and A^T W y, ``yy`` = y^T W y. Writes the
@@ -159,7 +188,14 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work):
     best = yy
     for i in range(n):
         coef[i] = 0.0
-    idx = np.empty(4, dtype=np.int64)
+    if n == 1:
+        coef[0] = 0.0
+        if gram[0, 0] > _TINY and rhs[0] > 0.0:
+            coef[0] = rhs[0] / gram[0, 0]
+            return max(yy - coef[0] * rhs[0], 0.0)
+        return max(yy, 0.0)
+    if n == 2:
+        return _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
     for subset in range(1, 1 << n):
         k = 0
         ok = True
@@ -198,7 +234,7 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work):
 
 
 @jit
-def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work):
+def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
     yy = 0.0
     for k in range(n_ch):
@@ -218,7 +254,7 @@ def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, wo
                     g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
             gram[i, j] = g
             gram[j, i] = g
-    nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work)
+    nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
     cost = 0.0
     for k in range(n_ch):
         if valid[k]:
@@ -382,31 +418,27 @@ def _fit_one(
     vec = np.empty(4)
     work = np.empty(4)
     col_idx = np.empty(4, dtype=np.int64)
+    sub_idx = np.empty(4, dtype=np.int64)
     combo = np.zeros(3, dtype=np.int64)
-    best_combo = np.zeros(3, dtype=np.int64)
-    best = np.inf
     n_combo = 1
-    for j in range(n_comp):
+    for _j in range(n_comp):
         n_combo *= n_grid
+    combo_cost = np.empty(n_combo)
+    combo_full = np.zeros(n_combo, dtype=np.bool_)
     for c in range(n_combo):
+        combo_cost[c] = np.inf
         r = c
         for j in range(n_comp):
             combo[j] = r % n_grid
             r //= n_grid
-        if exchangeable:
-            ordered = True
-            for j in range(1, n_comp):
-                if combo[j] >= combo[j - 1]:
-                    ordered = False
-            if not ordered:
-                continue
-        else:
-            skip = False
-            for j in range(n_comp):
-                if not lnhi[j] > lnlo[j] and combo[j] > 0:
-                    skip = True
-            if skip:
-                continue
+        skip = False
+        for j in range(n_comp):
+            if not lnhi[j] > lnlo[j] and combo[j] > 0:
+                skip = True
+            if exchangeable and j > 0 and combo[j] >= combo[j - 1]:
+                skip = True
+        if skip:
+            continue
         for j in range(n_comp):
             col_idx[j] = j * n_grid + combo[j]
         if has_bg:
@@ -415,17 +447,44 @@ def _fit_one(
             rhs[p] = rhs_all[col_idx[p]]
             for q in range(n_lin_max):
                 gram[p, q] = gram_all[col_idx[p], col_idx[q]]
-        cost = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work)
-        if cost < best:
-            best = cost
-            for j in range(n_comp):
-                best_combo[j] = combo[j]
+        combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
+        full = True
+        for j in range(n_comp):
+            if not coef[j] > 0.0:
+                full = False
+        combo_full[c] = full
+    # starts: the lowest local minima of the grid (over +-1 steps along each axis)
+    starts = np.full(N_STARTS, -1, dtype=np.int64)
+    start_cost = np.full(N_STARTS, np.inf)
+    for c in range(n_combo):
+        v = combo_cost[c]
+        if not (combo_full[c] and v < start_cost[N_STARTS - 1]):
+            continue
+        stride = 1
+        local = True
+        for _j in range(n_comp):
+            g = (c // stride) % n_grid
+            if g > 0 and combo_cost[c - stride] < v:
+                local = False
+            if g < n_grid - 1 and combo_cost[c + stride] < v:
+                local = False
+            stride *= n_grid
+        if not local:
+            continue
+        pos = N_STARTS - 1
+        while pos > 0 and start_cost[pos - 1] > v:
+            start_cost[pos] = start_cost[pos - 1]
+            starts[pos] = starts[pos - 1]
+            pos -= 1
+        start_cost[pos] = v
+        starts[pos] = c
+
+    if starts[0] < 0:  # no combination uses every component: start from the best one
+        starts[0] = np.argmin(combo_cost)
 
     # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
     lnt = np.empty(n_comp)
     trial = np.empty(n_comp)
-    for j in range(n_comp):
-        lnt[j] = grid_lnt[j, best_combo[j]]
     cols = np.empty((4, n_ch))
     dcols = np.empty((4, n_ch))
     tmp = np.empty(n_ch)
@@ -442,13 +501,163 @@ def _fit_one(
     jac = np.zeros((3, n_ch))
     hess = np.empty((3, 3))
     grad = np.empty(3)
-    step = np.empty(3)
     lmat = np.empty((4, 4))
     lvec = np.empty(4)
     proj = np.empty(4)
-
+    best_lnt = np.empty(n_comp)
+    best_final = np.inf
+    best_converged = False
+    evaluations = 0
     n_lin = n_lin_max
+    for s_i in range(N_STARTS):
+        if starts[s_i] < 0:
+            break
+        r = starts[s_i]
+        for j in range(n_comp):
+            lnt[j] = grid_lnt[j, r % n_grid]
+            r //= n_grid
+        for j in range(n_comp):
+            channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
+            for k in range(n_ch):
+                cols[j, k] = eps[j] * tmp[k]
+                dcols[j, k] = eps[j] * dtmp[k]
+        if has_bg:
+            for k in range(n_ch):
+                cols[n_comp, k] = bg_shape[k]
+        cost = _solve_areas(
+            cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx
+        )
+        evaluations += 1
+        lam = 1e-3
+        converged = nf == 0
+        it = 0
+        while not converged and it < max_iter:
+            it += 1
+            # Kaufman Jacobian: J_j = -(I - P) D_j, D_j = sw * a_j * dcol_j, P onto active columns
+            n_act = 0
+            for p in range(n_lin):
+                if coef[p] > 0.0:
+                    col_idx[n_act] = p
+                    n_act += 1
+            for p in range(n_act):
+                for q in range(p + 1):
+                    g = 0.0
+                    for k in range(n_ch):
+                        if valid[k]:
+                            g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
+                    gram[p, q] = g
+                    gram[q, p] = g
+            for f in range(nf):
+                j = free[f]
+                a = coef[j]
+                for k in range(n_ch):
+                    jac[f, k] = sw[k] * a * dcols[j, k] if valid[k] else 0.0
+                if a > 0.0 and n_act > 0:
+                    for p in range(n_act):
+                        s = 0.0
+                        for k in range(n_ch):
+                            s += sw[k] * cols[col_idx[p], k] * jac[f, k]
+                        lvec[p] = s
+                        for q in range(n_act):
+                            lmat[p, q] = gram[p, q]
+                    if _cholesky_solve(lmat, lvec, n_act, work):
+                        for k in range(n_ch):
+                            if valid[k]:
+                                s = 0.0
+                                for p in range(n_act):
+                                    s += cols[col_idx[p], k] * lvec[p]
+                                jac[f, k] -= sw[k] * s
+                # residual r = sw (ys - model); dr/dlnT_j = -jac_j
+            for f in range(nf):
+                s = 0.0
+                for k in range(n_ch):
+                    if valid[k]:
+                        m = 0.0
+                        for p in range(n_lin):
+                            m += coef[p] * cols[p, k]
+                        s += jac[f, k] * sw[k] * (ys[k] - m)
+                grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
+                for g2 in range(f + 1):
+                    t = 0.0
+                    for k in range(n_ch):
+                        t += jac[f, k] * jac[g2, k]
+                    hess[f, g2] = t
+                    hess[g2, f] = t
+            improved = False
+            while True:
+                for f in range(nf):
+                    proj[f] = grad[f]
+                    for g2 in range(nf):
+                        lmat[f, g2] = hess[f, g2]
+                    lmat[f, f] = hess[f, f] * (1.0 + lam)
+                for f in range(nf):
+                    jf = free[f]
+                    pinned = (lnt[jf] <= lnlo[jf] and grad[f] < 0.0) or (
+                        lnt[jf] >= lnhi[jf] and grad[f] > 0.0
+                    )
+                    if pinned or not hess[f, f] > 0.0:
+                        proj[f] = 0.0
+                        for g2 in range(nf):
+                            lmat[f, g2] = 0.0
+                            lmat[g2, f] = 0.0
+                        lmat[f, f] = 1.0
+                if not _cholesky_solve(lmat, proj, nf, work):
+                    lam *= 10.0
+                    if lam > 1e12:
+                        break
+                    continue
+                for j in range(n_comp):
+                    trial[j] = lnt[j]
+                moved = 0.0
+                for f in range(nf):
+                    j = free[f]
+                    v = min(max(lnt[j] + proj[f], lnlo[j]), lnhi[j])
+                    moved = max(moved, abs(v - lnt[j]))
+                    trial[j] = v
+                if moved < 1e-12:
+                    converged = True
+                    break
+                for j in range(n_comp):
+                    channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
+                    for k in range(n_ch):
+                        t_cols[j, k] = eps[j] * tmp[k]
+                        t_dcols[j, k] = eps[j] * dtmp[k]
+                if has_bg:
+                    for k in range(n_ch):
+                        t_cols[n_comp, k] = bg_shape[k]
+                new = _solve_areas(
+                    t_cols, sw, ys, valid, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
+                )
+                evaluations += 1
+                if new <= cost:
+                    rel = (cost - new) / max(cost, 1e-300)
+                    for j in range(n_comp):
+                        lnt[j] = trial[j]
+                    for p in range(n_lin):
+                        coef[p] = t_coef[p]
+                        for k in range(n_ch):
+                            cols[p, k] = t_cols[p, k]
+                            dcols[p, k] = t_dcols[p, k]
+                    cost = new
+                    lam = max(lam * 0.3, 1e-9)
+                    improved = True
+                    if rel < 1e-13 or moved < 1e-10:
+                        converged = True
+                    break
+                lam *= 10.0
+                if lam > 1e12:
+                    break
+            if not improved and not converged:
+                converged = True  # no descent possible from here: a (local) minimum
+        if cost < best_final:
+            best_final = cost
+            best_converged = converged
+            for j in range(n_comp):
+                best_lnt[j] = lnt[j]
+    # recompute the best solution's columns, areas and derivatives
+    converged = best_converged
     for j in range(n_comp):
+        lnt[j] = best_lnt[j]
         channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
         for k in range(n_ch):
             cols[j, k] = eps[j] * tmp[k]
@@ -456,126 +665,7 @@ def _fit_one(
     if has_bg:
         for k in range(n_ch):
             cols[n_comp, k] = bg_shape[k]
-    cost = _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work)
-    evaluations = 1
-    lam = 1e-3
-    converged = nf == 0
-    it = 0
-    while not converged and it < max_iter:
-        it += 1
-        # Kaufman Jacobian: J_j = -(I - P) D_j, D_j = sw * a_j * dcol_j, P onto active columns
-        n_act = 0
-        for p in range(n_lin):
-            if coef[p] > 0.0:
-                col_idx[n_act] = p
-                n_act += 1
-        for p in range(n_act):
-            for q in range(p + 1):
-                g = 0.0
-                for k in range(n_ch):
-                    if valid[k]:
-                        g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
-                gram[p, q] = g
-                gram[q, p] = g
-        for f in range(nf):
-            j = free[f]
-            a = coef[j]
-            for k in range(n_ch):
-                jac[f, k] = sw[k] * a * dcols[j, k] if valid[k] else 0.0
-            if a > 0.0 and n_act > 0:
-                for p in range(n_act):
-                    s = 0.0
-                    for k in range(n_ch):
-                        s += sw[k] * cols[col_idx[p], k] * jac[f, k]
-                    lvec[p] = s
-                    for q in range(n_act):
-                        lmat[p, q] = gram[p, q]
-                if _cholesky_solve(lmat, lvec, n_act, work):
-                    for k in range(n_ch):
-                        if valid[k]:
-                            s = 0.0
-                            for p in range(n_act):
-                                s += cols[col_idx[p], k] * lvec[p]
-                            jac[f, k] -= sw[k] * s
-            # residual r = sw (ys - model); dr/dlnT_j = -jac_j
-        for f in range(nf):
-            s = 0.0
-            for k in range(n_ch):
-                if valid[k]:
-                    m = 0.0
-                    for p in range(n_lin):
-                        m += coef[p] * cols[p, k]
-                    s += jac[f, k] * sw[k] * (ys[k] - m)
-            grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
-            for g2 in range(f + 1):
-                t = 0.0
-                for k in range(n_ch):
-                    t += jac[f, k] * jac[g2, k]
-                hess[f, g2] = t
-                hess[g2, f] = t
-        improved = False
-        while True:
-            for f in range(nf):
-                proj[f] = grad[f]
-                for g2 in range(nf):
-                    lmat[f, g2] = hess[f, g2]
-                if hess[f, f] > 0.0:
-                    lmat[f, f] = hess[f, f] * (1.0 + lam)
-                else:
-                    lmat[f, f] = 1.0
-                    proj[f] = 0.0
-                    for g2 in range(nf):
-                        if g2 != f:
-                            lmat[f, g2] = 0.0
-                            lmat[g2, f] = 0.0
-            if not _cholesky_solve(lmat, proj, nf, work):
-                lam *= 10.0
-                if lam > 1e12:
-                    break
-                continue
-            for j in range(n_comp):
-                trial[j] = lnt[j]
-            moved = 0.0
-            for f in range(nf):
-                j = free[f]
-                v = min(max(lnt[j] + proj[f], lnlo[j]), lnhi[j])
-                moved = max(moved, abs(v - lnt[j]))
-                trial[j] = v
-            if moved < 1e-12:
-                converged = True
-                break
-            for j in range(n_comp):
-                channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
-                for k in range(n_ch):
-                    t_cols[j, k] = eps[j] * tmp[k]
-                    t_dcols[j, k] = eps[j] * dtmp[k]
-            if has_bg:
-                for k in range(n_ch):
-                    t_cols[n_comp, k] = bg_shape[k]
-            new = _solve_areas(
-                t_cols, sw, ys, valid, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work
-            )
-            evaluations += 1
-            if new <= cost:
-                rel = (cost - new) / max(cost, 1e-300)
-                for j in range(n_comp):
-                    lnt[j] = trial[j]
-                for p in range(n_lin):
-                    coef[p] = t_coef[p]
-                    for k in range(n_ch):
-                        cols[p, k] = t_cols[p, k]
-                        dcols[p, k] = t_dcols[p, k]
-                cost = new
-                lam = max(lam * 0.3, 1e-9)
-                improved = True
-                if rel < 1e-13 or moved < 1e-10:
-                    converged = True
-                break
-            lam *= 10.0
-            if lam > 1e12:
-                break
-        if not improved and not converged:
-            converged = True  # no descent possible from here: a (local) minimum
+    cost = _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
 
     # ---- order components hottest first when they are exchangeable
     if exchangeable:
