@@ -6,8 +6,19 @@ import pytest
 from thermal import bands, planck
 from thermal.cli import main
 
-REQUIRED = ["nirc2_kc", "nirc2_h2o", "nirc2_pah", "nirc2_lp", "nirc2_bra", "nirc2_bracont",
-            "nirc2_ms", "mko_lp", "mko_mp", "jiram_l", "jiram_m"]
+REQUIRED = [
+    "nirc2_kc",
+    "nirc2_h2o",
+    "nirc2_pah",
+    "nirc2_lp",
+    "nirc2_bra",
+    "nirc2_bracont",
+    "nirc2_ms",
+    "mko_lp",
+    "mko_mp",
+    "jiram_l",
+    "jiram_m",
+]
 
 
 def test_required_bands_are_bundled():

@@ -95,8 +95,9 @@ def test_stefan_boltzmann_identity(temperature):
         lam = math.exp(log_lam)
         return float(planck.spectral_radiance(lam, temperature)) * lam
 
-    total, _ = integrate.quad(integrand, math.log(peak / 50), math.log(peak * 1e5), limit=400,
-                              epsabs=0, epsrel=1e-13)
+    total, _ = integrate.quad(
+        integrand, math.log(peak / 50), math.log(peak * 1e5), limit=400, epsabs=0, epsrel=1e-13
+    )
     # the Rayleigh-Jeans tail beyond the upper limit, analytically
     upper = peak * 1e5
     total += C1 * temperature / (3 * C2 * upper**3)
@@ -259,8 +260,9 @@ def test_shapes_and_scalars():
     assert planck.spectral_radiance([], 300.0).shape == (0,)
     # non-contiguous input
     lam = np.linspace(1, 5, 20)[::2]
-    np.testing.assert_array_equal(planck.spectral_radiance(lam, 500.0),
-                                  planck.spectral_radiance(lam.copy(), 500.0))
+    np.testing.assert_array_equal(
+        planck.spectral_radiance(lam, 500.0), planck.spectral_radiance(lam.copy(), 500.0)
+    )
 
 
 def test_parallel_and_serial_paths_agree(monkeypatch):
@@ -284,17 +286,20 @@ def test_worker_threads_use_the_serial_kernel():
 
 
 def test_dataarrays_keep_dims_and_units():
-    wavelength = xr.DataArray([1000.0, 2000.0, 4780.0], dims="wavelength",
-                              attrs={"units": "nm"})
+    wavelength = xr.DataArray([1000.0, 2000.0, 4780.0], dims="wavelength", attrs={"units": "nm"})
     temperature = xr.DataArray([300.0, 900.0], dims="pixel")
     out = planck.spectral_radiance(wavelength, temperature)
     assert out.dims == ("wavelength", "pixel")
     assert out.attrs["units"] == "W m-2 sr-1 um-1"
-    np.testing.assert_allclose(out.sel(pixel=1).values if "pixel" in out.coords else out[:, 1],
-                               planck.spectral_radiance([1.0, 2.0, 4.78], 900.0), rtol=1e-15)
+    np.testing.assert_allclose(
+        out.sel(pixel=1).values if "pixel" in out.coords else out[:, 1],
+        planck.spectral_radiance([1.0, 2.0, 4.78], 900.0),
+        rtol=1e-15,
+    )
     tb = planck.brightness_temperature(wavelength, out)
-    np.testing.assert_allclose(tb.transpose("wavelength", "pixel"),
-                               np.broadcast_to([300.0, 900.0], (3, 2)), rtol=1e-10)
+    np.testing.assert_allclose(
+        tb.transpose("wavelength", "pixel"), np.broadcast_to([300.0, 900.0], (3, 2)), rtol=1e-10
+    )
     assert tb.attrs["units"] == "K"
     band = planck.band_radiance("nirc2_lp", temperature)
     assert band.dims == ("pixel",) and band.attrs["units"] == "W m-2 sr-1 um-1"
@@ -305,8 +310,9 @@ def test_dask_backed_dataarray_stays_lazy():
     t = xr.DataArray(da.from_array(np.linspace(200, 1500, 1000), chunks=100), dims="pixel")
     out = planck.spectral_radiance(4.78, t)
     assert out.chunks is not None
-    np.testing.assert_allclose(out.compute(),
-                               planck.spectral_radiance(4.78, np.linspace(200, 1500, 1000)))
+    np.testing.assert_allclose(
+        out.compute(), planck.spectral_radiance(4.78, np.linspace(200, 1500, 1000))
+    )
 
 
 def test_band_radiance_filter_integration():
@@ -323,8 +329,13 @@ def test_band_radiance_filter_integration():
 @pytest.mark.parametrize("temperature", [120.0, 200.0, 700.0, 2000.0])
 def test_band_radiance_matches_adaptive_quadrature(temperature):
     lo, hi = 3.426, 4.126
-    exact, _ = integrate.quad(lambda lam: float(planck.spectral_radiance(lam, temperature)),
-                              lo, hi, epsabs=0, epsrel=1e-13)
+    exact, _ = integrate.quad(
+        lambda lam: float(planck.spectral_radiance(lam, temperature)),
+        lo,
+        hi,
+        epsabs=0,
+        epsrel=1e-13,
+    )
     assert planck.band_radiance("nirc2_lp", temperature) == pytest.approx(
         exact / (hi - lo), rel=1e-12
     )

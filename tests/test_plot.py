@@ -8,9 +8,8 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("thermal.fit")
 
-from thermal.fit import fit_spectra
-
 from thermal import simulate
+from thermal.fit import fit_spectra
 from thermal.io import InputError, write_results
 from thermal.plot import plot_result, select_spectra
 

@@ -115,7 +115,9 @@ def test_invalid_geometry(call, name):
 
 
 def test_longitudes():
-    np.testing.assert_allclose(units.west_to_east([0.0, 90.0, 223.5, 360.0]),
-                               [0.0, 270.0, 136.5, 0.0])
-    np.testing.assert_allclose(units.east_to_west(units.west_to_east([10.0, 309.0])),
-                               [10.0, 309.0])
+    np.testing.assert_allclose(
+        units.west_to_east([0.0, 90.0, 223.5, 360.0]), [0.0, 270.0, 136.5, 0.0]
+    )
+    np.testing.assert_allclose(
+        units.east_to_west(units.west_to_east([10.0, 309.0])), [10.0, 309.0]
+    )

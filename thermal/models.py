@@ -88,7 +88,9 @@ class MultiBlackbody:
         for name, mapping in (("bounds", self.bounds), ("fixed", self.fixed)):
             for key in mapping:
                 if key not in range(self.n):
-                    raise ValueError(f"{name} key {key!r} is not a component index 0..{self.n - 1}")
+                    raise ValueError(
+                        f"{name} key {key!r} is not a component index 0..{self.n - 1}"
+                    )
         for key, (lo, hi) in self.bounds.items():
             if not (0 < lo < hi and math.isfinite(hi)):
                 raise ValueError(f"bounds[{key}] must satisfy 0 < lower < upper [K]; got {lo, hi}")
@@ -105,14 +107,18 @@ class MultiBlackbody:
     @property
     def lower(self) -> tuple:
         return tuple(
-            float(self.fixed[j]) if j in self.fixed else float(self.bounds.get(j, DEFAULT_BOUNDS)[0])
+            float(self.fixed[j])
+            if j in self.fixed
+            else float(self.bounds.get(j, DEFAULT_BOUNDS)[0])
             for j in range(self.n)
         )
 
     @property
     def upper(self) -> tuple:
         return tuple(
-            float(self.fixed[j]) if j in self.fixed else float(self.bounds.get(j, DEFAULT_BOUNDS)[1])
+            float(self.fixed[j])
+            if j in self.fixed
+            else float(self.bounds.get(j, DEFAULT_BOUNDS)[1])
             for j in range(self.n)
         )
 
@@ -135,8 +141,10 @@ class MultiBlackbody:
     @property
     def n_free(self) -> int:
         """Number of fitted parameters (free temperatures, areas, background)."""
-        return sum(lo < hi for lo, hi in zip(self.lower, self.upper, strict=True)) + self.n + int(
-            self.background
+        return (
+            sum(lo < hi for lo, hi in zip(self.lower, self.upper, strict=True))
+            + self.n
+            + int(self.background)
         )
 
     @property
@@ -158,7 +166,9 @@ def get_model(model) -> MultiBlackbody:
         key = model.strip().upper()
         if key in ("1T", "2T", "3T"):
             return MultiBlackbody(int(key[0]))
-        raise ValueError(f"model must be '1T', '2T', '3T' or a thermal.models object; got {model!r}")
+        raise ValueError(
+            f"model must be '1T', '2T', '3T' or a thermal.models object; got {model!r}"
+        )
     needed = ("n_components", "emissivity", "lower", "upper", "exchangeable", "background")
     missing = [name for name in needed if not hasattr(model, name)]
     if missing:

@@ -44,17 +44,33 @@ def main() -> None:
     wavelengths = np.geomspace(0.3, 1000.0, 41)
     temperatures = np.geomspace(30.0, 5000.0, 31)
     # corners where exp(x) overflows float64 and the result crosses into subnormals and zero
-    corners = [(0.3, 65.0), (0.3, 66.5), (0.3, 68.0), (0.5, 40.0), (0.7, 29.0), (1.0, 20.3),
-               (1.0, 19.5), (2.0, 10.1), (4.78, 4.2), (0.3, 5000.0), (1000.0, 30.0),
-               (1000.0, 5000.0), (3.776, 200.0), (2.2706, 1000.0)]
+    corners = [
+        (0.3, 65.0),
+        (0.3, 66.5),
+        (0.3, 68.0),
+        (0.5, 40.0),
+        (0.7, 29.0),
+        (1.0, 20.3),
+        (1.0, 19.5),
+        (2.0, 10.1),
+        (4.78, 4.2),
+        (0.3, 5000.0),
+        (1000.0, 30.0),
+        (1000.0, 5000.0),
+        (3.776, 200.0),
+        (2.2706, 1000.0),
+    ]
     lines = ["wavelength_um,temperature_K,radiance,radiance_derivative,photon_radiance"]
     pairs = [(float(lam), float(t)) for lam in wavelengths for t in temperatures] + corners
     lines += [",".join(row(lam, t)) for lam, t in pairs]
     (here / "planck_reference.csv").write_text("\n".join(lines) + "\n")
 
     lines = ["wavenumber_cm-1,temperature_K,radiance_wavenumber"]
-    lines += [",".join(wavenumber_row(float(nu), float(t)))
-              for nu in np.geomspace(10.0, 30000.0, 25) for t in np.geomspace(30.0, 5000.0, 13)]
+    lines += [
+        ",".join(wavenumber_row(float(nu), float(t)))
+        for nu in np.geomspace(10.0, 30000.0, 25)
+        for t in np.geomspace(30.0, 5000.0, 13)
+    ]
     (here / "planck_wavenumber_reference.csv").write_text("\n".join(lines) + "\n")
 
 

@@ -32,7 +32,8 @@ import numpy as np
 from numba import prange as numba_prange
 
 from thermal._kernels import jit, kernel
-from thermal._kernels.planck import b_lambda_dt
+from thermal._kernels.exp import exp_reduced
+from thermal.constants import C1, C2
 
 STATUS = (
     "converged",
@@ -44,23 +45,42 @@ STATUS = (
     "invalid_uncertainty",
     "invalid_data",
 )
-CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = range(8)
+CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = range(
+    8
+)
 
 _TINY = 1e-280
-N_STARTS = 3  # Levenberg-Marquardt runs from the best grid local minima
+N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
 @jit
-def channel_basis(node_lam, node_w, node_ch, n_ch, t, out, dout):
-    """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature."""
+def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
+    """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature.
+
+    ``node_x`` = c2 / lambda [K] and ``node_a`` = weight * c1 / lambda^5 per quadrature node
+    (precomputed once per batch), so a node costs one exponential and one division.
+    """
     for k in range(n_ch):
         out[k] = 0.0
         dout[k] = 0.0
-    for q in range(node_lam.size):
-        b, db = b_lambda_dt(node_lam[q], t)
-        out[node_ch[q]] += node_w[q] * b
-        dout[node_ch[q]] += node_w[q] * db * t
+    inv_t = 1.0 / t
+    for q in range(node_x.size):
+        x = node_x[q] * inv_t
+        if x < 0.5:
+            em = math.expm1(x)
+            b = node_a[q] / em
+            dbt = b * x * (em + 1.0) / em
+        elif x < 700.0:
+            e = exp_reduced(-x)
+            d = 1.0 / (1.0 - e)
+            b = node_a[q] * e * d
+            dbt = b * x * d
+        else:  # below 1e-300 of the prefactor: nothing a fit can see
+            b = 0.0
+            dbt = 0.0
+        out[node_ch[q]] += b
+        dout[node_ch[q]] += dbt
 
 
 @jit
@@ -266,6 +286,108 @@ def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, wo
     return cost
 
 
+@jit
+def _line_start(
+    node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, valid, yy, grid, gram_all, rhs_all,
+    g_cols, n_grid, out, col, dcol,
+):  # fmt: skip
+    """Start (T_a, T_b) [ln K] on the line through the one-temperature optimum T_a.
+
+    T_a: the best single grid column refined by variable-projection Gauss-Newton in ln T;
+    T_b: the grid values whose two-column NNLS with T_a are the two lowest local minima along
+    the line with both areas positive. Writes rows of ``out`` (hottest first) and returns how
+    many (0-2).
+    """
+    best = np.inf
+    u = grid[0]
+    for g in range(n_grid):
+        r = rhs_all[g]
+        if r > 0.0 and gram_all[g, g] > _TINY:
+            c = yy - r * r / gram_all[g, g]
+            if c < best:
+                best = c
+                u = grid[g]
+    if not best < np.inf:
+        return 0
+    step = 0.0
+    for _it in range(12):
+        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
+        r = 0.0
+        gg = 0.0
+        for k in range(n_ch):
+            if valid[k]:
+                w = sw[k] * sw[k] * eps0 * col[k]
+                r += w * ys[k]
+                gg += w * eps0 * col[k]
+        if not (r > 0.0 and gg > _TINY):
+            return 0
+        cost = yy - r * r / gg
+        if cost > best and step != 0.0:  # overshoot: go back half way
+            u -= 0.5 * step
+            step *= 0.5
+            continue
+        best = min(best, cost)
+        a = r / gg
+        # Kaufman: J = a (d - proj_c d), residual ys - a c (weighted)
+        dc = 0.0
+        for k in range(n_ch):
+            if valid[k]:
+                dc += sw[k] * sw[k] * eps0 * col[k] * eps0 * dcol[k]
+        num = 0.0
+        den = 0.0
+        for k in range(n_ch):
+            if valid[k]:
+                jk = sw[k] * a * eps0 * (dcol[k] - col[k] * dc / gg)
+                num += jk * sw[k] * (ys[k] - a * eps0 * col[k])
+                den += jk * jk
+        if not den > 0.0:
+            break
+        step = min(max(num / den, -0.3), 0.3)
+        v = min(max(u + step, lo), hi)
+        step = v - u
+        if abs(step) < 1e-10:
+            break
+        u = v
+    channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
+    g00 = 0.0
+    b0 = 0.0
+    for k in range(n_ch):
+        if valid[k]:
+            w = sw[k] * sw[k] * eps0 * col[k]
+            g00 += w * eps0 * col[k]
+            b0 += w * ys[k]
+    coef = np.empty(2)
+    line = np.full(n_grid, np.inf)
+    for g in range(n_grid):
+        g01 = 0.0
+        for k in range(n_ch):
+            if valid[k]:
+                g01 += sw[k] * sw[k] * eps0 * col[k] * g_cols[g, k]
+        cost = _nnls2(g00, g01, gram_all[g, g], b0, rhs_all[g], yy, coef)
+        if coef[0] > 0.0 and coef[1] > 0.0:
+            line[g] = cost
+    # the two lowest local minima along the line
+    n_out = 0
+    first = -1
+    for _pass in range(2):
+        pick = -1
+        for g in range(n_grid):
+            v = line[g]
+            if not v < np.inf or g == first:
+                continue
+            if (g > 0 and line[g - 1] < v) or (g < n_grid - 1 and line[g + 1] < v):
+                continue
+            if pick < 0 or v < line[pick]:
+                pick = g
+        if pick < 0:
+            break
+        out[n_out, 0] = max(u, grid[pick])
+        out[n_out, 1] = min(u, grid[pick])
+        n_out += 1
+        first = pick
+    return n_out
+
+
 @kernel
 def fit_batch(
     y,
@@ -313,9 +435,15 @@ def fit_batch(
             n_free += 1
     n_lin_max = n_comp + (1 if has_bg else 0)
     n_cols = n_comp * n_grid + (1 if has_bg else 0)
+    node_x = np.empty(node_lam.size)
+    node_a = np.empty(node_lam.size)
+    for q in range(node_lam.size):
+        lam = node_lam[q]
+        node_x[q] = C2 / lam
+        node_a[q] = node_w[q] * C1 / (lam * lam * lam * lam * lam)
     for i in numba_prange(n_fits):
         _fit_one(
-            i, y, sig, node_lam, node_w, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
+            i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
             has_bg, grid_lnt, grid_basis, max_iter, temperature, area, background, covariance,
             chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
             n_cols,
@@ -324,7 +452,7 @@ def fit_batch(
 
 @jit
 def _fit_one(
-    i, y, sig, node_lam, node_w, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
+    i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
     grid_lnt, grid_basis, max_iter, temperature, area, background, covariance, chi2, dof,
     status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols,
 ):  # fmt: skip
@@ -453,6 +581,8 @@ def _fit_one(
             if not coef[j] > 0.0:
                 full = False
         combo_full[c] = full
+    tmp_a = np.empty(n_ch)
+    tmp_b = np.empty(n_ch)
     # starts: the lowest local minima of the grid (over +-1 steps along each axis)
     starts = np.full(N_STARTS, -1, dtype=np.int64)
     start_cost = np.full(N_STARTS, np.inf)
@@ -481,6 +611,24 @@ def _fit_one(
 
     if starts[0] < 0:  # no combination uses every component: start from the best one
         starts[0] = np.argmin(combo_cost)
+    n_start = 0
+    start_lnt = np.empty((N_STARTS + 2, 3))
+    if n_comp == 2 and exchangeable and lnhi[0] > lnlo[0]:
+        # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
+        # start on the line through the one-temperature optimum (refined by Gauss-Newton)
+        # at the best grid value of the other component.
+        n_start = _line_start(
+            node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, valid, yy,
+            grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
+        )  # fmt: skip
+    for s_i in range(N_STARTS):
+        if starts[s_i] < 0:
+            break
+        r = starts[s_i]
+        for j in range(n_comp):
+            start_lnt[n_start, j] = grid_lnt[j, r % n_grid]
+            r //= n_grid
+        n_start += 1
 
     # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
     lnt = np.empty(n_comp)
@@ -509,15 +657,11 @@ def _fit_one(
     best_converged = False
     evaluations = 0
     n_lin = n_lin_max
-    for s_i in range(N_STARTS):
-        if starts[s_i] < 0:
-            break
-        r = starts[s_i]
+    for s_i in range(n_start):
         for j in range(n_comp):
-            lnt[j] = grid_lnt[j, r % n_grid]
-            r //= n_grid
+            lnt[j] = start_lnt[s_i, j]
         for j in range(n_comp):
-            channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
+            channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
             for k in range(n_ch):
                 cols[j, k] = eps[j] * tmp[k]
                 dcols[j, k] = eps[j] * dtmp[k]
@@ -618,7 +762,7 @@ def _fit_one(
                     converged = True
                     break
                 for j in range(n_comp):
-                    channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
+                    channel_basis(node_x, node_a, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
                     for k in range(n_ch):
                         t_cols[j, k] = eps[j] * tmp[k]
                         t_dcols[j, k] = eps[j] * dtmp[k]
@@ -641,7 +785,7 @@ def _fit_one(
                     cost = new
                     lam = max(lam * 0.3, 1e-9)
                     improved = True
-                    if rel < 1e-13 or moved < 1e-10:
+                    if rel < 1e-11 or moved < 1e-9:
                         converged = True
                     break
                 lam *= 10.0
@@ -649,6 +793,8 @@ def _fit_one(
                     break
             if not improved and not converged:
                 converged = True  # no descent possible from here: a (local) minimum
+            if it >= 4 and cost > 1.5 * best_final + 10.0:
+                break  # heading for a basin far worse than one already found: abandon
         if cost < best_final:
             best_final = cost
             best_converged = converged
@@ -658,7 +804,7 @@ def _fit_one(
     converged = best_converged
     for j in range(n_comp):
         lnt[j] = best_lnt[j]
-        channel_basis(node_lam, node_w, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
+        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
         for k in range(n_ch):
             cols[j, k] = eps[j] * tmp[k]
             dcols[j, k] = eps[j] * dtmp[k]

@@ -39,7 +39,7 @@ STATUS_MESSAGES = (
 )
 
 _CANONICAL = {"intensity": "W sr-1 um-1", "radiance": "W m-2 sr-1 um-1"}
-_GRID = {1: 40, 2: 20, 3: 12}
+_GRID = {1: 40, 2: 12, 3: 12}
 
 
 def _thermal_version() -> str:
@@ -89,7 +89,7 @@ class Channels:
         return cls(np.concatenate(lam), np.concatenate(w), np.concatenate(ch), len(names))
 
 
-def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int = 100):
+def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int = 300):
     """Fit spectra held in numpy arrays (the engine's array face).
 
     Parameters
@@ -220,7 +220,7 @@ def _attrs(long_name, units_, content="modelResult", **extra):
     return {"long_name": long_name, "units": units_, "coverage_content_type": content, **extra}
 
 
-def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 100) -> xr.Dataset:
+def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 300) -> xr.Dataset:
     """Fit multi-temperature blackbody models to every spectrum of an observation.
 
     Parameters
@@ -260,7 +260,6 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 10
     """
     m = get_model(model)
     kind, dim, channels, data, unc = _observation_parts(observation)
-    n_ch = channels.n_ch
     c = m.n_components
     n_par = 2 * c + int(m.background)
     data, unc = xr.broadcast(data, unc)
@@ -375,13 +374,19 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 10
                 )
             ),
             "chi2": chi2.assign_attrs(
-                _attrs("chi-square of the fit (sum of squared normalised residuals)", "1",
-                       "qualityInformation")
-            ),  # fmt: skip
+                _attrs(
+                    "chi-square of the fit (sum of squared normalised residuals)",
+                    "1",
+                    "qualityInformation",
+                )
+            ),
             "dof": dof.assign_attrs(
-                _attrs("degrees of freedom (valid channels minus fitted parameters)", "1",
-                       "qualityInformation")
-            ),  # fmt: skip
+                _attrs(
+                    "degrees of freedom (valid channels minus fitted parameters)",
+                    "1",
+                    "qualityInformation",
+                )
+            ),
             "aic": aic.assign_attrs(
                 _attrs("Akaike information criterion, chi2 + 2 k", "1", "qualityInformation")
             ),
@@ -400,9 +405,7 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 10
             "nfev": nfev.assign_attrs(
                 _attrs("number of model evaluations", "1", "auxiliaryInformation")
             ),
-            mk: mod.assign_attrs(
-                _attrs(f"best-fit model {kind}", _CANONICAL[kind])
-            ),
+            mk: mod.assign_attrs(_attrs(f"best-fit model {kind}", _CANONICAL[kind])),
         },
         coords=coords,
     )
