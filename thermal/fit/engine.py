@@ -89,7 +89,7 @@ class Channels:
         return cls(np.concatenate(lam), np.concatenate(w), np.concatenate(ch), len(names))
 
 
-def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int = 300):
+def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int = 1000):
     """Fit spectra held in numpy arrays (the engine's array face).
 
     Parameters
@@ -156,6 +156,9 @@ def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int 
             bool(m.exchangeable), bg, bool(m.background), grid, basis, int(max_iterations),
             *out, size=n_fits * 200,
         )  # fmt: skip
+        for j in range(c):  # a fixed temperature comes back exactly as given, not exp(log(T))
+            if m.lower[j] == m.upper[j]:
+                out[0][:, j] = np.where(np.isnan(out[0][:, j]), np.nan, m.lower[j])
     shapes = (
         (*batch, c), (*batch, c), batch, (*batch, n_par, n_par), batch, batch, batch,
         (*batch, n_ch), batch,
@@ -220,7 +223,7 @@ def _attrs(long_name, units_, content="modelResult", **extra):
     return {"long_name": long_name, "units": units_, "coverage_content_type": content, **extra}
 
 
-def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 300) -> xr.Dataset:
+def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 1000) -> xr.Dataset:
     """Fit multi-temperature blackbody models to every spectrum of an observation.
 
     Parameters
@@ -233,7 +236,9 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 30
         backed (dask in, dask out: nothing is computed until asked).
     model : str or model object, optional
         ``"1T"``, ``"2T"`` (default), ``"3T"``, or a :class:`thermal.models.MultiBlackbody`
-        (emissivity, bounded or fixed temperatures, reflected-sunlight background).
+        (emissivity, bounded or fixed temperatures, reflected-sunlight background). Any other
+        object with a ``fit_observation(observation, max_iterations=...)`` method (a cooling
+        model) is asked to fit itself and returns its own result Dataset.
     max_iterations : int, optional
         Levenberg-Marquardt iteration limit per spectrum.
 
@@ -258,6 +263,9 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 30
     uncertainty is propagated through it. One bad spectrum never raises: it gets a status.
     Invalid arguments (unknown band, inconsistent units, missing variables) raise ValueError.
     """
+    fit_observation = getattr(model, "fit_observation", None)
+    if callable(fit_observation):  # e.g. a lava-cooling model (thermal.cooling): fits itself
+        return fit_observation(observation, max_iterations=max_iterations)
     m = get_model(model)
     kind, dim, channels, data, unc = _observation_parts(observation)
     c = m.n_components
@@ -318,9 +326,12 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 30
     if m.background:
         parts.append(xr.zeros_like(power).expand_dims(param=params[2 * c :]))
     grad = xr.concat(parts, dim="param")
-    grad_j = grad.rename(param="param_j")
-    outer = grad * grad_j
-    power_var = (cov.where(outer != 0, 0.0) * outer).sum(("param", "param_j"), skipna=False)
+    if grad.chunks is not None:
+        grad = grad.chunk({"param": -1})
+    power_var = xr.apply_ufunc(
+        _quadratic_form, grad, cov, input_core_dims=[["param"], ["param", "param_j"]],
+        dask="parallelized", output_dtypes=[float],
+    )  # fmt: skip
     power_sd = np.sqrt(power_var.where(power_var >= 0))
     k_par = m.n_free
     n_used = dof + k_par
@@ -430,6 +441,14 @@ def fit_spectra(observation: xr.Dataset, model="2T", *, max_iterations: int = 30
         "source": str(observation.attrs.get("source", observation.attrs.get("product_id", ""))),
     }
     return ds
+
+
+def _quadratic_form(g, cov):
+    """g^T C g over the last axes, with 0 x NaN = 0 (a parameter the power does not depend
+    on may have no variance); the same summation order for any batch shape or chunking."""
+    terms = g[..., :, None] * g[..., None, :]
+    terms = np.where(terms != 0.0, terms * cov, 0.0)
+    return terms.reshape(*terms.shape[:-2], -1).sum(axis=-1)
 
 
 def _apply(y, sigma, *, channels, model, max_iterations):

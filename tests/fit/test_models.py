@@ -1,0 +1,65 @@
+"""thermal.models.MultiBlackbody: fixed and bounded components, emissivity, background."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal import planck, simulate
+from thermal.fit import fit_spectra
+from thermal.models import MultiBlackbody, get_model
+
+LAM = np.linspace(1.0, 5.2, 30)
+
+
+def test_fixed_background_temperature_is_kept_and_has_no_variance():
+    obs = simulate.observation([1100.0, 120.0], [1e6, 1e11], wavelength=LAM, n=2, seed=1)
+    res = fit_spectra(obs, model=MultiBlackbody(2, fixed={1: 120.0}))
+    assert (res.temperature.sel(component=1) == 120.0).all()
+    assert (res.temperature_uncertainty.sel(component=1) == 0.0).all()
+    np.testing.assert_allclose(res.temperature.sel(component=0), 1100.0, rtol=5e-3)
+
+
+def test_bounds_are_respected():
+    obs = simulate.observation([1500.0], [1e6], wavelength=LAM, n=1, seed=2)
+    res = fit_spectra(obs, model=MultiBlackbody(1, bounds={0: (200.0, 1000.0)}))
+    assert float(res.temperature.max()) <= 1000.0 + 1e-9
+    assert res.status.item() != 0  # at a bound: said, not hidden
+
+
+def test_emissivity_scales_the_area():
+    obs = simulate.observation([1000.0], [1e6], wavelength=LAM, noise=0.0)
+    res = fit_spectra(obs, model=MultiBlackbody(1, emissivity=0.5))
+    assert float(res.area.squeeze()) == pytest.approx(2e6, rel=1e-6)
+    expected = 0.5 * 5.670374419e-8 * 1000.0**4 * 2e6
+    assert float(res.power.squeeze()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_reflected_sunlight_background_is_fitted():
+    obs = simulate.observation([800.0], [1e6], wavelength=LAM, noise=0.0)
+    sun = planck.spectral_radiance(LAM, 5772.0) / planck.spectral_radiance(1.0, 5772.0)
+    obs["intensity"] = obs.intensity + 3e8 * sun
+    obs["intensity_uncertainty"] = obs.intensity * 1e-3
+    res = fit_spectra(obs, model=MultiBlackbody(1, background=True))
+    assert float(res.background.squeeze()) == pytest.approx(3e8, rel=1e-5)
+    assert float(res.temperature.squeeze()) == pytest.approx(800.0, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n": 4}, "n"),
+        ({"n": 2, "emissivity": 1.5}, "emissivity"),
+        ({"n": 2, "bounds": {0: (500.0, 100.0)}}, "bounds"),
+        ({"n": 2, "fixed": {3: 100.0}}, "fixed"),
+    ],
+)
+def test_invalid_models_raise_naming_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MultiBlackbody(**kwargs)
+
+
+def test_get_model_names():
+    assert get_model("3T").n_components == 3
+    with pytest.raises(ValueError, match="model"):
+        get_model("hot")
