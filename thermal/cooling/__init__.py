@@ -2,11 +2,9 @@
 
 * :mod:`thermal.cooling.materials`: :class:`Material` and the cited presets (``MATERIALS``).
 * :mod:`thermal.cooling.crust`: surface temperature and crust thickness versus age
-  (``model="stefan"``, ``"conduction"``, ``"hon"``), cached cooling curves.
-* :mod:`thermal.cooling.eruptions`: active flows (Davies' Io Flow Model), Howell's
-  two-parameter model, lava lakes, fountains: spectra, band intensities, power, 2/5 um ratio.
-* :mod:`thermal.cooling.inversion`: eruption parameters fitted to spectra and photometry.
-* :mod:`thermal.cooling.figures`: cooling curves and the 2/5 um ratio diagram (matplotlib).
+  (``model="stefan"``, ``"conduction"``, ``"hon"``, ``"howell"``), cached cooling curves.
+* :mod:`thermal.cooling.eruptions`: constant-rate flows (Davies' Io Flow Model): spectra,
+  band intensities, power, the 2/5 um ratio and time series.
 
 Submodules load on first use, so ``import thermal.cooling`` stays cheap.
 """
@@ -25,6 +23,9 @@ _EXPORTS = {
     "crust_thickness": "crust",
     "flow_intensity": "eruptions",
     "flow_power": "eruptions",
+    "flow_band_intensity": "eruptions",
+    "flow_ratio": "eruptions",
+    "flow_time_series": "eruptions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,6 +19,11 @@ Models (``model=``):
   ln(t [h]) degC and h = 0.0779 sqrt(t [h]) m (the thickness coefficient is [recalled]).
   Only for Hawaiian flows, as PyFLOWGO warns; capped at the eruption temperature.
 
+* ``"howell"``: Howell's (1997, doi:10.1006/icar.1997.5686) simplification of the Stefan
+  model: the conductive flux of a crust growing with a fixed lambda (St at T_s = T_bg),
+  eps sigma T_s^4 = k T_m / (erf(lambda) sqrt(pi kappa t)), so T_s falls as t^(-1/8) from the
+  eruption temperature and a constant-rate flow radiates as lambda^3 in the near infrared.
+
 Tabulated curves (:func:`cooling_curve`) are computed once per material, model and thickness
 and reused (``functools.lru_cache``).
 """
@@ -37,7 +42,7 @@ from thermal.cooling.materials import Material, get_material
 
 __all__ = ["CoolingCurve", "cooling_curve", "crust_thickness", "surface_temperature"]
 
-MODELS = ("stefan", "conduction", "hon")
+MODELS = ("stefan", "conduction", "hon", "howell")
 FIRST_AGE = 1e-3
 """First tabulated age [s] after 0."""
 LAST_AGE = 1e10
@@ -164,6 +169,8 @@ def _curve(material: Material, model: str, thickness) -> CoolingCurve:
         _, ts1, h1, _ = _conduction(material, thickness)
         ts = np.concatenate([[material.eruption_temperature], ts1])
         h = np.concatenate([[0.0], h1])
+    elif model == "howell":
+        ts, h = _howell(ages, material)
     else:
         ts, h = _hon(ages, material)
     for a in (ages, ts, h):
@@ -211,6 +218,22 @@ def _hon(age, m: Material):
     return t, 0.0779 * np.sqrt(hours)
 
 
+def _howell(age, m: Material):
+    if not m.latent_heat > 0:
+        raise ValueError("latent_heat must be > 0 for model='howell' [J kg-1]")
+    lam = _k.stefan_lambda(m.heat_capacity * (m.eruption_temperature - m.background_temperature)
+                           / m.latent_heat)  # fmt: skip
+    age = np.asarray(age, float)
+    q0 = (
+        m.conductivity
+        * m.eruption_temperature
+        / (math.erf(lam) * math.sqrt(math.pi * m.diffusivity))
+    )
+    with np.errstate(divide="ignore"):
+        t = (q0 / (m.emissivity * 5.670374419e-8 * np.sqrt(age))) ** 0.25
+    return np.minimum(t, m.eruption_temperature), 2.0 * lam * np.sqrt(m.diffusivity * age)
+
+
 def _age_array(age):
     a = np.asarray(age, dtype=float)
     if np.any(a < 0) or np.any(np.isinf(a)):
@@ -236,6 +259,8 @@ def _evaluate(age, material, model, thickness, overrides, which):
         out = (ts, h)[which].reshape(a.shape)
     elif model == "hon":
         out = _hon(a, m)[which]
+    elif model == "howell":
+        out = _howell(a, m)[which]
     else:
         curve = _curve(m, model, thickness)
         out = curve.temperature_at(a) if which == 0 else curve.thickness_at(a)

@@ -1,0 +1,89 @@
+"""Constant-rate lava flows (Davies' Io Flow Model): science.md 8.4-8.5 and limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from thermal import planck
+from thermal.constants import STEFAN_BOLTZMANN
+from thermal.cooling import eruptions as e
+from thermal.cooling.crust import surface_temperature
+
+MINUTE, HOUR, DAY, YEAR = 60.0, 3600.0, 86400.0, 365.25 * 86400.0
+
+# science.md 8.5: IFM, basalt_ref, Stefan model, all ages 0..t_max
+TABLE = [
+    # t_max, 2/5 um, Kc/Ms, Lp/Ms, P per R_A [W per m2 s-1]
+    (MINUTE, 2.39, 2.22, 1.51, 6.68e6),
+    (10 * MINUTE, 1.29, 1.38, 1.36, 3.24e7),
+    (HOUR, 0.685, 0.851, 1.21, 1.01e8),
+    (DAY, 0.182, 0.296, 0.918, 6.60e8),
+    (10 * DAY, 0.0735, 0.138, 0.719, 2.40e9),
+    (100 * DAY, 0.0385, 0.0797, 0.567, 8.42e9),
+    (YEAR, 0.0308, 0.0665, 0.512, 1.69e10),
+]
+
+
+@pytest.mark.parametrize(("t_max", "r25", "kc_ms", "lp_ms", "power"), TABLE)
+def test_ratios_and_power_reproduce_the_derived_table(t_max, r25, kc_ms, lp_ms, power):
+    assert e.flow_ratio(t_max) == pytest.approx(r25, rel=0.01)
+    assert e.flow_ratio(t_max, short="nirc2_kc", long="nirc2_ms") == pytest.approx(kc_ms, rel=0.01)
+    assert e.flow_ratio(t_max, short="nirc2_lp", long="nirc2_ms") == pytest.approx(lp_ms, rel=0.01)
+    # the table does not subtract the 100 K background; we do (sigma T_bg^4 t_max)
+    background = STEFAN_BOLTZMANN * 100.0**4 * t_max
+    assert e.flow_power(1.0, t_max) + background == pytest.approx(power, rel=0.01)
+
+
+def test_intensity_matches_adaptive_quadrature_of_the_cooling_curve():
+    def integrand(a, lam):
+        return float(planck.spectral_radiance(lam, surface_temperature(a)))
+
+    for lam in (1.5, 3.8, 4.8):
+        reference = quad(integrand, 0, DAY, args=(lam,), limit=400, points=[1, 60, 3600])[0]
+        assert e.flow_intensity(lam, 1.0, DAY) == pytest.approx(reference, rel=2e-3)
+
+
+def test_howell_lambda_cubed_law_for_a_long_lived_flow():
+    """Howell 1997: a constant-rate flow with T_s ~ t^(-1/8) radiates as lambda^3 (3-5 um)."""
+    lam = np.array([3.0, 5.0])
+    i = e.flow_intensity(lam, 1.0, 300 * YEAR, model="howell")
+    slope = np.log(i[1] / i[0]) / np.log(5.0 / 3.0)
+    assert slope == pytest.approx(3.0, abs=0.1)
+
+
+def test_linear_in_areal_rate_and_cooling_after_the_flow_stops():
+    lam = np.array([2.0, 4.8])
+    one = e.flow_intensity(lam, 1.0, DAY)
+    np.testing.assert_allclose(e.flow_intensity(lam, 250.0, DAY), 250.0 * one, rtol=1e-14)
+    later = e.flow_intensity(lam, 1.0, DAY, time=10 * DAY)
+    assert np.all(later < one)
+    assert e.flow_ratio(DAY, time=10 * DAY) < e.flow_ratio(DAY)
+    assert e.flow_intensity(2.0, 0.0, DAY) == 0.0
+
+
+def test_time_series_dataset():
+    times = np.array([0.5, 1, 2, 5, 10]) * DAY
+    ds = e.flow_time_series([2.0, 5.0], 1e3, 2 * DAY, times)
+    assert ds.intensity.dims == ("time", "wavelength")
+    assert ds.intensity.attrs["units"] == "W sr-1 um-1"
+    assert ds.power.attrs["units"] == "W"
+    np.testing.assert_allclose(ds.area, 1e3 * np.minimum(times, 2 * DAY))
+    assert np.all(np.diff(ds.ratio_2_5.values) < 0)  # a cooling flow reddens
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"areal_rate": -1.0}, "areal_rate"),
+        ({"duration": 0.0}, "duration"),
+        ({"duration": -5.0}, "duration"),
+        ({"time": -1.0}, "time"),
+        ({"wavelength": -2.0}, "wavelength"),
+    ],
+)
+def test_invalid_parameters_raise_naming_them(kwargs, match):
+    args = {"wavelength": 2.0, "areal_rate": 1.0, "duration": DAY} | kwargs
+    with pytest.raises(ValueError, match=match):
+        e.flow_intensity(**args)

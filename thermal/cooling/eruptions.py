@@ -1,0 +1,204 @@
+"""Emission of whole eruptions: an active lava flow growing at a constant areal rate.
+
+Davies' Io Flow Model (IFM; Davies 1996, Icarus 124:45, doi:10.1006/icar.1996.0189; Davies et
+al. 2000, Icarus 148:211, doi:10.1006/icar.2000.6486): a flow active for ``duration`` t_max
+adds new surface at a constant areal rate R_A [m2 s-1]; each patch cools along the surface
+temperature curve T_s(age) of :mod:`thermal.cooling.crust`. Observed a time t after onset,
+the surface ages run from max(0, t - t_max) to t, so
+
+    I_lambda = eps R_A int B_lambda(T_s(a)) da        [W sr-1 um-1]
+    P        = eps sigma R_A int (T_s^4 - T_bg^4) da   [W]
+    A        = R_A min(t, t_max)                       [m2]
+
+(intensity per unit projected area seen at normal emission; divide by cos(e) for radiant
+flux with :mod:`thermal.units`). The age integrals are tabulated once per cooling curve and
+wavelength grid (cumulative in age), so each further spectrum costs O(n_wavelengths).
+
+Not yet here (issue 4 left open): Howell's two-parameter model, lava lakes, fountains and
+inversion of observations for (R_A, t_max).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import xarray as xr
+
+from thermal import bands as _bands
+from thermal._kernels import eruptions as _k
+from thermal.cooling.crust import cooling_curve
+
+__all__ = [
+    "flow_band_intensity",
+    "flow_intensity",
+    "flow_power",
+    "flow_ratio",
+    "flow_time_series",
+]
+
+
+def _positive(name, value):
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and > 0; got {value!r}")
+    return value
+
+
+def _window(duration, time):
+    duration = _positive("duration [s]", duration)
+    time = duration if time is None else _positive("time [s]", time)
+    return max(0.0, time - duration), time
+
+
+@functools.lru_cache(maxsize=32)
+def _table(curve, lam_bytes):
+    """Per-wavelength cumulative age integrals of a cached curve (computed once)."""
+    lam = np.frombuffer(lam_bytes, dtype=np.float64)
+    n = curve.age.size
+    bnode = np.empty((lam.size, n))
+    cum = np.empty((lam.size, n))
+    energy = np.empty(n)
+    _k.cumulative_table(
+        lam, curve.age, curve.surface_temperature, curve.material.background_temperature,
+        bnode, cum, energy,
+    )  # fmt: skip
+    return lam, bnode, cum, energy
+
+
+def _integrate(wavelength, areal_rate, duration, time, material, model, thickness, overrides):
+    rate = float(areal_rate)
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"areal_rate must be finite and >= 0 [m2 s-1]; got {areal_rate!r}")
+    a0, a1 = _window(duration, time)
+    curve = cooling_curve(material, model, thickness=thickness, **overrides)
+    if a1 > curve.age[-1]:
+        raise ValueError(f"time must be <= {curve.age[-1]:g} s (the tabulated cooling curve)")
+    lam = np.ascontiguousarray(np.atleast_1d(np.asarray(wavelength, dtype=float)).ravel())
+    if not np.all(np.isfinite(lam) & (lam > 0)):
+        raise ValueError("wavelength must be finite and > 0 [um]")
+    lam, bnode, cum, energy_table = _table(curve, lam.tobytes())
+    spectrum = np.empty(lam.size)
+    m = curve.material
+    energy = _k.window_integral(
+        lam, curve.age, curve.surface_temperature, m.background_temperature, bnode, cum,
+        energy_table, a0, a1, spectrum,
+    )  # fmt: skip
+    eps = m.emissivity
+    return eps * rate * spectrum, eps * rate * energy
+
+
+def flow_intensity(
+    wavelength, areal_rate, duration, material="basalt", *, time=None, model="stefan",
+    thickness=None, **overrides,
+):  # fmt: skip
+    """Spectral intensity of a lava flow emplaced at a constant areal rate (Davies' IFM).
+
+    Parameters
+    ----------
+    wavelength : float or array_like
+        Wavelength [um], > 0.
+    areal_rate : float
+        Areal coverage rate R_A [m2 s-1], >= 0.
+    duration : float
+        Time the flow has been (or was) active, t_max [s], > 0.
+    material : str or Material, optional
+        Lava (``thermal.cooling.MATERIALS``); ``**overrides`` replace fields.
+    time : float, optional
+        Time since onset [s] (default ``duration``: observed while still active). Later times
+        see the flow cooling after it stopped.
+    model : {"stefan", "conduction", "hon"}, optional
+        Cooling model of :mod:`thermal.cooling.crust`.
+    thickness : float, optional
+        Flow thickness [m] (``model="conduction"``).
+
+    Returns
+    -------
+    float or ndarray
+        Intensity [W sr-1 um-1], the shape of ``wavelength``.
+
+    References
+    ----------
+    Davies 1996, doi:10.1006/icar.1996.0189; Davies et al. 2000, doi:10.1006/icar.2000.6486.
+    """
+    out, _ = _integrate(wavelength, areal_rate, duration, time, material, model, thickness,
+                        overrides)  # fmt: skip
+    return out.reshape(np.shape(wavelength)) if np.ndim(wavelength) else float(out[0])
+
+
+def flow_power(
+    areal_rate, duration, material="basalt", *, time=None, model="stefan", thickness=None,
+    **overrides,
+):  # fmt: skip
+    """Radiated power of a constant-rate lava flow [W]: eps sigma R_A int (T_s^4 - T_bg^4) da.
+
+    Parameters as :func:`flow_intensity`. The background emission (``background_temperature``)
+    is subtracted, so an old flow's power goes to 0 as its surface reaches the background.
+
+    Returns
+    -------
+    float
+        Power [W].
+    """
+    _, power = _integrate([1.0], areal_rate, duration, time, material, model, thickness,
+                          overrides)  # fmt: skip
+    return float(power)
+
+
+def flow_band_intensity(band, areal_rate, duration, material="basalt", **options):
+    """Band-averaged intensity [W sr-1 um-1] of a constant-rate flow in a filter of
+    :mod:`thermal.bands` (name or Band); options as :func:`flow_intensity`."""
+    b = band if isinstance(band, _bands.Band) else _bands.get(str(band))
+    values = flow_intensity(b.nodes, areal_rate, duration, material, **options)
+    return float(np.dot(b.weights, values))
+
+
+def flow_ratio(duration, material="basalt", *, short=2.0, long=5.0, **options):
+    """Ratio of a flow's intensity at ``short`` and ``long`` wavelengths [um] (default the
+    2/5 um ratio of Davies, Keszthelyi & Harris 2010, doi:10.1016/j.jvolgeores.2010.04.009);
+    independent of the areal rate. Names of :mod:`thermal.bands` select band averages."""
+
+    def value(x):
+        if isinstance(x, str):
+            return flow_band_intensity(x, 1.0, duration, material, **options)
+        return flow_intensity(float(x), 1.0, duration, material, **options)
+
+    return value(short) / value(long)
+
+
+def flow_time_series(
+    wavelength, areal_rate, duration, times, material="basalt", **options
+) -> xr.Dataset:
+    """An eruption evolving night by night: intensity spectra and power at ``times`` [s]
+    since onset (active until ``duration`` [s], cooling afterwards).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``intensity`` (time, wavelength) [W sr-1 um-1], ``power`` (time) [W], ``area`` (time)
+        [m2], ``ratio_2_5`` (time), with units attributes.
+    """
+    lam = np.atleast_1d(np.asarray(wavelength, float))
+    times = np.atleast_1d(np.asarray(times, float))
+    spectra = np.array([flow_intensity(lam, areal_rate, duration, material, time=t, **options)
+                        for t in times])  # fmt: skip
+    power = np.array([flow_power(areal_rate, duration, material, time=t, **options)
+                      for t in times])  # fmt: skip
+    ratio = np.array([flow_ratio(duration, material, time=t, **options) for t in times])
+    area = float(areal_rate) * np.minimum(times, float(duration))
+    return xr.Dataset(
+        {
+            "intensity": (("time", "wavelength"), spectra,
+                          {"units": "W sr-1 um-1", "long_name": "flow spectral intensity"}),
+            "power": ("time", power, {"units": "W", "long_name": "radiated power"}),
+            "area": ("time", area, {"units": "m2", "long_name": "flow area"}),
+            "ratio_2_5": ("time", ratio, {"units": "1", "long_name": "I(2 um) / I(5 um)"}),
+        },
+        coords={
+            "time": ("time", times, {"units": "s", "long_name": "time since onset"}),
+            "wavelength": ("wavelength", lam, {"units": "um"}),
+        },
+        attrs={"model": "Io Flow Model (constant areal rate), Davies 1996",
+               "areal_rate_m2_s-1": float(areal_rate), "duration_s": float(duration)},
+    )  # fmt: skip
