@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 
-from thermal._kernels import jit
+import numpy as np
+from numba import prange as numba_prange
+
+from thermal._kernels import jit, kernel
 from thermal._kernels.planck import b_lambda
 from thermal.constants import STEFAN_BOLTZMANN
 
@@ -103,3 +106,197 @@ def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
             )
         result += sign * value
     return result
+
+
+# --- inversion: areal rate (linear) and duration (searched) of an active flow ---------------
+
+CONVERGED, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = 0, 2, 3, 4, 5, 6, 7
+
+
+@jit
+def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, col, dcol):
+    """Channel basis int_0^tau Bbar da and its derivative Bbar(T_s(tau)) for one duration."""
+    k = _locate(ages, tau)
+    t = _temperature(ages, temps, k, tau) if tau > ages[k] else temps[k]
+    for c in range(n_ch):
+        col[c] = 0.0
+        dcol[c] = 0.0
+    for q in range(node_lam.size):
+        b = b_lambda(node_lam[q], t)
+        value = cum[q, k]
+        if tau > ages[k]:
+            w0, w1 = _weights(ages[k], tau)
+            value += w0 * bnode[q, k] + w1 * b
+        col[node_ch[q]] += node_w[q] * value
+        dcol[node_ch[q]] += node_w[q] * b
+
+
+@jit
+def _flow_cost(col, ys, sw, valid, n_ch, yy):
+    g = 0.0
+    r = 0.0
+    for c in range(n_ch):
+        if valid[c]:
+            w = sw[c] * sw[c] * col[c]
+            g += w * col[c]
+            r += w * ys[c]
+    if r <= 0.0 or g <= 0.0:
+        return yy, 0.0
+    return yy - r * r / g, r / g
+
+
+@kernel
+def fit_flow_batch(
+    y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo, hi, grid,
+    rate, tau, cov, chi2, dof, status, model, power, power_var,
+):  # fmt: skip
+    """Fit I = R_A * int_0^tau Bbar(T_s(a)) da to every row of ``y`` (emissivity folded into
+    the table by the caller): R_A >= 0 exactly for every trial duration (variable projection),
+    ln tau on ``grid`` (within [lo, hi] [s]) then golden-section refinement; covariance of
+    (R_A, tau) from the weighted Jacobian; power = R_A int_0^tau sigma (T^4 - T_bg^4) da."""
+    n_fits, n_ch = y.shape
+    for i in numba_prange(n_fits):
+        _fit_flow_one(
+            i, y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo,
+            hi, grid, rate, tau, cov, chi2, dof, status, model, power, power_var, n_ch,
+        )  # fmt: skip
+
+
+@jit
+def _fit_flow_one(
+    i, y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo, hi, grid,
+    rate, tau, cov, chi2, dof, status, model, power, power_var, n_ch,
+):  # fmt: skip
+    nan = np.nan
+    rate[i] = nan
+    tau[i] = nan
+    chi2[i] = nan
+    power[i] = nan
+    power_var[i] = nan
+    dof[i] = 0
+    for p in range(2):
+        for q in range(2):
+            cov[i, p, q] = nan
+    for c in range(n_ch):
+        model[i, c] = nan
+    valid = np.zeros(n_ch, dtype=np.bool_)
+    n_valid = 0
+    scale = 0.0
+    for c in range(n_ch):
+        v = y[i, c]
+        if math.isnan(v):
+            continue
+        if not math.isfinite(v):
+            status[i] = BAD_DATA
+            return
+        s = sig[i, c]
+        if not (s > 0.0 and math.isfinite(s)):
+            status[i] = BAD_SIGMA
+            return
+        valid[c] = True
+        n_valid += 1
+        scale = max(scale, abs(v))
+    if n_valid == 0:
+        status[i] = NO_DATA
+        return
+    if n_valid < 2:
+        status[i] = NOT_ENOUGH
+        return
+    if scale == 0.0:
+        scale = 1.0
+    ys = np.zeros(n_ch)
+    sw = np.zeros(n_ch)
+    yy = 0.0
+    for c in range(n_ch):
+        if valid[c]:
+            ys[c] = y[i, c] / scale
+            sw[c] = scale / sig[i, c]
+            yy += sw[c] * sw[c] * ys[c] * ys[c]
+    col = np.empty(n_ch)
+    dcol = np.empty(n_ch)
+    best = np.inf
+    g_best = 0
+    for g in range(grid.size):
+        _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, grid[g], col, dcol)
+        cost, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+        if cost < best:
+            best = cost
+            g_best = g
+    # golden section in ln tau between the neighbours of the best grid point
+    a = math.log(grid[max(g_best - 1, 0)])
+    b = math.log(grid[min(g_best + 1, grid.size - 1)])
+    gr = 0.5 * (math.sqrt(5.0) - 1.0)
+    x1 = b - gr * (b - a)
+    x2 = a + gr * (b - a)
+    _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x1), col, dcol)
+    f1, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x2), col, dcol)
+    f2, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    for _it in range(80):
+        if b - a < 1e-10:
+            break
+        if f1 < f2:
+            b = x2
+            x2 = x1
+            f2 = f1
+            x1 = b - gr * (b - a)
+            _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x1),
+                        col, dcol)  # fmt: skip
+            f1, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+        else:
+            a = x1
+            x1 = x2
+            f1 = f2
+            x2 = a + gr * (b - a)
+            _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x2),
+                        col, dcol)  # fmt: skip
+            f2, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    t_fit = math.exp(0.5 * (a + b))
+    _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, t_fit, col, dcol)
+    cost, r = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    rate[i] = r * scale
+    tau[i] = t_fit
+    chi2[i] = cost
+    dof[i] = n_valid - 2
+    for c in range(n_ch):
+        model[i, c] = r * col[c] * scale
+    # energy radiated per unit areal rate, and its derivative in tau
+    k = _locate(ages, t_fit)
+    e_tau = energy[k]
+    t_s = temps[k]
+    if t_fit > ages[k]:
+        t_s = _temperature(ages, temps, k, t_fit)
+        w0, w1 = _weights(ages[k], t_fit)
+        sbg = STEFAN_BOLTZMANN * t_bg**4
+        e_tau += w0 * (STEFAN_BOLTZMANN * temps[k] ** 4 - sbg) + w1 * (
+            STEFAN_BOLTZMANN * t_s**4 - sbg
+        )
+    de = STEFAN_BOLTZMANN * (t_s**4 - t_bg**4)
+    power[i] = rate[i] * e_tau
+    # covariance of (R_A, tau): J columns d model / d R_A = col, d model / d tau = R dcol
+    h00 = 0.0
+    h01 = 0.0
+    h11 = 0.0
+    for c in range(n_ch):
+        if valid[c]:
+            j0 = sw[c] * col[c]
+            j1 = sw[c] * r * dcol[c]
+            h00 += j0 * j0
+            h01 += j0 * j1
+            h11 += j1 * j1
+    det = h00 * h11 - h01 * h01
+    at_bound = r <= 0.0 or t_fit <= lo * (1 + 1e-6) or t_fit >= hi * (1 - 1e-6)
+    if not (det > 1e-12 * h00 * h11) or r <= 0.0:
+        status[i] = AT_BOUND if at_bound else DEGENERATE
+        return
+    c00 = h11 / det * scale * scale
+    c01 = -h01 / det * scale
+    c11 = h00 / det
+    cov[i, 0, 0] = c00
+    cov[i, 0, 1] = c01
+    cov[i, 1, 0] = c01
+    cov[i, 1, 1] = c11
+    g0 = e_tau
+    g1 = rate[i] * de
+    power_var[i] = g0 * g0 * c00 + 2.0 * g0 * g1 * c01 + g1 * g1 * c11
+    status[i] = AT_BOUND if at_bound else CONVERGED

@@ -5,6 +5,8 @@
   (``model="stefan"``, ``"conduction"``, ``"hon"``, ``"howell"``), cached cooling curves.
 * :mod:`thermal.cooling.eruptions`: constant-rate flows (Davies' Io Flow Model): spectra,
   band intensities, power, the 2/5 um ratio and time series.
+* :mod:`thermal.cooling.inversion`: :class:`FlowModel`, areal rate and duration (and effusion
+  rate) fitted to spectra and photometry through ``thermal.fit.fit_spectra``.
 
 Submodules load on first use, so ``import thermal.cooling`` stays cheap.
 """
@@ -26,6 +28,7 @@ _EXPORTS = {
     "flow_band_intensity": "eruptions",
     "flow_ratio": "eruptions",
     "flow_time_series": "eruptions",
+    "FlowModel": "inversion",
 }
 
 __all__ = sorted(_EXPORTS)

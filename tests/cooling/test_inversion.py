@@ -1,0 +1,88 @@
+"""Inversion of flow spectra for areal rate and duration (FlowModel through fit_spectra)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermal.cooling import FlowModel
+from thermal.cooling import eruptions as e
+from thermal.cooling.inversion import STATUS
+from thermal.fit import fit_spectra
+
+LAM = np.linspace(1.0, 5.2, 17)
+DAY = 86400.0
+
+
+def observation(y, sigma, bands=None):
+    dim = "band" if bands is not None else "wavelength"
+    coords = {"band": bands} if bands is not None else {"wavelength": LAM}
+    return xr.Dataset(
+        {
+            "intensity": (("spectrum", dim), y, {"units": "W sr-1 um-1"}),
+            "intensity_uncertainty": (("spectrum", dim), sigma),
+        },
+        coords=coords,
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """400 flows (R_A 10-1e4 m2 s-1, t_max 1e3-1e7 s) with 2 % noise, and their fits."""
+    rng = np.random.default_rng(3)
+    n = 400
+    rate, tau = 10 ** rng.uniform(1, 4, n), 10 ** rng.uniform(3, 7, n)
+    truth = np.array([e.flow_intensity(LAM, r, t) for r, t in zip(rate, tau, strict=True)])
+    sigma = 0.02 * truth
+    y = truth + sigma * rng.standard_normal(truth.shape)
+    return fit_spectra(observation(y, sigma), model=FlowModel()), rate, tau
+
+
+def test_areal_rate_and_duration_are_recovered_within_their_uncertainties(synthetic):
+    res, rate, tau = synthetic
+    ok = res.status.values == 0
+    assert ok.mean() > 0.95
+    cover_rate = np.abs(res.areal_rate.values - rate) <= res.areal_rate_uncertainty.values
+    cover_tau = np.abs(res.duration.values - tau) <= res.duration_uncertainty.values
+    assert cover_rate[ok].mean() >= 0.60
+    assert cover_tau[ok].mean() >= 0.60
+    assert np.nanmean(res.chi2.values[ok] / res.dof.values[ok]) == pytest.approx(1.0, abs=0.1)
+
+
+def test_noiseless_flow_is_recovered_exactly_with_derived_quantities():
+    y = e.flow_intensity(LAM, 300.0, 2 * DAY)[None, :]
+    res = fit_spectra(observation(y, 1e-3 * y), model=FlowModel(effusion_thickness=2.0))
+    r = res.isel(spectrum=0)
+    assert float(r.areal_rate) == pytest.approx(300.0, rel=1e-4)
+    assert float(r.duration) == pytest.approx(2 * DAY, rel=1e-4)
+    assert float(r.area) == pytest.approx(300.0 * 2 * DAY, rel=2e-4)
+    assert float(r.effusion_rate) == pytest.approx(600.0, rel=1e-4)
+    assert float(r.power) == pytest.approx(e.flow_power(300.0, 2 * DAY), rel=1e-4)
+    np.testing.assert_allclose(r.model_intensity, y[0], rtol=1e-4)
+
+
+def test_photometry_bands_are_integrated():
+    bands = ["nirc2_kc", "nirc2_lp", "nirc2_ms", "nirc2_h"]
+    y = np.array([[e.flow_band_intensity(b, 50.0, DAY) for b in bands]])
+    res = fit_spectra(observation(y, 0.01 * y, bands), model=FlowModel())
+    assert float(res.duration[0]) == pytest.approx(DAY, rel=1e-3)
+
+
+def test_bad_spectra_are_flagged_and_others_fitted():
+    y = np.tile(e.flow_intensity(LAM, 300.0, 2 * DAY), (4, 1))
+    sigma = 0.02 * y
+    y[1] = np.nan
+    y[2, 1:] = np.nan
+    sigma[3, 4] = 0.0
+    res = fit_spectra(observation(y, sigma), model=FlowModel())
+    names = [STATUS[int(s)] for s in res.status]
+    assert names == ["converged", "no_data", "not_enough_channels", "invalid_uncertainty"]
+    assert float(res.areal_rate[0]) == pytest.approx(300.0, rel=1e-3)
+
+
+def test_invalid_model_parameters():
+    with pytest.raises(ValueError, match="duration_bounds"):
+        FlowModel(duration_bounds=(100.0, 10.0))
+    with pytest.raises(ValueError, match="effusion_thickness"):
+        FlowModel(effusion_thickness=0.0)
