@@ -87,3 +87,55 @@ def test_invalid_parameters_raise_naming_them(kwargs, match):
     args = {"wavelength": 2.0, "areal_rate": 1.0, "duration": DAY} | kwargs
     with pytest.raises(ValueError, match=match):
         e.flow_intensity(**args)
+
+
+# --- lava lakes and fountains ----------------------------------------------------------------
+
+LOKI_AREA = 21_500e6  # dark floor [m2], de Kleer et al. 2017
+LOKI_PERIOD = 540 * DAY
+
+
+def test_loki_like_lake_radiates_about_1e13_watts():
+    """Loki emits ~1e13 W (Veeder et al. 2011; Davies et al. 2012): a basalt lake of Loki's
+    area resurfaced by a 2 km/day wave over 150 km every 540 days is in that range."""
+    speed = 2000.0 / DAY
+    powers = [
+        e.lake_power(t, LOKI_AREA, LOKI_PERIOD, wave_speed=speed, length=150e3)
+        for t in np.linspace(0, LOKI_PERIOD, 7)[1:-1]
+    ]
+    assert all(3e12 < p < 3e13 for p in powers)
+
+
+def test_overturned_lake_is_a_single_age_surface():
+    t = 10 * DAY
+    lam = np.array([2.0, 4.8])
+    expected = 1e6 * planck.spectral_radiance(lam, surface_temperature(t))
+    np.testing.assert_allclose(e.lake_intensity(lam, t, 1e6, 100 * DAY), expected, rtol=1e-3)
+    # periodic
+    np.testing.assert_allclose(
+        e.lake_intensity(lam, t + 100 * DAY, 1e6, 100 * DAY), expected, rtol=1e-3
+    )
+
+
+def test_wave_spreads_ages_and_brightens_right_after_the_wave_passes():
+    speed = 2000.0 / DAY
+    early = e.lake_power(0.2 * LOKI_PERIOD, LOKI_AREA, LOKI_PERIOD, wave_speed=speed, length=150e3)
+    late = e.lake_power(0.95 * LOKI_PERIOD, LOKI_AREA, LOKI_PERIOD, wave_speed=speed, length=150e3)
+    assert early > late
+    with pytest.raises(ValueError, match="period"):
+        e.lake_power(1.0, LOKI_AREA, 10 * DAY, wave_speed=speed, length=150e3)
+
+
+def test_fountain_adds_hot_emission_and_raises_the_2_5_ratio():
+    lam = np.array([2.0, 5.0])
+    flow = e.flow_intensity(lam, 1e4, HOUR, "ultramafic")
+    both = e.fountain_intensity(lam, 1e6, 1e4, HOUR)
+    assert np.all(both > flow)
+    assert both[0] / both[1] > flow[0] / flow[1]
+    # after the eruption stops only the cooling flow remains
+    after = e.fountain_intensity(lam, 1e6, 1e4, HOUR, time=2 * HOUR)
+    np.testing.assert_allclose(
+        after, e.flow_intensity(lam, 1e4, HOUR, "ultramafic", time=2 * HOUR)
+    )
+    with pytest.raises(ValueError, match="fountain_area"):
+        e.fountain_intensity(lam, -1.0, 1e4, HOUR)

@@ -3,8 +3,9 @@
 * :mod:`thermal.cooling.materials`: :class:`Material` and the cited presets (``MATERIALS``).
 * :mod:`thermal.cooling.crust`: surface temperature and crust thickness versus age
   (``model="stefan"``, ``"conduction"``, ``"hon"``, ``"howell"``), cached cooling curves.
-* :mod:`thermal.cooling.eruptions`: constant-rate flows (Davies' Io Flow Model): spectra,
-  band intensities, power, the 2/5 um ratio and time series.
+* :mod:`thermal.cooling.eruptions`: constant-rate flows (Davies' Io Flow Model, Howell's
+  t^-1/8 variant), resurfacing lava lakes (overturn or wave) and fountains with the flows
+  they feed: spectra, band intensities, power, the 2/5 um ratio and time series.
 * :mod:`thermal.cooling.inversion`: :class:`FlowModel`, areal rate and duration (and effusion
   rate) fitted to spectra and photometry through ``thermal.fit.fit_spectra``.
 
@@ -29,6 +30,9 @@ _EXPORTS = {
     "flow_ratio": "eruptions",
     "flow_time_series": "eruptions",
     "FlowModel": "inversion",
+    "lake_intensity": "eruptions",
+    "lake_power": "eruptions",
+    "fountain_intensity": "eruptions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 
 from thermal._kernels import crust as _k
+from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling.materials import Material, get_material
 
 __all__ = ["CoolingCurve", "cooling_curve", "crust_thickness", "surface_temperature"]
@@ -230,7 +231,7 @@ def _howell(age, m: Material):
         / (math.erf(lam) * math.sqrt(math.pi * m.diffusivity))
     )
     with np.errstate(divide="ignore"):
-        t = (q0 / (m.emissivity * 5.670374419e-8 * np.sqrt(age))) ** 0.25
+        t = (q0 / (m.emissivity * STEFAN_BOLTZMANN * np.sqrt(age))) ** 0.25
     return np.minimum(t, m.eruption_temperature), 2.0 * lam * np.sqrt(m.diffusivity * age)
 
 

@@ -14,8 +14,14 @@ the surface ages run from max(0, t - t_max) to t, so
 flux with :mod:`thermal.units`). The age integrals are tabulated once per cooling curve and
 wavelength grid (cumulative in age), so each further spectrum costs O(n_wavelengths).
 
-Not yet here (issue 4 left open): Howell's two-parameter model, lava lakes, fountains and
-inversion of observations for (R_A, t_max).
+Howell's (1997) model is the same integral with ``model="howell"`` cooling (T_s ~ t^(-1/8)).
+
+Lava lakes (:func:`lake_intensity`): a crust resurfaced every ``period`` either at once
+(overturn) or by a front crossing the lake at ``wave_speed`` (Loki Patera: ~540 days,
+1-3 km/day; Rathbun et al. 2002, GRL 29(10):1443, doi:10.1029/2002GL014747; de Kleer et al.
+2017, Nature 545:199, doi:10.1038/nature22339). Fountains (:func:`fountain_intensity`): hot
+clasts plus the flow they feed (Keszthelyi et al. 2007, doi:10.1016/j.icarus.2007.07.008;
+Davies, Keszthelyi & Harris 2010, doi:10.1016/j.jvolgeores.2010.04.009).
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
+from thermal import planck
 from thermal._kernels import eruptions as _k
+from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling.crust import cooling_curve
+from thermal.cooling.materials import get_material
 
 __all__ = [
     "flow_band_intensity",
@@ -36,6 +45,9 @@ __all__ = [
     "flow_power",
     "flow_ratio",
     "flow_time_series",
+    "fountain_intensity",
+    "lake_intensity",
+    "lake_power",
 ]
 
 
@@ -202,3 +214,137 @@ def flow_time_series(
         attrs={"model": "Io Flow Model (constant areal rate), Davies 1996",
                "areal_rate_m2_s-1": float(areal_rate), "duration_s": float(duration)},
     )  # fmt: skip
+
+
+def _lake_windows(time, period, sweep):
+    """Age windows (a0, a1, weight) of a lake surface: ages spread uniformly over ``sweep``
+    seconds behind the front, wrapping around the resurfacing period."""
+    phase = time % period
+    if sweep <= 0.0:
+        return [(phase, phase, 1.0)]
+    if phase >= sweep:
+        return [(phase - sweep, phase, 1.0 / sweep)]
+    return [(0.0, phase, 1.0 / sweep), (period - (sweep - phase), period, 1.0 / sweep)]
+
+
+def _lake(wavelength, time, area, period, wave_speed, length, material, options):
+    area = _positive("area [m2]", area)
+    period = _positive("period [s]", period)
+    time = float(time)
+    if not (math.isfinite(time) and time >= 0):
+        raise ValueError(f"time must be finite and >= 0 [s]; got {time!r}")
+    if wave_speed is None:
+        sweep = 0.0
+    else:
+        wave_speed = _positive("wave_speed [m s-1]", wave_speed)
+        length = math.sqrt(area) if length is None else _positive("length [m]", length)
+        sweep = length / wave_speed
+        if sweep > period:
+            raise ValueError(
+                f"period ({period:g} s) must be at least the crossing time length / wave_speed "
+                f"({sweep:g} s)"
+            )
+    lam = np.atleast_1d(np.asarray(wavelength, float))
+    spectrum = np.zeros(lam.size)
+    power = 0.0
+    curve = cooling_curve(
+        material, options["model"], thickness=options["thickness"], **options["overrides"]
+    )
+    m = curve.material
+    for a0, a1, weight in _lake_windows(time, period, sweep):
+        if a1 > a0:
+            s_i, p_i = _integrate(lam, weight * area, a1 - a0, a1, m, curve.model,
+                                  curve.thickness, {})  # fmt: skip
+            spectrum += s_i
+            power += p_i
+        else:  # overturn: one age everywhere
+            t_s = float(curve.temperature_at(a0))
+            spectrum += m.emissivity * area * np.asarray(planck.spectral_radiance(lam, t_s))
+            power += (
+                m.emissivity * area * STEFAN_BOLTZMANN * (t_s**4 - m.background_temperature**4)
+            )
+    return spectrum, power
+
+
+def lake_intensity(
+    wavelength, time, area, period, material="basalt", *, wave_speed=None, length=None,
+    model="stefan", thickness=None, **overrides,
+):  # fmt: skip
+    """Spectral intensity of a lava lake whose crust is periodically renewed [W sr-1 um-1].
+
+    Parameters
+    ----------
+    wavelength : float or array_like
+        Wavelength [um].
+    time : float
+        Time since the start of a resurfacing cycle [s], >= 0 (any later cycle repeats).
+    area : float
+        Lake surface area [m2], > 0.
+    period : float
+        Resurfacing period [s], > 0 (Loki before 2001: ~540 days).
+    material : str or Material, optional
+        Lava; ``**overrides`` replace fields.
+    wave_speed : float, optional
+        Speed of a resurfacing front [m s-1] (1-3 km/day = 0.012-0.035 m s-1). Default: the
+        whole crust founders at once (overturn).
+    length : float, optional
+        Distance the front travels [m] across a strip-shaped lake (default sqrt(area)); the
+        surface ages then spread uniformly over length / wave_speed.
+    model, thickness : optional
+        Cooling model of :mod:`thermal.cooling.crust`.
+
+    Returns
+    -------
+    float or ndarray
+        Intensity [W sr-1 um-1], the shape of ``wavelength``.
+    """
+    options = {"model": model, "thickness": thickness, "overrides": overrides}
+    spectrum, _ = _lake(wavelength, time, area, period, wave_speed, length, material, options)
+    return spectrum.reshape(np.shape(wavelength)) if np.ndim(wavelength) else float(spectrum[0])
+
+
+def lake_power(time, area, period, material="basalt", *, wave_speed=None, length=None,
+               model="stefan", thickness=None, **overrides):  # fmt: skip
+    """Radiated power of a resurfacing lava lake [W] (above the background); parameters as
+    :func:`lake_intensity`."""
+    options = {"model": model, "thickness": thickness, "overrides": overrides}
+    return float(_lake([1.0], time, area, period, wave_speed, length, material, options)[1])
+
+
+def fountain_intensity(
+    wavelength, fountain_area, areal_rate, duration, material="ultramafic", *,
+    clast_cooling=200.0, time=None, model="stefan", thickness=None, **overrides,
+):  # fmt: skip
+    """Spectral intensity of a lava fountain and the flow it feeds [W sr-1 um-1].
+
+    The fountain is ``fountain_area`` [m2] of clasts whose temperatures spread uniformly from
+    the eruption temperature down by ``clast_cooling`` [K] during flight (a simple form of the
+    fountain models of Keszthelyi et al. 2007 and Davies et al. 2010); the fountain-fed flow
+    is :func:`flow_intensity` with ``areal_rate`` [m2 s-1] for ``duration`` [s]. The fountain
+    shines while the flow is fed (``time <= duration``).
+
+    Returns
+    -------
+    float or ndarray
+        Intensity [W sr-1 um-1], the shape of ``wavelength``.
+    """
+    fountain_area = float(fountain_area)
+    if not (math.isfinite(fountain_area) and fountain_area >= 0):
+        raise ValueError(f"fountain_area must be finite and >= 0 [m2]; got {fountain_area!r}")
+    m = get_material(material, **overrides)
+    if not 0 <= clast_cooling < m.eruption_temperature - m.background_temperature:
+        raise ValueError(
+            "clast_cooling must be >= 0 and leave the clasts above the background [K]; "
+            f"got {clast_cooling!r}"
+        )
+    lam = np.atleast_1d(np.asarray(wavelength, float))
+    flow = flow_intensity(lam, areal_rate, duration, m, time=time, model=model,
+                          thickness=thickness)  # fmt: skip
+    active = time is None or float(time) <= float(duration)
+    if active and fountain_area > 0:
+        temps = np.linspace(m.eruption_temperature - clast_cooling, m.eruption_temperature, 33)
+        weights = np.full(temps.size, 1.0 / (temps.size - 1))
+        weights[[0, -1]] *= 0.5
+        b = planck.spectral_radiance(lam[:, None], temps[None, :])
+        flow = flow + m.emissivity * fountain_area * (b @ weights)
+    return flow.reshape(np.shape(wavelength)) if np.ndim(wavelength) else float(flow[0])
