@@ -133,6 +133,7 @@ def test_hon_1994_law():
         rtol=0.03,
     )
     assert surface_temperature(1.0, "basalt_hawaii", "hon") == 1387.15  # capped
+    assert surface_temperature(YEAR, "basalt_hawaii", "hon") == 300.0  # at the background
 
 
 def test_atmosphere_cools_the_surface_faster():

@@ -17,7 +17,8 @@ Models (``model=``):
 * ``"hon"``: the empirical law of Hon et al. 1994 (GSA Bull. 106:351,
   doi:10.1130/0016-7606(1994)106<0351:EAIOPS>2.3.CO;2) for Kilauea pahoehoe: T = 303 - 140
   ln(t [h]) degC and h = 0.0779 sqrt(t [h]) m (the thickness coefficient is [recalled]).
-  Only for Hawaiian flows, as PyFLOWGO warns; capped at the eruption temperature.
+  Only for Hawaiian flows, as PyFLOWGO warns; clipped to [background, eruption temperature]
+  (the logarithmic law would cross the background after ~40 days).
 
 * ``"howell"``: Howell's (1997, doi:10.1006/icar.1997.5686) simplification of the Stefan
   model: the conductive flux of a crust growing with a fixed lambda (St at T_s = T_bg),
@@ -215,7 +216,7 @@ def _hon(age, m: Material):
     hours = np.asarray(age, float) / 3600.0
     with np.errstate(divide="ignore"):
         t = 303.0 - 140.0 * np.log(hours) + 273.15
-    t = np.minimum(np.where(hours > 0, t, np.inf), m.eruption_temperature)
+    t = np.clip(np.where(hours > 0, t, np.inf), m.background_temperature, m.eruption_temperature)
     return t, 0.0779 * np.sqrt(hours)
 
 
