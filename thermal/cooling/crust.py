@@ -12,13 +12,15 @@ Models (``model=``):
   latent heat released linearly between solidus and liquidus), radiative top plus convective
   loss when the material has an atmosphere; semi-infinite, or a flow of finite ``thickness``
   [m] lying on ground of the same rock at the background temperature, which cools it from
-  below (as Davies et al. 2005, doi:10.1016/j.icarus.2005.01.001). The crust is the depth of
+  below (as Davies et al. 2005, doi:10.1016/j.icarus.2005.01.015). The crust is the depth of
   the solidus isotherm; once a finite flow is solid throughout it equals the thickness.
 * ``"hon"``: the empirical law of Hon et al. 1994 (GSA Bull. 106:351,
   doi:10.1130/0016-7606(1994)106<0351:EAIOPS>2.3.CO;2) for Kilauea pahoehoe: T = 303 - 140
-  ln(t [h]) degC and h = 0.0779 sqrt(t [h]) m (the thickness coefficient is [recalled]).
-  Only for Hawaiian flows, as PyFLOWGO warns; clipped to [background, eruption temperature]
-  (the logarithmic law would cross the background after ~40 days).
+  log10(t [h]) degC (decimal logarithm, as in PyFLOWGO's ``flowgo_crust_temperature_model_hon``;
+  Harris & Rowland 2015) and h = 0.0779 sqrt(t [h]) m (the thickness coefficient is
+  [recalled]). **Only for Hawaiian flows in air**, as PyFLOWGO warns: it ignores the
+  material except for clipping to [background, eruption temperature] (the logarithmic law
+  crosses 300 K after ~94 h).
 
 * ``"howell"``: Howell's (1997, doi:10.1006/icar.1997.5686) simplification of the Stefan
   model: the conductive flux of a crust growing with a fixed lambda (St at T_s = T_bg),
@@ -122,7 +124,7 @@ def _stefan_args(m: Material):
     )  # fmt: skip
 
 
-def conduction_grid(thickness, dz0=2e-5, ratio=1.04, dz_max=0.05, depth=60.0):
+def conduction_grid(thickness, dz0=2e-5, ratio=1.04, dz_max=0.05, depth=200.0):
     """Node depths [m] of the conduction solver: geometric from ``dz0`` at the surface, at
     most ``dz_max`` through a finite flow and 2 m below it, geometric again to ``depth`` below
     the flow (or to ``depth`` for a semi-infinite body)."""
@@ -199,7 +201,7 @@ def cooling_curve(material="basalt", model="stefan", *, thickness=None, **overri
     ----------
     material : str or Material
         Preset name or Material; ``**overrides`` replace fields.
-    model : {"stefan", "conduction", "hon"}
+    model : {"stefan", "conduction", "hon", "howell"}
     thickness : float, optional
         Flow thickness [m] (``model="conduction"`` only); default semi-infinite.
 
@@ -207,6 +209,16 @@ def cooling_curve(material="basalt", model="stefan", *, thickness=None, **overri
     -------
     CoolingCurve
         Ages 0 and 1e-3 to 1e10 s (40 per decade), surface temperature [K], crust [m].
+        Log-age interpolation between the tabulated ages errs < 1e-4 in surface temperature
+        (tested against the directly solved Stefan model).
+
+    Notes
+    -----
+    For a finite flow (``thickness``) the conduction model lies on ground of the same rock at
+    the background temperature (basal boundary: the ground is conducted through, 60 m deep,
+    its bottom held at the background temperature). ``crust_thickness`` is the depth of the
+    solidus isotherm, equal to ``thickness`` once the flow is solid throughout; the surface
+    keeps cooling after that (:attr:`CoolingCurve.solidification_age`).
     """
     m = get_material(material, **overrides)
     return _curve(m, model, _check(model, thickness))
@@ -215,7 +227,7 @@ def cooling_curve(material="basalt", model="stefan", *, thickness=None, **overri
 def _hon(age, m: Material):
     hours = np.asarray(age, float) / 3600.0
     with np.errstate(divide="ignore"):
-        t = 303.0 - 140.0 * np.log(hours) + 273.15
+        t = 303.0 - 140.0 * np.log10(hours) + 273.15
     t = np.clip(np.where(hours > 0, t, np.inf), m.background_temperature, m.eruption_temperature)
     return t, 0.0779 * np.sqrt(hours)
 
@@ -280,7 +292,7 @@ def surface_temperature(age, material="basalt", model="stefan", *, thickness=Non
     material : str or Material, optional
         Preset name (``thermal.cooling.MATERIALS``) or Material; ``**overrides`` replace
         fields (e.g. ``conductivity=0.8`` [W m-1 K-1]).
-    model : {"stefan", "conduction", "hon"}, optional
+    model : {"stefan", "conduction", "hon", "howell"}, optional
         See the module docstring for the equations and references.
     thickness : float, optional
         Flow thickness [m] for ``model="conduction"`` (default: semi-infinite).

@@ -24,7 +24,7 @@ class Material:
     name : str
         Label.
     eruption_temperature : float
-        Temperature of the lava when emplaced [K], >= ``liquidus``... or at least ``solidus``.
+        Temperature of the lava when emplaced [K], >= ``solidus`` (usually the liquidus).
     liquidus, solidus : float
         Latent heat is released between them [K]; ``solidus <= liquidus``.
     conductivity : float
