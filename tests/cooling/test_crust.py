@@ -40,6 +40,17 @@ def test_stefan_lambda_solves_its_equation_to_1e_12(st, expected):
     assert abs(residual) <= 1e-12 * st / math.sqrt(math.pi)
 
 
+@pytest.mark.parametrize("st", [1e-3, 0.37, 2.5, 7.0, 20.0])
+def test_stefan_lambda_matches_a_live_mpmath_solve(st):
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(40):
+        root = mpmath.findroot(
+            lambda x: x * mpmath.exp(x * x) * mpmath.erf(x) - st / mpmath.sqrt(mpmath.pi),
+            math.sqrt(st / 2) if st < 1 else math.sqrt(math.log(st)),
+        )
+    assert stefan_lambda(st) == pytest.approx(float(root), rel=1e-12)
+
+
 AGES = np.array([1, 10, MINUTE, 10 * MINUTE, HOUR, DAY, 10 * DAY, 100 * DAY, YEAR])
 # science.md 8.3, basalt_ref: (a) Stefan + radiative balance, (b) implicit enthalpy method
 TABLE_A = [1399, 1246, 1091, 888, 742, 527, 405, 310, 267]
