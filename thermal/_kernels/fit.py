@@ -621,6 +621,7 @@ def _fit_one(
             node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, valid, yy,
             grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
         )  # fmt: skip
+    start_hint = np.full(N_STARTS + 2, -np.inf)  # grid cost of a grid start
     for s_i in range(N_STARTS):
         if starts[s_i] < 0:
             break
@@ -628,7 +629,9 @@ def _fit_one(
         for j in range(n_comp):
             start_lnt[n_start, j] = grid_lnt[j, r % n_grid]
             r //= n_grid
+        start_hint[n_start] = start_cost[s_i]
         n_start += 1
+    step = (grid_lnt[0, n_grid - 1] - grid_lnt[0, 0]) / max(n_grid - 1, 1)
 
     # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
     lnt = np.empty(n_comp)
@@ -658,6 +661,15 @@ def _fit_one(
     evaluations = 0
     n_lin = n_lin_max
     for s_i in range(n_start):
+        if start_hint[s_i] > 1.2 * best_final + 5.0:
+            continue  # a grid basin clearly worse than a minimum already found
+        if best_final < np.inf and start_hint[s_i] > -np.inf:
+            near = True  # within a grid step of the best minimum: the same basin
+            for j in range(n_comp):
+                if abs(start_lnt[s_i, j] - best_lnt[j]) > step:
+                    near = False
+            if near:
+                continue
         for j in range(n_comp):
             lnt[j] = start_lnt[s_i, j]
         for j in range(n_comp):
