@@ -53,6 +53,25 @@ def test_howell_lambda_cubed_law_for_a_long_lived_flow():
     assert slope == pytest.approx(3.0, abs=0.1)
 
 
+@pytest.mark.parametrize(("lo", "hi", "slope"), [(3.0, 4.0, 3.05), (4.0, 5.0, 3.01)])
+def test_howell_local_slopes_match_the_derived_table(lo, hi, slope):
+    """science.md 8.4 (area ~ T^-9 from 1475 K to 100 K): local log-slopes of a 300-year
+    Howell flow in the 3-5 um range, where the hot and cold ends of the distribution do not
+    matter."""
+    i = e.flow_intensity(np.array([lo, hi]), 1.0, 300 * YEAR, model="howell")
+    assert np.log(i[1] / i[0]) / np.log(hi / lo) == pytest.approx(slope, abs=0.04)
+
+
+def test_effusion_rate_is_areal_rate_times_thickness():
+    """Davies et al. 2000: 7-79 m3 s-1 for a 1 m thick flow means R_A of 7-79 m2 s-1."""
+    assert e.flow_effusion_rate(79.0) == pytest.approx(79.0)
+    np.testing.assert_allclose(e.flow_effusion_rate([1.5e5, 10.0], 2.0), [3e5, 20.0])
+    with pytest.raises(ValueError, match="thickness"):
+        e.flow_effusion_rate(1.0, 0.0)
+    with pytest.raises(ValueError, match="areal_rate"):
+        e.flow_effusion_rate(-1.0)
+
+
 def test_linear_in_areal_rate_and_cooling_after_the_flow_stops():
     lam = np.array([2.0, 4.8])
     one = e.flow_intensity(lam, 1.0, DAY)

@@ -41,6 +41,7 @@ from thermal.cooling.materials import get_material
 
 __all__ = [
     "flow_band_intensity",
+    "flow_effusion_rate",
     "flow_intensity",
     "flow_power",
     "flow_ratio",
@@ -164,6 +165,36 @@ def flow_band_intensity(band, areal_rate, duration, material="basalt", **options
     b = band if isinstance(band, _bands.Band) else _bands.get(str(band))
     values = flow_intensity(b.nodes, areal_rate, duration, material, **options)
     return float(np.dot(b.weights, values))
+
+
+def flow_effusion_rate(areal_rate, thickness=1.0):
+    """Effusion rate Q = R_A x mean flow thickness [m3 s-1].
+
+    Parameters
+    ----------
+    areal_rate : float or array_like
+        Areal coverage rate R_A [m2 s-1], >= 0.
+    thickness : float or array_like, optional
+        Mean flow thickness [m], > 0 (default 1 m, as Davies et al. 2000 who quote 7-79 m3 s-1
+        for NIMS hot spots).
+
+    Returns
+    -------
+    float or ndarray
+        Effusion rate [m3 s-1].
+
+    References
+    ----------
+    Davies et al. 2000, Icarus 148:211, doi:10.1006/icar.2000.6486.
+    """
+    rate = np.asarray(areal_rate, dtype=float)
+    depth = np.asarray(thickness, dtype=float)
+    if not np.all(np.isfinite(rate) & (rate >= 0)):
+        raise ValueError(f"areal_rate must be finite and >= 0 [m2 s-1]; got {areal_rate!r}")
+    if not np.all(np.isfinite(depth) & (depth > 0)):
+        raise ValueError(f"thickness must be finite and > 0 [m]; got {thickness!r}")
+    out = rate * depth
+    return float(out) if out.ndim == 0 else out
 
 
 def flow_ratio(duration, material="basalt", *, short=2.0, long=5.0, **options):
