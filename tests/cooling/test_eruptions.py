@@ -10,6 +10,7 @@ from thermal import planck
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling import eruptions as e
 from thermal.cooling.crust import surface_temperature
+from thermal.cooling.materials import get_material
 
 MINUTE, HOUR, DAY, YEAR = 60.0, 3600.0, 86400.0, 365.25 * 86400.0
 
@@ -60,6 +61,35 @@ def test_howell_local_slopes_match_the_derived_table(lo, hi, slope):
     matter."""
     i = e.flow_intensity(np.array([lo, hi]), 1.0, 300 * YEAR, model="howell")
     assert np.log(i[1] / i[0]) / np.log(hi / lo) == pytest.approx(slope, abs=0.04)
+
+
+def test_howell_two_parameter_form_against_quadrature_and_lambda_cubed():
+    """I = eps R'_A int_0^t'_0 B(T_e min(1, tau^-1/8)) dtau depends on (R'_A, t'_0) only."""
+    m = get_material("basalt")
+
+    def integrand(tau, lam):
+        return float(planck.spectral_radiance(lam, m.eruption_temperature * min(1.0, tau**-0.125)))
+
+    for lam in (1.5, 3.0, 5.0):
+        for t0 in (0.5, 10.0, 1e4):
+            points = [1.0] if t0 > 1 else None
+            ref = m.emissivity * 2.0 * quad(integrand, 1e-12, t0, args=(lam,), points=points,
+                                            limit=500)[0]  # fmt: skip
+            assert e.howell_intensity(lam, 2.0, t0) == pytest.approx(ref, rel=1e-3)
+    # the material only enters through t_c: a denser, more conductive lava with the same T_e
+    # gives the same spectrum in scaled parameters
+    lam = np.array([2.0, 4.0])
+    np.testing.assert_allclose(
+        e.howell_intensity(lam, 1.0, 100.0, conductivity=2.0, density=2000.0),
+        e.howell_intensity(lam, 1.0, 100.0),
+        rtol=1e-3,
+    )
+    i = e.howell_intensity(np.array([3.0, 5.0]), 1.0, 1e8)
+    assert np.log(i[1] / i[0]) / np.log(5.0 / 3.0) == pytest.approx(3.0, abs=0.1)
+    with pytest.raises(ValueError, match="scaled_duration"):
+        e.howell_intensity(3.0, 1.0, 0.0)
+    with pytest.raises(ValueError, match="scaled_rate"):
+        e.howell_intensity(3.0, -1.0, 1.0)
 
 
 def test_effusion_rate_is_areal_rate_times_thickness():

@@ -47,6 +47,7 @@ __all__ = [
     "flow_ratio",
     "flow_time_series",
     "fountain_intensity",
+    "howell_intensity",
     "lake_intensity",
     "lake_power",
 ]
@@ -157,6 +158,58 @@ def flow_power(
     _, power = _integrate([1.0], areal_rate, duration, time, material, model, thickness,
                           overrides)  # fmt: skip
     return float(power)
+
+
+def _howell_time(material, overrides):
+    """Howell's time scale t_c [s]: T_s = T_e (t / t_c)^(-1/8) after t_c (exact for the
+    ``"howell"`` curve, read off it at an age where T_s < T_e)."""
+    curve = cooling_curve(material, "howell", **overrides)
+    m = curve.material
+    age = 1e6
+    t_s = float(curve.temperature_at(age))
+    if not t_s < m.eruption_temperature:
+        raise ValueError("the Howell curve must fall below the eruption temperature by 1e6 s")
+    return age * (t_s / m.eruption_temperature) ** 8, curve
+
+
+def howell_intensity(wavelength, scaled_rate, scaled_duration, material="basalt", **overrides):
+    """Howell's (1997) two-parameter constant-rate flow spectrum [W sr-1 um-1].
+
+    With T_s = T_e min(1, (t / t_c)^(-1/8)) (radiative loss balancing a Stefan crust; t_c
+    [s] = (k T_m / (erf(lambda) sqrt(pi kappa) eps sigma T_e^4))^2 holds the material and
+    scales as the thermal inertia squared), a flow of areal rate R_A active for t_max emits
+
+        I = eps R'_A int_0^t'_0 B_lambda(T_e min(1, tau^(-1/8))) dtau,
+
+    so the spectrum depends on R'_A = R_A t_c [m2] and t'_0 = t_max / t_c only (and on T_e
+    and eps). At large t'_0 it follows lambda^3 between the Wien cutoff and the cold end.
+
+    Parameters
+    ----------
+    wavelength : float or array_like
+        Wavelength [um], > 0.
+    scaled_rate : float
+        R'_A = R_A t_c [m2], >= 0.
+    scaled_duration : float
+        t'_0 = t_max / t_c [1], > 0.
+    material : str or Material, optional
+        Sets T_e, eps and t_c; ``**overrides`` replace fields.
+
+    Returns
+    -------
+    float or ndarray
+        Intensity [W sr-1 um-1], the shape of ``wavelength``.
+
+    References
+    ----------
+    Howell 1997, Icarus 127:394, doi:10.1006/icar.1997.5686.
+    """
+    rate = float(scaled_rate)
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"scaled_rate must be finite and >= 0 [m2]; got {scaled_rate!r}")
+    duration = _positive("scaled_duration [1]", scaled_duration)
+    t_c, curve = _howell_time(material, overrides)
+    return flow_intensity(wavelength, rate / t_c, duration * t_c, curve.material, model="howell")
 
 
 def flow_band_intensity(band, areal_rate, duration, material="basalt", **options):
