@@ -33,6 +33,8 @@ _EXPORTS = {
     "lake_intensity": "eruptions",
     "lake_power": "eruptions",
     "fountain_intensity": "eruptions",
+    "howell_intensity": "eruptions",
+    "flow_effusion_rate": "eruptions",
 }
 
 __all__ = sorted(_EXPORTS)
