@@ -86,3 +86,36 @@ def test_invalid_model_parameters():
         FlowModel(duration_bounds=(100.0, 10.0))
     with pytest.raises(ValueError, match="effusion_thickness"):
         FlowModel(effusion_thickness=0.0)
+
+
+def test_eruption_temperature_is_fitted_on_a_grid():
+    """Basalt-like flows erupted at 1350-1750 K, 2 % noise, 30 channels: the profiled eruption
+    temperature is within its 1-sigma uncertainty about two thirds of the time."""
+    rng = np.random.default_rng(1)
+    lam = np.linspace(1.0, 5.2, 30)
+    truth = rng.uniform(1350, 1750, 40)
+    y = np.array(
+        [
+            e.flow_intensity(lam, 300.0, 3600.0, "basalt", eruption_temperature=t,
+                             liquidus=max(1475.0, t), solidus=t - 10.0)
+            for t in truth
+        ]
+    )  # fmt: skip
+    sigma = 0.02 * y
+    y = y + sigma * rng.standard_normal(y.shape)
+    obs = xr.Dataset(
+        {
+            "intensity": (("spectrum", "wavelength"), y, {"units": "W sr-1 um-1"}),
+            "intensity_uncertainty": (("spectrum", "wavelength"), sigma),
+        },
+        coords={"wavelength": lam},
+    )
+    grid = tuple(np.arange(1250.0, 1951.0, 50.0))
+    res = fit_spectra(obs, model=FlowModel(eruption_temperatures=grid))
+    assert (res.status == 0).all()
+    err = np.abs(res.eruption_temperature.values - truth)
+    assert np.median(err) < 20.0
+    assert 0.5 <= np.mean(err <= res.eruption_temperature_uncertainty.values) <= 0.85
+    assert res.eruption_temperature.attrs["units"] == "K"
+    with pytest.raises(ValueError, match="eruption_temperatures"):
+        FlowModel(eruption_temperatures=(1400.0, 1300.0, 1500.0))

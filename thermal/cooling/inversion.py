@@ -13,6 +13,7 @@ flow thickness (Davies et al. 2000, doi:10.1006/icar.2000.6486, use 1 m).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ class FlowModel:
         Range of the fitted duration [s] (default 10 s to 30 years).
     overrides : dict
         Material fields to replace.
+    eruption_temperatures : sequence of float, optional
+        Also fit the eruption temperature [K]: the flow is fitted once per value (the
+        material's solidus and liquidus move with it), the best value per spectrum is refined
+        by a parabola through the chi-square of its neighbours, and its 1-sigma uncertainty
+        is where chi-square rises by 1. Areal rate and duration are those of the best grid
+        value. At least 3 values, increasing.
     """
 
     material: str | Material = "basalt"
@@ -66,8 +73,16 @@ class FlowModel:
     effusion_thickness: float = 1.0
     duration_bounds: tuple = (10.0, 30 * 365.25 * 86400.0)
     overrides: dict = field(default_factory=dict)
+    eruption_temperatures: tuple | None = None
 
     def __post_init__(self):
+        if self.eruption_temperatures is not None:
+            t = np.asarray(self.eruption_temperatures, dtype=float)
+            if t.ndim != 1 or t.size < 3 or not np.all(np.diff(t) > 0) or not t[0] > 0:
+                raise ValueError(
+                    "eruption_temperatures must be >= 3 increasing values > 0 [K]; "
+                    f"got {self.eruption_temperatures!r}"
+                )
         lo, hi = self.duration_bounds
         if not (0 < lo < hi <= 1e10):
             raise ValueError(
@@ -90,6 +105,8 @@ class FlowModel:
         ``chi2``, ``dof``, ``status``, ``message`` and ``model_intensity``."""
         from thermal.fit.engine import _attrs, _observation_parts, _thermal_version
 
+        if self.eruption_temperatures is not None:
+            return self._fit_eruption_temperature(observation, max_iterations)
         kind, dim, channels, data, unc = _observation_parts(observation)
         if kind == "radiance":
             if "pixel_area" not in observation.variables:
@@ -204,4 +221,55 @@ class FlowModel:
                 f"thermal.cooling.FlowModel.fit_observation",
             },
         )
+        return result
+
+    def _fit_eruption_temperature(self, observation, max_iterations):
+        """Profile the fit over the eruption-temperature grid (see the class docstring)."""
+        base = get_material(self.material, **self.overrides)
+        grid = np.asarray(self.eruption_temperatures, dtype=float)
+        fits = []
+        for t_e in grid:
+            shift = t_e - base.eruption_temperature
+            model = dataclasses.replace(
+                self,
+                eruption_temperatures=None,
+                overrides={
+                    **self.overrides,
+                    "eruption_temperature": float(t_e),
+                    "liquidus": base.liquidus + shift,
+                    "solidus": base.solidus + shift,
+                },
+            )
+            fits.append(model.fit_observation(observation, max_iterations))
+        dim = "eruption_temperature_grid"
+        stacked = xr.concat(fits, dim=dim, coords="minimal", compat="override")
+        chi2 = stacked.chi2.where(stacked.status == 0, np.inf)
+        chi2 = chi2.fillna(np.inf)
+        best = chi2.argmin(dim)
+        result = stacked.isel({dim: best})
+        n = grid.size
+        i0 = best.clip(1, n - 2)
+        x = [xr.DataArray(grid, dims=dim).isel({dim: i0 + d}) for d in (-1, 0, 1)]
+        y = [chi2.isel({dim: i0 + d}) for d in (-1, 0, 1)]
+        denom = (x[0] - x[1]) * (x[0] - x[2]) * (x[1] - x[2])
+        a = (x[2] * (y[1] - y[0]) + x[1] * (y[0] - y[2]) + x[0] * (y[2] - y[1])) / denom
+        b = x[2] ** 2 * (y[0] - y[1]) + x[1] ** 2 * (y[2] - y[0]) + x[0] ** 2 * (y[1] - y[2])
+        b = b / denom
+        inside = (best > 0) & (best < n - 1) & (a > 0) & np.isfinite(a)
+        vertex = (-b / (2 * a)).where(inside)
+        t_best = xr.DataArray(grid, dims=dim).isel({dim: best})
+        eruption = vertex.where(inside, t_best)
+        sigma = (1.0 / np.sqrt(a)).where(inside)
+        status = result.status.where(inside | (result.status != 0), 5).astype(np.int8)
+        result["eruption_temperature"] = eruption.assign_attrs(
+            long_name="eruption temperature (chi-square parabola over the grid)", units="K",
+            coverage_content_type="modelResult",
+        )  # fmt: skip
+        result["eruption_temperature_uncertainty"] = sigma.assign_attrs(
+            long_name="1-sigma uncertainty of eruption_temperature (delta chi2 = 1)", units="K",
+            coverage_content_type="qualityInformation",
+        )  # fmt: skip
+        result["status"] = status.assign_attrs(result.status.attrs)
+        result = result.drop_vars(dim, errors="ignore")
+        result.attrs["eruption_temperature_grid_K"] = grid
         return result
