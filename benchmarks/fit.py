@@ -22,26 +22,17 @@ import xarray as xr
 from scipy.optimize import OptimizeWarning, curve_fit, least_squares
 
 from benchmarks._common import peak_memory, print_table
-from thermal import planck
 from thermal.constants import C1, C2
 from thermal.fit.engine import Channels, fit_arrays
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tests.fit.reference import reference_cost
+from tests.fit.reference import reference_cost, two_temperature_population
 
 P0 = (1000.0, 400.0, 1.0, 1.0)  # first guess: T [K] and areas in units of the data scale
 
 
 def population(n: int, channels: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    lam = np.linspace(1.0, 5.2, channels)
-    th, tc = rng.uniform(700, 1600, n), rng.uniform(250, 600, n)
-    ah, ac = 10 ** rng.uniform(4, 10, n), 10 ** rng.uniform(4, 10, n)
-    truth = ah[:, None] * planck.spectral_radiance(lam, th[:, None]) + ac[
-        :, None
-    ] * planck.spectral_radiance(lam, tc[:, None])
-    sigma = 0.02 * truth
-    return lam, truth + sigma * rng.standard_normal(truth.shape), sigma
+    return two_temperature_population(n, channels, seed)[:3]
 
 
 def _planck_numpy(lam, t):

@@ -100,3 +100,24 @@ def reference_cost(wavelength, y, sigma, lower=100.0, upper=3000.0, n_grid=160, 
             best = min(best, 2.0 * float(sol.cost))
         out[i] = best
     return out
+
+
+def two_temperature_population(n, channels=17, seed=0):
+    """The issue's synthetic 2T population: ``channels`` wavelengths over 1-5.2 um, T_hot
+    700-1600 K, T_cold 250-600 K, areas 1e4-1e10 m2, 2 % Gaussian noise.
+
+    Returns
+    -------
+    tuple
+        wavelength [um] (channels,), data and 1-sigma [W sr-1 um-1] (n, channels), and the
+        truth (T_hot, T_cold, A_hot, A_cold).
+    """
+    rng = np.random.default_rng(seed)
+    lam = np.linspace(1.0, 5.2, channels)
+    th, tc = rng.uniform(700, 1600, n), rng.uniform(250, 600, n)
+    ah, ac = 10 ** rng.uniform(4, 10, n), 10 ** rng.uniform(4, 10, n)
+    truth = ah[:, None] * planck.spectral_radiance(lam, th[:, None]) + ac[
+        :, None
+    ] * planck.spectral_radiance(lam, tc[:, None])
+    sigma = 0.02 * truth
+    return lam, truth + sigma * rng.standard_normal(truth.shape), sigma, (th, tc, ah, ac)

@@ -16,7 +16,7 @@ from thermal.fit import STATUS, fit_arrays, fit_spectra
 from thermal.fit.engine import Channels
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-from tests.fit.reference import reference_cost
+from tests.fit.reference import reference_cost, two_temperature_population
 
 KECK = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
 GW = 1e9
@@ -35,17 +35,7 @@ def photometry(values, uncertainty, bands=KECK, unit="GW um-1 sr-1"):
 
 
 def two_temperature(n, seed, channels=17):
-    """The issue's synthetic population: 1-5.2 um, 2 % noise, wide temperatures and areas."""
-    rng = np.random.default_rng(seed)
-    lam = np.linspace(1.0, 5.2, channels)
-    th, tc = rng.uniform(700, 1600, n), rng.uniform(250, 600, n)
-    ah, ac = 10 ** rng.uniform(4, 10, n), 10 ** rng.uniform(4, 10, n)
-    truth = ah[:, None] * planck.spectral_radiance(lam, th[:, None]) + ac[
-        :, None
-    ] * planck.spectral_radiance(lam, tc[:, None])
-    sigma = 0.02 * truth
-    y = truth + sigma * rng.standard_normal(truth.shape)
-    return lam, y, sigma, (th, tc, ah, ac)
+    return two_temperature_population(n, channels, seed)
 
 
 # --- published and derived numbers ---------------------------------------------------------

@@ -22,22 +22,15 @@ import numpy as np
 import xarray as xr
 
 from thermal._kernels import eruptions as _k
+from thermal._kernels import fit as _kfit
 from thermal.cooling.crust import cooling_curve
 from thermal.cooling.eruptions import _table
 from thermal.cooling.materials import Material, get_material
 
 __all__ = ["STATUS", "FlowModel"]
 
-STATUS = (
-    "converged",
-    "max_iterations",
-    "not_enough_channels",
-    "no_data",
-    "degenerate",
-    "at_bound",
-    "invalid_uncertainty",
-    "invalid_data",
-)
+STATUS = _kfit.STATUS
+"""Status codes (index = code), the same as the blackbody fits of :mod:`thermal.fit`."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ Conventions (reference/formats.md section 6):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import tempfile
@@ -172,6 +173,23 @@ def _encoding(ds: xr.Dataset, compress: bool) -> dict:
     return encoding
 
 
+@contextlib.contextmanager
+def _local_locks(ds):
+    """Inside a dask.distributed worker xarray guards netCDF writes with cluster-wide locks
+    (a scheduler round trip per variable: ~0.15 s per result file). A Dataset without dask
+    arrays needs no cluster: write it under the synchronous scheduler, with local locks."""
+    if any(v.chunks is not None for v in ds.variables.values()):
+        yield
+        return
+    try:
+        import dask
+    except ImportError:
+        yield
+        return
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
 def write_results(
     dataset: xr.Dataset,
     path,
@@ -223,7 +241,8 @@ def write_results(
     )
     os.close(handle)
     try:
-        ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
+        with _local_locks(ds):
+            ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
