@@ -112,20 +112,30 @@ def _evaluate(code, a, b):
 
 @jit(inline="always")
 def _fast_path(code, a, b):
-    """(value, ok): branch-free evaluation, exact where ok (valid input, 0.5 <= x < 700)."""
+    """(value, ok): branch-free evaluation, exact where ok (valid input, 0.5 <= x < 700).
+
+    Two divisions per value (the slowest vector instruction here): r = 1 / (a b) gives both
+    x = c2 r and 1 / lambda = b r, and d = 1 / (1 - e) serves B and dB/dT.
+    """
     if code == B_WAVENUMBER:
         pref = C1_WAVENUMBER * a * a * a
-        x = C2_WAVENUMBER * a / b
+        r = 1.0 / b
+        x = C2_WAVENUMBER * a * r
+        inv_b = r
     else:
-        a2 = a * a
-        pref = C1 / (a2 * a2 * a)
-        x = C2 / (a * b)
+        r = 1.0 / (a * b)
+        x = C2 * r
+        inv_a = b * r
+        inv_a2 = inv_a * inv_a
+        pref = C1 * (inv_a2 * inv_a2 * inv_a)
+        inv_b = a * r
     e = exp_reduced(-min(max(x, _X_SMALL), _X_TAIL))
-    v = pref * e / (1.0 - e)
+    d = 1.0 / (1.0 - e)
+    v = pref * e * d
     if code == PHOTON:
-        v = v * a / PHOTON_ENERGY_UM
+        v = v * a * (1.0 / PHOTON_ENERGY_UM)
     elif code == DB_DT:
-        v = v * (x / b) / (1.0 - e)
+        v = v * (x * inv_b) * d
     ok = (a > 0.0) & (a < np.inf) & (b > 0.0) & (b < np.inf) & (x >= _X_SMALL) & (x < _X_TAIL)
     return v, ok
 
