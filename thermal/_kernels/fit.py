@@ -83,6 +83,21 @@ def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
         dout[node_ch[q]] += dbt
 
 
+@jit(inline="always")
+def _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
+             tmp, dtmp):  # fmt: skip
+    """Model columns (emissivity x channel basis, then the background shape) and their
+    derivatives in ln T at the temperatures ``exp(lnt)``."""
+    for j in range(n_comp):
+        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
+        for k in range(n_ch):
+            cols[j, k] = eps[j] * tmp[k]
+            dcols[j, k] = eps[j] * dtmp[k]
+    if has_bg:
+        for k in range(n_ch):
+            cols[n_comp, k] = bg_shape[k]
+
+
 @jit
 def _cholesky_solve(mat, rhs, n, work):
     """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
@@ -672,14 +687,8 @@ def _fit_one(
                 continue
         for j in range(n_comp):
             lnt[j] = start_lnt[s_i, j]
-        for j in range(n_comp):
-            channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
-            for k in range(n_ch):
-                cols[j, k] = eps[j] * tmp[k]
-                dcols[j, k] = eps[j] * dtmp[k]
-        if has_bg:
-            for k in range(n_ch):
-                cols[n_comp, k] = bg_shape[k]
+        _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
+                 tmp, dtmp)  # fmt: skip
         cost = _solve_areas(
             cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx
         )
@@ -773,14 +782,8 @@ def _fit_one(
                 if moved < 1e-12:
                     converged = True
                     break
-                for j in range(n_comp):
-                    channel_basis(node_x, node_a, node_ch, n_ch, math.exp(trial[j]), tmp, dtmp)
-                    for k in range(n_ch):
-                        t_cols[j, k] = eps[j] * tmp[k]
-                        t_dcols[j, k] = eps[j] * dtmp[k]
-                if has_bg:
-                    for k in range(n_ch):
-                        t_cols[n_comp, k] = bg_shape[k]
+                _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg, bg_shape,
+                         t_cols, t_dcols, tmp, dtmp)  # fmt: skip
                 new = _solve_areas(
                     t_cols, sw, ys, valid, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
                 )
@@ -816,13 +819,8 @@ def _fit_one(
     converged = best_converged
     for j in range(n_comp):
         lnt[j] = best_lnt[j]
-        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
-        for k in range(n_ch):
-            cols[j, k] = eps[j] * tmp[k]
-            dcols[j, k] = eps[j] * dtmp[k]
-    if has_bg:
-        for k in range(n_ch):
-            cols[n_comp, k] = bg_shape[k]
+    _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
+             tmp, dtmp)  # fmt: skip
     cost = _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
 
     # ---- order components hottest first when they are exchangeable
