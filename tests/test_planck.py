@@ -210,6 +210,10 @@ def test_inverse_of_forward(lam, t):
         (lambda: planck.spectral_radiance(np.inf, 300.0), "wavelength"),
         (lambda: planck.spectral_radiance(2.0, 0.0), "temperature"),
         (lambda: planck.spectral_radiance(2.0, -5.0), "temperature"),
+        # both negative: the product is positive, the fast path must still refuse it
+        (lambda: planck.spectral_radiance(-2.0, -500.0), "wavelength"),
+        (lambda: planck.spectral_radiance_wavenumber(-2000.0, -500.0), "wavenumber"),
+        (lambda: planck.radiance_derivative(np.full(300_000, 2.0), -500.0), "temperature"),
         (lambda: planck.radiance_derivative(2.0, np.inf), "temperature"),
         (lambda: planck.photon_radiance(-2.0, 300.0), "wavelength"),
         (lambda: planck.spectral_radiance_wavenumber(0.0, 300.0), "wavenumber"),

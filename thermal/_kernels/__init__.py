@@ -14,13 +14,44 @@ One place decides how kernels are compiled and which target runs them:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import types
+from pathlib import Path
 
 import numba
 
 CACHE = os.environ.get("THERMAL_NUMBA_CACHE", "1") != "0"
+
+
+def _drop_stale_cache() -> None:
+    """Empty this package's numba cache when any kernel source changed.
+
+    numba checks only the timestamp of the file that defines a cached function, but kernels
+    inline helpers from sibling modules (``exp_reduced`` into every kernel): after an edit of
+    ``exp.py`` the cached ``planck`` kernels would run the old code. A digest of all kernel
+    sources, kept beside the cache, catches that. (An installed package that cannot write here
+    caches elsewhere, and an upgrade changes every file's timestamp, which numba notices.)
+    """
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for source in sorted(here.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    stamp = here / "__pycache__" / "thermal-kernels.sha256"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+            return
+        for stale in [*stamp.parent.glob("*.nbi"), *stamp.parent.glob("*.nbc")]:
+            stale.unlink(missing_ok=True)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # read-only install: nothing cached here
+        pass
+
+
+if CACHE:
+    _drop_stale_cache()
 PARALLEL_MIN_SIZE = 200_000
 _OPTIONS = {"cache": CACHE, "error_model": "numpy", "nogil": True}
 

@@ -136,7 +136,9 @@ def _fast_path(code, a, b):
         v = v * a * (1.0 / PHOTON_ENERGY_UM)
     elif code == DB_DT:
         v = v * (x * inv_b) * d
-    ok = (a > 0.0) & (a < np.inf) & (b > 0.0) & (b < np.inf) & (x >= _X_SMALL) & (x < _X_TAIL)
+    # a > 0 and x in range imply valid input: NaN, b <= 0 or an infinity gives x NaN, <= 0 or
+    # inf (for wavenumber, x = c2 a / b), all outside the range
+    ok = (a > 0.0) & (x >= _X_SMALL) & (x < _X_TAIL)
     return v, ok
 
 
