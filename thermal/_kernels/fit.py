@@ -269,41 +269,37 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
 
 
 @jit
-def _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
+def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
     yy = 0.0
     for k in range(n_ch):
-        if valid[k]:
-            v = sw[k] * ys[k]
-            yy += v * v
+        v = sw[k] * ys[k]
+        yy += v * v
     for i in range(n_lin):
         s = 0.0
         for k in range(n_ch):
-            if valid[k]:
-                s += sw[k] * sw[k] * cols[i, k] * ys[k]
+            s += sw[k] * sw[k] * cols[i, k] * ys[k]
         rhs[i] = s
         for j in range(i + 1):
             g = 0.0
             for k in range(n_ch):
-                if valid[k]:
-                    g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
+                g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
             gram[i, j] = g
             gram[j, i] = g
     nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
     cost = 0.0
     for k in range(n_ch):
-        if valid[k]:
-            m = 0.0
-            for i in range(n_lin):
-                m += coef[i] * cols[i, k]
-            r = sw[k] * (ys[k] - m)
-            cost += r * r
+        m = 0.0
+        for i in range(n_lin):
+            m += coef[i] * cols[i, k]
+        r = sw[k] * (ys[k] - m)
+        cost += r * r
     return cost
 
 
 @jit
 def _line_start(
-    node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, valid, yy, grid, gram_all, rhs_all,
+    node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, yy, grid, gram_all, rhs_all,
     g_cols, n_grid, out, col, dcol,
 ):  # fmt: skip
     """Start (T_a, T_b) [ln K] on the line through the one-temperature optimum T_a.
@@ -330,10 +326,9 @@ def _line_start(
         r = 0.0
         gg = 0.0
         for k in range(n_ch):
-            if valid[k]:
-                w = sw[k] * sw[k] * eps0 * col[k]
-                r += w * ys[k]
-                gg += w * eps0 * col[k]
+            w = sw[k] * sw[k] * eps0 * col[k]
+            r += w * ys[k]
+            gg += w * eps0 * col[k]
         if not (r > 0.0 and gg > _TINY):
             return 0
         cost = yy - r * r / gg
@@ -346,15 +341,13 @@ def _line_start(
         # Kaufman: J = a (d - proj_c d), residual ys - a c (weighted)
         dc = 0.0
         for k in range(n_ch):
-            if valid[k]:
-                dc += sw[k] * sw[k] * eps0 * col[k] * eps0 * dcol[k]
+            dc += sw[k] * sw[k] * eps0 * col[k] * eps0 * dcol[k]
         num = 0.0
         den = 0.0
         for k in range(n_ch):
-            if valid[k]:
-                jk = sw[k] * a * eps0 * (dcol[k] - col[k] * dc / gg)
-                num += jk * sw[k] * (ys[k] - a * eps0 * col[k])
-                den += jk * jk
+            jk = sw[k] * a * eps0 * (dcol[k] - col[k] * dc / gg)
+            num += jk * sw[k] * (ys[k] - a * eps0 * col[k])
+            den += jk * jk
         if not den > 0.0:
             break
         step = min(max(num / den, -0.3), 0.3)
@@ -367,17 +360,15 @@ def _line_start(
     g00 = 0.0
     b0 = 0.0
     for k in range(n_ch):
-        if valid[k]:
-            w = sw[k] * sw[k] * eps0 * col[k]
-            g00 += w * eps0 * col[k]
-            b0 += w * ys[k]
+        w = sw[k] * sw[k] * eps0 * col[k]
+        g00 += w * eps0 * col[k]
+        b0 += w * ys[k]
     coef = np.empty(2)
     line = np.full(n_grid, np.inf)
     for g in range(n_grid):
         g01 = 0.0
         for k in range(n_ch):
-            if valid[k]:
-                g01 += sw[k] * sw[k] * eps0 * col[k] * g_cols[g, k]
+            g01 += sw[k] * sw[k] * eps0 * col[k] * g_cols[g, k]
         cost = _nnls2(g00, g01, gram_all[g, g], b0, rhs_all[g], yy, coef)
         if coef[0] > 0.0 and coef[1] > 0.0:
             line[g] = cost
@@ -449,7 +440,17 @@ def fit_batch(
         if lnhi[j] > lnlo[j]:
             n_free += 1
     n_lin_max = n_comp + (1 if has_bg else 0)
-    n_cols = n_comp * n_grid + (1 if has_bg else 0)
+    # the grid columns, shared by the batch (exchangeable components share one set)
+    n_sets = 1 if exchangeable else n_comp
+    n_cols = n_sets * n_grid + (1 if has_bg else 0)
+    g_cols = np.empty((n_cols, n_ch))
+    for j in range(n_sets):
+        for g in range(n_grid):
+            for k in range(n_ch):
+                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
+    if has_bg:
+        for k in range(n_ch):
+            g_cols[n_cols - 1, k] = bg_shape[k]
     node_x = np.empty(node_lam.size)
     node_a = np.empty(node_lam.size)
     for q in range(node_lam.size):
@@ -459,7 +460,7 @@ def fit_batch(
     for i in numba_prange(n_fits):
         _fit_one(
             i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
-            has_bg, grid_lnt, grid_basis, max_iter, temperature, area, background, covariance,
+            has_bg, grid_lnt, g_cols, max_iter, temperature, area, background, covariance,
             chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
             n_cols,
         )  # fmt: skip
@@ -468,7 +469,7 @@ def fit_batch(
 @jit
 def _fit_one(
     i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-    grid_lnt, grid_basis, max_iter, temperature, area, background, covariance, chi2, dof,
+    grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
     status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols,
 ):  # fmt: skip
     nan = np.nan
@@ -520,6 +521,8 @@ def _fit_one(
         return
     if scale == 0.0:
         scale = 1.0
+    # sw (sqrt of the weight) is 0 on missing channels, so every weighted sum below skips them
+    # without a branch and its loop vectorises
     ys = np.zeros(n_ch)
     sw = np.zeros(n_ch)
     for k in range(n_ch):
@@ -528,14 +531,6 @@ def _fit_one(
             sw[k] = scale / sig[i, k]
 
     # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
-    g_cols = np.empty((n_cols, n_ch))
-    for j in range(n_comp):
-        for g in range(n_grid):
-            for k in range(n_ch):
-                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
-    if has_bg:
-        for k in range(n_ch):
-            g_cols[n_cols - 1, k] = bg_shape[k]
     wcol = np.empty(n_ch)
     gram_all = np.empty((n_cols, n_cols))
     rhs_all = np.empty(n_cols)
@@ -583,7 +578,7 @@ def _fit_one(
         if skip:
             continue
         for j in range(n_comp):
-            col_idx[j] = j * n_grid + combo[j]
+            col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
         if has_bg:
             col_idx[n_comp] = n_cols - 1
         for p in range(n_lin_max):
@@ -633,7 +628,7 @@ def _fit_one(
         # start on the line through the one-temperature optimum (refined by Gauss-Newton)
         # at the best grid value of the other component.
         n_start = _line_start(
-            node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, valid, yy,
+            node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, yy,
             grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
         )  # fmt: skip
     start_hint = np.full(N_STARTS + 2, -np.inf)  # grid cost of a grid start
@@ -689,9 +684,7 @@ def _fit_one(
             lnt[j] = start_lnt[s_i, j]
         _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
                  tmp, dtmp)  # fmt: skip
-        cost = _solve_areas(
-            cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx
-        )
+        cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
         evaluations += 1
         lam = 1e-3
         converged = nf == 0
@@ -708,15 +701,14 @@ def _fit_one(
                 for q in range(p + 1):
                     g = 0.0
                     for k in range(n_ch):
-                        if valid[k]:
-                            g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
+                        g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
                     gram[p, q] = g
                     gram[q, p] = g
             for f in range(nf):
                 j = free[f]
                 a = coef[j]
                 for k in range(n_ch):
-                    jac[f, k] = sw[k] * a * dcols[j, k] if valid[k] else 0.0
+                    jac[f, k] = sw[k] * a * dcols[j, k]
                 if a > 0.0 and n_act > 0:
                     for p in range(n_act):
                         s = 0.0
@@ -727,20 +719,18 @@ def _fit_one(
                             lmat[p, q] = gram[p, q]
                     if _cholesky_solve(lmat, lvec, n_act, work):
                         for k in range(n_ch):
-                            if valid[k]:
-                                s = 0.0
-                                for p in range(n_act):
-                                    s += cols[col_idx[p], k] * lvec[p]
-                                jac[f, k] -= sw[k] * s
+                            s = 0.0
+                            for p in range(n_act):
+                                s += cols[col_idx[p], k] * lvec[p]
+                            jac[f, k] -= sw[k] * s
                 # residual r = sw (ys - model); dr/dlnT_j = -jac_j
             for f in range(nf):
                 s = 0.0
                 for k in range(n_ch):
-                    if valid[k]:
-                        m = 0.0
-                        for p in range(n_lin):
-                            m += coef[p] * cols[p, k]
-                        s += jac[f, k] * sw[k] * (ys[k] - m)
+                    m = 0.0
+                    for p in range(n_lin):
+                        m += coef[p] * cols[p, k]
+                    s += jac[f, k] * sw[k] * (ys[k] - m)
                 grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
                 for g2 in range(f + 1):
                     t = 0.0
@@ -785,7 +775,7 @@ def _fit_one(
                 _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg, bg_shape,
                          t_cols, t_dcols, tmp, dtmp)  # fmt: skip
                 new = _solve_areas(
-                    t_cols, sw, ys, valid, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
+                    t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
                 )
                 evaluations += 1
                 if new <= cost:
@@ -821,7 +811,7 @@ def _fit_one(
         lnt[j] = best_lnt[j]
     _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
              tmp, dtmp)  # fmt: skip
-    cost = _solve_areas(cols, sw, ys, valid, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
+    cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
 
     # ---- order components hottest first when they are exchangeable
     if exchangeable:
@@ -870,9 +860,7 @@ def _fit_one(
     for p in range(n_inc):
         q = inc[p]
         for k in range(n_ch):
-            if not valid[k]:
-                jp[p, k] = 0.0
-            elif q < n_comp:  # d model / d T_q  (scaled model units per K)
+            if q < n_comp:  # d model / d T_q  (scaled model units per K)
                 jp[p, k] = sw[k] * coef[q] * dcols[q, k] / math.exp(lnt[q])
             elif q < 2 * n_comp:
                 jp[p, k] = sw[k] * cols[q - n_comp, k]
