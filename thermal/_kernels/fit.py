@@ -51,6 +51,8 @@ CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA,
 
 _TINY = 1e-280
 N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
+N_POLISH = 2  # rounds of restarts from the line through the best hot temperature
+POLISH_DCHI2 = 1.0  # restart from a line minimum whose cost is below the best + this
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
@@ -371,6 +373,26 @@ def _line_start(
         if abs(step) < 1e-10:
             break
         u = v
+    picks = np.empty(2, dtype=np.int64)
+    costs = np.empty(2)
+    n_out = _line_minima(
+        node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, n_grid,
+        col, dcol, picks, costs,
+    )  # fmt: skip
+    for r in range(n_out):
+        out[r, 0] = max(u, grid[picks[r]])
+        out[r, 1] = min(u, grid[picks[r]])
+    return n_out
+
+
+@jit
+def _line_minima(
+    node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, n_grid, col,
+    dcol, picks, costs,
+):  # fmt: skip
+    """The two lowest local minima of the two-column NNLS cost along the line T_a = exp(u),
+    T_b = each grid value, among points with both areas positive: grid indices into
+    ``picks``, costs into ``costs``; returns how many (0-2)."""
     channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
     g00 = 0.0
     b0 = 0.0
@@ -387,7 +409,6 @@ def _line_start(
         cost = _nnls2(g00, g01, gram_all[g, g], b0, rhs_all[g], yy, coef)
         if coef[0] > 0.0 and coef[1] > 0.0:
             line[g] = cost
-    # the two lowest local minima along the line
     n_out = 0
     first = -1
     for _pass in range(2):
@@ -402,8 +423,8 @@ def _line_start(
                 pick = g
         if pick < 0:
             break
-        out[n_out, 0] = max(u, grid[pick])
-        out[n_out, 1] = min(u, grid[pick])
+        picks[n_out] = pick
+        costs[n_out] = line[pick]
         n_out += 1
         first = pick
     return n_out
@@ -637,7 +658,7 @@ def _fit_one(
     if starts[0] < 0:  # no combination uses every component: start from the best one
         starts[0] = np.argmin(combo_cost)
     n_start = 0
-    start_lnt = np.empty((N_STARTS + 2, 3))
+    start_lnt = np.empty((N_STARTS + 2 + 2 * N_POLISH, 3))
     if n_comp == 2 and exchangeable and lnhi[0] > lnlo[0]:
         # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
         # start on the line through the one-temperature optimum (refined by Gauss-Newton)
@@ -646,7 +667,7 @@ def _fit_one(
             node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, yy,
             grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
         )  # fmt: skip
-    start_hint = np.full(N_STARTS + 2, -np.inf)  # grid cost of a grid start
+    start_hint = np.full(N_STARTS + 2 + 2 * N_POLISH, -np.inf)  # grid cost of a grid start
     for s_i in range(N_STARTS):
         if starts[s_i] < 0:
             break
@@ -685,7 +706,36 @@ def _fit_one(
     best_converged = False
     evaluations = 0
     n_lin = n_lin_max
-    for s_i in range(n_start):
+    polish = n_comp == 2 and exchangeable and nf == 2
+    n_polish = 0
+    polish_from = np.inf  # best cost when the last polish round was set up
+    picks = np.empty(2, dtype=np.int64)
+    costs = np.empty(2)
+    s_i = -1
+    while True:
+        s_i += 1
+        if s_i == n_start:
+            # Polish: the cold component's cost profile is often flat with local minima (one at
+            # its lower bound); scan the line through the best hot temperature and run again
+            # from its other low minima (up to N_POLISH rounds, while they improve).
+            if not (polish and n_polish < N_POLISH and best_final < polish_from):
+                break
+            n_polish += 1
+            polish_from = best_final
+            hot = 0 if best_lnt[0] >= best_lnt[1] else 1
+            n_line = _line_minima(
+                node_x, node_a, node_ch, n_ch, eps[0], best_lnt[hot], sw, ys, yy, gram_all,
+                rhs_all, g_cols, n_grid, tmp_a, tmp_b, picks, costs,
+            )  # fmt: skip
+            for r in range(n_line):
+                cold = grid_lnt[0, picks[r]]
+                if abs(cold - best_lnt[1 - hot]) > step and costs[r] < best_final + POLISH_DCHI2:
+                    start_lnt[n_start, 0] = max(best_lnt[hot], cold)
+                    start_lnt[n_start, 1] = min(best_lnt[hot], cold)
+                    start_hint[n_start] = -np.inf
+                    n_start += 1
+            if s_i == n_start:
+                break
         if start_hint[s_i] > 1.2 * best_final + 5.0:
             continue  # a grid basin clearly worse than a minimum already found
         if best_final < np.inf and start_hint[s_i] > -np.inf:
