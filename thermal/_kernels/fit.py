@@ -50,13 +50,17 @@ CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA,
 )
 
 _TINY = 1e-280
+# Reassociation lets LLVM vectorise the many short weighted sums (and contract fuses
+# multiply-adds). Not "nnan"/"ninf": NaN marks missing data and failed evaluations here. The
+# machine code is the same for every spectrum, so results still do not depend on the batch.
+_SUMS = {"reassoc", "contract"}
 N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
 N_POLISH = 2  # rounds of restarts from the line through the best hot temperature
 POLISH_DCHI2 = 1.0  # restart from a line minimum whose cost is below the best + this
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
-@jit
+@jit(fastmath=_SUMS)
 def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
     """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature.
 
@@ -100,7 +104,7 @@ def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
         dout[node_ch[q]] += dbt
 
 
-@jit(inline="always")
+@jit(inline="always", fastmath=_SUMS)
 def _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
              tmp, dtmp):  # fmt: skip
     """Model columns (emissivity x channel basis, then the background shape) and their
@@ -115,7 +119,7 @@ def _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, 
             cols[n_comp, k] = bg_shape[k]
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _cholesky_solve(mat, rhs, n, work):
     """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
 
@@ -159,7 +163,7 @@ def _cholesky_solve(mat, rhs, n, work):
     return True
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _cholesky_inverse(mat, n, inv, work, col):
     """inv = mat^-1 for a small SPD matrix (mat is destroyed). False if not safely SPD."""
     for i in range(n):
@@ -201,7 +205,7 @@ def _cholesky_inverse(mat, n, inv, work, col):
     return True
 
 
-@jit(inline="always")
+@jit(inline="always", fastmath=_SUMS)
 def _nnls2(g00, g01, g11, b0, b1, yy, coef):
     """Closed-form two-column NNLS from normal equations; returns the cost."""
     best = yy
@@ -229,7 +233,7 @@ def _nnls2(g00, g01, g11, b0, b1, yy, coef):
     return max(best, 0.0)
 
 
-@jit
+@jit(fastmath=_SUMS)
 def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     """Non-negative least squares from normal equations (n <= 4 columns), by active sets.
 
@@ -285,7 +289,7 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     return max(best, 0.0)
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
     yy = 0.0
@@ -314,7 +318,7 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
     return cost
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _line_start(
     node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, yy, grid, gram_all, rhs_all,
     g_cols, n_grid, out, col, dcol,
@@ -385,7 +389,7 @@ def _line_start(
     return n_out
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _line_minima(
     node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, n_grid, col,
     dcol, picks, costs,
@@ -502,7 +506,7 @@ def fit_batch(
         )  # fmt: skip
 
 
-@jit
+@jit(fastmath=_SUMS)
 def _fit_one(
     i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
     grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
