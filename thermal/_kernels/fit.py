@@ -8,18 +8,25 @@ where ``Bbar_k(T)`` is the channel basis (a spectral channel is one quadrature n
 a band channel is its quadrature nodes and weights), ``a_j >= 0`` the areas (or area fractions)
 and ``S_k`` a fixed background shape with amplitude ``b >= 0``.
 
-Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036; Kaufman's Jacobian,
-Kaufman 1975, doi:10.1007/BF01932995):
+Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036):
 
 1. For given temperatures the areas are an exact non-negative linear least-squares problem with
    at most 4 columns, solved by enumerating active sets (the best feasible unconstrained subset
    solution is the NNLS optimum).
 2. Multi-start: every combination of a deterministic log-spaced temperature grid per component
    is scored through a Gram matrix of the grid basis precomputed once per spectrum, so each
-   combination costs O(1); the best combination starts the search.
-3. Levenberg-Marquardt over ln T of the free components only, with the Kaufman Jacobian of the
-   projected residual; temperatures are clamped to their bounds.
-4. Covariance of the full physical parameter set (T_j, a_j, b) from (J^T W J)^-1 at the optimum,
+   combination costs O(1); the best grid local minima start the search, and for two
+   exchangeable components so do the minima along the line through the one-temperature
+   optimum.
+3. Levenberg-Marquardt over ln T of the free components only, with the full Golub-Pereyra
+   Jacobian of the projected residual (Kaufman's cheaper approximation, Kaufman 1975,
+   doi:10.1007/BF01932995, zig-zags where a faint component is poorly determined), a secant
+   step back along the previous step when its slope changed sign, temperatures clamped to their
+   bounds. A run is abandoned once its quadratic model cannot reach the best minimum found.
+4. Polish (two exchangeable components): the cold component's cost profile is often flat with
+   several shallow minima, one on its lower bound; the line through the best hot temperature
+   is scanned again and low minima away from the best cold temperature start new runs.
+5. Covariance of the full physical parameter set (T_j, a_j, b) from (J^T W J)^-1 at the optimum,
    with the given 1-sigma uncertainties taken as absolute.
 
 Data are scaled by the spectrum's largest |y| so all numbers are O(1); the caller unscales.
@@ -56,7 +63,10 @@ _TINY = 1e-280
 _SUMS = {"reassoc", "contract"}
 N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
 N_POLISH = 2  # rounds of restarts from the line through the best hot temperature
-POLISH_DCHI2 = 1.0  # restart from a line minimum whose cost is below the best + this
+POLISH_DCHI2 = 0.3
+POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
+ABANDON_AFTER = 3  # iterations before a run may be abandoned as heading for a worse basin
+ABANDON_FACTOR = 30.0
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
@@ -380,8 +390,8 @@ def _line_start(
     picks = np.empty(2, dtype=np.int64)
     costs = np.empty(2)
     n_out = _line_minima(
-        node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, n_grid,
-        col, dcol, picks, costs,
+        node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid,
+        n_grid, col, dcol, -np.inf, 0.0, picks, costs,
     )  # fmt: skip
     for r in range(n_out):
         out[r, 0] = max(u, grid[picks[r]])
@@ -391,12 +401,13 @@ def _line_start(
 
 @jit(fastmath=_SUMS)
 def _line_minima(
-    node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, n_grid, col,
-    dcol, picks, costs,
+    node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid, n_grid,
+    col, dcol, avoid, radius, picks, costs,
 ):  # fmt: skip
     """The two lowest local minima of the two-column NNLS cost along the line T_a = exp(u),
-    T_b = each grid value, among points with both areas positive: grid indices into
-    ``picks``, costs into ``costs``; returns how many (0-2)."""
+    T_b = each grid value, among points with both areas positive and ln T_b farther than
+    ``radius`` from ``avoid``: grid indices into ``picks``, costs into ``costs``; returns how
+    many (0-2)."""
     channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
     g00 = 0.0
     b0 = 0.0
@@ -411,7 +422,7 @@ def _line_minima(
         for k in range(n_ch):
             g01 += sw[k] * sw[k] * eps0 * col[k] * g_cols[g, k]
         cost = _nnls2(g00, g01, gram_all[g, g], b0, rhs_all[g], yy, coef)
-        if coef[0] > 0.0 and coef[1] > 0.0:
+        if coef[0] > 0.0 and coef[1] > 0.0 and abs(grid[g] - avoid) > radius:
             line[g] = cost
     n_out = 0
     first = -1
@@ -432,6 +443,16 @@ def _line_minima(
         n_out += 1
         first = pick
     return n_out
+
+
+@jit(inline="always", fastmath=_SUMS)
+def _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin):
+    """Accept a trial point: copy its temperatures, areas, columns and derivatives."""
+    lnt[:] = trial
+    for p in range(n_lin):
+        coef[p] = t_coef[p]
+        cols[p, :] = t_cols[p, :]
+        dcols[p, :] = t_dcols[p, :]
 
 
 @kernel
@@ -704,6 +725,9 @@ def _fit_one(
     grad = np.empty(3)
     lmat = np.empty((4, 4))
     lvec = np.empty(4)
+    gvec = np.empty(4)
+    prev_d = np.zeros(3)
+    res = np.empty(n_ch)
     proj = np.empty(4)
     best_lnt = np.empty(n_comp)
     best_final = np.inf
@@ -729,11 +753,12 @@ def _fit_one(
             hot = 0 if best_lnt[0] >= best_lnt[1] else 1
             n_line = _line_minima(
                 node_x, node_a, node_ch, n_ch, eps[0], best_lnt[hot], sw, ys, yy, gram_all,
-                rhs_all, g_cols, n_grid, tmp_a, tmp_b, picks, costs,
+                rhs_all, g_cols, grid_lnt[0], n_grid, tmp_a, tmp_b, best_lnt[1 - hot],
+                POLISH_RADIUS * step, picks, costs,
             )  # fmt: skip
             for r in range(n_line):
                 cold = grid_lnt[0, picks[r]]
-                if abs(cold - best_lnt[1 - hot]) > step and costs[r] < best_final + POLISH_DCHI2:
+                if costs[r] < best_final + POLISH_DCHI2:
                     start_lnt[n_start, 0] = max(best_lnt[hot], cold)
                     start_lnt[n_start, 1] = min(best_lnt[hot], cold)
                     start_hint[n_start] = -np.inf
@@ -755,12 +780,19 @@ def _fit_one(
                  tmp, dtmp)  # fmt: skip
         cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
         evaluations += 1
-        lam = 1e-3
+        lam = 0.1  # initial damping
+        has_prev = False
+        prev_g0 = 0.0
+        abandon = False
         converged = nf == 0
         it = 0
         while not converged and it < max_iter:
             it += 1
-            # Kaufman Jacobian: J_j = -(I - P) D_j, D_j = sw * a_j * dcol_j, P onto active columns
+            # Golub-Pereyra Jacobian of the projected residual r = sw (ys - model) = P_perp y:
+            # -dr/dlnT_j = P_perp D_j a + A G^-1 e_j (D_j^T r), D_j = sw * dcol_j, A the active
+            # weighted columns, G = A^T A. Kaufman's approximation drops the second term; that
+            # made Gauss-Newton zig-zag for thousands of steps where a faint component is
+            # poorly determined.
             n_act = 0
             for p in range(n_lin):
                 if coef[p] > 0.0:
@@ -773,12 +805,21 @@ def _fit_one(
                         g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
                     gram[p, q] = g
                     gram[q, p] = g
+            for k in range(n_ch):
+                m = 0.0
+                for p in range(n_lin):
+                    m += coef[p] * cols[p, k]
+                res[k] = sw[k] * (ys[k] - m)
             for f in range(nf):
                 j = free[f]
                 a = coef[j]
                 for k in range(n_ch):
                     jac[f, k] = sw[k] * a * dcols[j, k]
                 if a > 0.0 and n_act > 0:
+                    pj = 0
+                    for p in range(n_act):
+                        if col_idx[p] == j:
+                            pj = p
                     for p in range(n_act):
                         s = 0.0
                         for k in range(n_ch):
@@ -787,19 +828,26 @@ def _fit_one(
                         for q in range(n_act):
                             lmat[p, q] = gram[p, q]
                     if _cholesky_solve(lmat, lvec, n_act, work):
+                        # the second term's coefficients G^-1 e_pj (D_j^T r)
+                        dr = 0.0
+                        for k in range(n_ch):
+                            dr += sw[k] * dcols[j, k] * res[k]
+                        for p in range(n_act):
+                            gvec[p] = dr if p == pj else 0.0
+                            for q in range(n_act):
+                                lmat[p, q] = gram[p, q]
+                        if not _cholesky_solve(lmat, gvec, n_act, work):
+                            for p in range(n_act):
+                                gvec[p] = 0.0
                         for k in range(n_ch):
                             s = 0.0
                             for p in range(n_act):
-                                s += cols[col_idx[p], k] * lvec[p]
-                            jac[f, k] -= sw[k] * s
-                # residual r = sw (ys - model); dr/dlnT_j = -jac_j
+                                s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
+                            jac[f, k] += sw[k] * s
             for f in range(nf):
                 s = 0.0
                 for k in range(n_ch):
-                    m = 0.0
-                    for p in range(n_lin):
-                        m += coef[p] * cols[p, k]
-                    s += jac[f, k] * sw[k] * (ys[k] - m)
+                    s += jac[f, k] * res[k]
                 grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
                 for g2 in range(f + 1):
                     t = 0.0
@@ -807,6 +855,35 @@ def _fit_one(
                         t += jac[f, k] * jac[g2, k]
                     hess[f, g2] = t
                     hess[g2, f] = t
+            if has_prev:
+                # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
+                # poorly determined component) the steps zig-zag across the valley. If the slope
+                # along the previous step changed sign, go to the secant minimum on that line.
+                g1 = 0.0
+                for f in range(nf):
+                    g1 += grad[f] * prev_d[free[f]]
+                has_prev = False
+                if prev_g0 > 0.0 and g1 < 0.0:
+                    t_line = prev_g0 / (prev_g0 - g1)
+                    if 0.02 < t_line < 0.98:
+                        for j in range(n_comp):
+                            trial[j] = min(
+                                max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j]
+                            )
+                        _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg,
+                                 bg_shape, t_cols, t_dcols, tmp, dtmp)  # fmt: skip
+                        new = _solve_areas(
+                            t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work,
+                            sub_idx,
+                        )  # fmt: skip
+                        evaluations += 1
+                        if new < cost:
+                            rel = (cost - new) / max(cost, 1e-300)
+                            _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
+                            cost = new
+                            if rel < 1e-11:
+                                converged = True
+                            continue
             improved = False
             while True:
                 for f in range(nf):
@@ -830,6 +907,17 @@ def _fit_one(
                     if lam > 1e12:
                         break
                     continue
+                if it >= ABANDON_AFTER and cost > best_final:
+                    # the quadratic model's reduction from here: if even ABANDON_FACTOR times
+                    # it cannot reach the best minimum found, this basin is worse
+                    pred = 0.0
+                    for f in range(nf):
+                        pred += 2.0 * proj[f] * grad[f]
+                        for g2 in range(nf):
+                            pred -= proj[f] * hess[f, g2] * proj[g2]
+                    if cost - ABANDON_FACTOR * pred > best_final:
+                        abandon = True
+                        break
                 for j in range(n_comp):
                     trial[j] = lnt[j]
                 moved = 0.0
@@ -849,13 +937,13 @@ def _fit_one(
                 evaluations += 1
                 if new <= cost:
                     rel = (cost - new) / max(cost, 1e-300)
+                    prev_g0 = 0.0
                     for j in range(n_comp):
-                        lnt[j] = trial[j]
-                    for p in range(n_lin):
-                        coef[p] = t_coef[p]
-                        for k in range(n_ch):
-                            cols[p, k] = t_cols[p, k]
-                            dcols[p, k] = t_dcols[p, k]
+                        prev_d[j] = trial[j] - lnt[j]
+                    for f in range(nf):
+                        prev_g0 += grad[f] * prev_d[free[f]]
+                    has_prev = True
+                    _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
                     cost = new
                     lam = max(lam * 0.3, 1e-9)
                     improved = True
@@ -865,6 +953,8 @@ def _fit_one(
                 lam *= 10.0
                 if lam > 1e12:
                     break
+            if abandon:
+                break
             if not improved and not converged:
                 converged = True  # no descent possible from here: a (local) minimum
             if it >= 4 and cost > 1.5 * best_final + 10.0:
