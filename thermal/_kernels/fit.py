@@ -66,7 +66,7 @@ N_POLISH = 2  # rounds of restarts from the line through the best hot temperatur
 POLISH_DCHI2 = 0.3
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
 ABANDON_AFTER = 3  # iterations before a run may be abandoned as heading for a worse basin
-ABANDON_FACTOR = 30.0
+ABANDON_FACTOR = 100.0  # (30 saved 13 % more evaluations but missed 5 optima in 5000)
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
@@ -780,7 +780,7 @@ def _fit_one(
                  tmp, dtmp)  # fmt: skip
         cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
         evaluations += 1
-        lam = 0.1  # initial damping
+        lam = 1e-3  # initial damping
         has_prev = False
         prev_g0 = 0.0
         abandon = False
