@@ -52,7 +52,7 @@ def main(quick: bool = False) -> None:
     t = rng.uniform(90.0, 1800.0, n)
     x = -C2 / (lam * t)
     out = np.empty(n)
-    repeat = 3 if quick else 7
+    repeat = 3 if quick else 15  # best of 15: a 2-vCPU VM has bursts of steal time
 
     reference = _numpy_planck(lam, t)
     ours = planck.spectral_radiance(lam, t)
