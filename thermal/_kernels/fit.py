@@ -767,7 +767,7 @@ def _fit_one(
                 break
         if start_hint[s_i] > 1.2 * best_final + 5.0:
             continue  # a grid basin clearly worse than a minimum already found
-        if best_final < np.inf and start_hint[s_i] > -np.inf:
+        if best_final < np.inf:
             near = True  # within a grid step of the best minimum: the same basin
             for j in range(n_comp):
                 if abs(start_lnt[s_i, j] - best_lnt[j]) > step:
