@@ -15,6 +15,13 @@ import numpy as np
 from numba import prange as numba_prange
 
 from thermal._kernels import jit, kernel
+from thermal._kernels.fit import (
+    AT_BOUND,
+    CONVERGED,
+    DEGENERATE,
+    NOT_ENOUGH,
+    scaled_spectrum,
+)
 from thermal._kernels.planck import b_lambda
 from thermal.constants import STEFAN_BOLTZMANN
 
@@ -110,7 +117,7 @@ def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
 
 # --- inversion: areal rate (linear) and duration (searched) of an active flow ---------------
 
-CONVERGED, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = 0, 2, 3, 4, 5, 6, 7
+# status codes: those of the fit kernel (thermal._kernels.fit.STATUS)
 
 
 @jit
@@ -132,14 +139,15 @@ def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, c
 
 
 @jit
-def _flow_cost(col, ys, sw, valid, n_ch, yy):
+def _flow_cost(col, ys, sw, n_ch, yy):
+    """(cost, rate) of the best non-negative areal rate for the column ``col`` (sw = 0 on
+    missing channels)."""
     g = 0.0
     r = 0.0
     for c in range(n_ch):
-        if valid[c]:
-            w = sw[c] * sw[c] * col[c]
-            g += w * col[c]
-            r += w * ys[c]
+        w = sw[c] * sw[c] * col[c]
+        g += w * col[c]
+        r += w * ys[c]
     if r <= 0.0 or g <= 0.0:
         return yy, 0.0
     return yy - r * r / g, r / g
@@ -179,46 +187,25 @@ def _fit_flow_one(
             cov[i, p, q] = nan
     for c in range(n_ch):
         model[i, c] = nan
-    valid = np.zeros(n_ch, dtype=np.bool_)
-    n_valid = 0
-    scale = 0.0
-    for c in range(n_ch):
-        v = y[i, c]
-        if math.isnan(v):
-            continue
-        if not math.isfinite(v):
-            status[i] = BAD_DATA
-            return
-        s = sig[i, c]
-        if not (s > 0.0 and math.isfinite(s)):
-            status[i] = BAD_SIGMA
-            return
-        valid[c] = True
-        n_valid += 1
-        scale = max(scale, abs(v))
-    if n_valid == 0:
-        status[i] = NO_DATA
+    ys = np.zeros(n_ch)
+    sw = np.zeros(n_ch)
+    bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
+    if bad >= 0:
+        status[i] = bad
         return
     if n_valid < 2:
         status[i] = NOT_ENOUGH
         return
-    if scale == 0.0:
-        scale = 1.0
-    ys = np.zeros(n_ch)
-    sw = np.zeros(n_ch)
     yy = 0.0
     for c in range(n_ch):
-        if valid[c]:
-            ys[c] = y[i, c] / scale
-            sw[c] = scale / sig[i, c]
-            yy += sw[c] * sw[c] * ys[c] * ys[c]
+        yy += sw[c] * sw[c] * ys[c] * ys[c]
     col = np.empty(n_ch)
     dcol = np.empty(n_ch)
     best = np.inf
     g_best = 0
     for g in range(grid.size):
         _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, grid[g], col, dcol)
-        cost, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+        cost, _ = _flow_cost(col, ys, sw, n_ch, yy)
         if cost < best:
             best = cost
             g_best = g
@@ -229,9 +216,9 @@ def _fit_flow_one(
     x1 = b - gr * (b - a)
     x2 = a + gr * (b - a)
     _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x1), col, dcol)
-    f1, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    f1, _ = _flow_cost(col, ys, sw, n_ch, yy)
     _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x2), col, dcol)
-    f2, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    f2, _ = _flow_cost(col, ys, sw, n_ch, yy)
     for _it in range(80):
         if b - a < 1e-10:
             break
@@ -242,7 +229,7 @@ def _fit_flow_one(
             x1 = b - gr * (b - a)
             _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x1),
                         col, dcol)  # fmt: skip
-            f1, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+            f1, _ = _flow_cost(col, ys, sw, n_ch, yy)
         else:
             a = x1
             x1 = x2
@@ -250,10 +237,10 @@ def _fit_flow_one(
             x2 = a + gr * (b - a)
             _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, math.exp(x2),
                         col, dcol)  # fmt: skip
-            f2, _ = _flow_cost(col, ys, sw, valid, n_ch, yy)
+            f2, _ = _flow_cost(col, ys, sw, n_ch, yy)
     t_fit = math.exp(0.5 * (a + b))
     _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, t_fit, col, dcol)
-    cost, r = _flow_cost(col, ys, sw, valid, n_ch, yy)
+    cost, r = _flow_cost(col, ys, sw, n_ch, yy)
     rate[i] = r * scale
     tau[i] = t_fit
     chi2[i] = cost
@@ -278,12 +265,11 @@ def _fit_flow_one(
     h01 = 0.0
     h11 = 0.0
     for c in range(n_ch):
-        if valid[c]:
-            j0 = sw[c] * col[c]
-            j1 = sw[c] * r * dcol[c]
-            h00 += j0 * j0
-            h01 += j0 * j1
-            h11 += j1 * j1
+        j0 = sw[c] * col[c]
+        j1 = sw[c] * r * dcol[c]
+        h00 += j0 * j0
+        h01 += j0 * j1
+        h11 += j1 * j1
     det = h00 * h11 - h01 * h01
     at_bound = r <= 0.0 or t_fit <= lo * (1 + 1e-6) or t_fit >= hi * (1 - 1e-6)
     if not (det > 1e-12 * h00 * h11) or r <= 0.0:

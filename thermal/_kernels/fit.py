@@ -71,6 +71,50 @@ _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
 @jit(fastmath=_SUMS)
+def scaled_spectrum(y, sig, ys, sw):
+    """Validate one spectrum and scale it so that its largest |y| is 1.
+
+    NaN in ``y`` marks a missing channel. Writes ys = y / scale and sw = scale / sig on valid
+    channels, 0 elsewhere: with sw = 0 on missing channels every weighted sum skips them without
+    a branch, and its loop vectorises. Returns (status, n_valid, scale), status -1 when the
+    spectrum can be fitted, else BAD_DATA (an infinite value), BAD_SIGMA (zero, negative or
+    non-finite uncertainty on a measured channel) or NO_DATA.
+    """
+    n_valid = 0
+    scale = 0.0
+    bad_sigma = False
+    bad_data = False
+    for k in range(y.size):
+        ys[k] = 0.0
+        sw[k] = 0.0
+        v = y[k]
+        if math.isnan(v):
+            continue
+        if not math.isfinite(v):
+            bad_data = True
+            continue
+        if not (sig[k] > 0.0 and math.isfinite(sig[k])):
+            bad_sigma = True
+            continue
+        sw[k] = 1.0  # marks a valid channel until the scale is known
+        n_valid += 1
+        scale = max(scale, abs(v))
+    if bad_data:
+        return BAD_DATA, n_valid, scale
+    if bad_sigma:
+        return BAD_SIGMA, n_valid, scale
+    if n_valid == 0:
+        return NO_DATA, n_valid, scale
+    if scale == 0.0:
+        scale = 1.0
+    for k in range(y.size):
+        if sw[k] > 0.0:
+            ys[k] = y[k] / scale
+            sw[k] = scale / sig[k]
+    return -1, n_valid, scale
+
+
+@jit(fastmath=_SUMS)
 def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
     """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature.
 
@@ -446,6 +490,18 @@ def _line_minima(
 
 
 @jit(inline="always", fastmath=_SUMS)
+def _row_gram(rows, n, out):
+    """out[p, q] = rows[p] . rows[q] for p, q < n (J J^T of Jacobian rows)."""
+    for p in range(n):
+        for q in range(p + 1):
+            s = 0.0
+            for k in range(rows.shape[1]):
+                s += rows[p, k] * rows[q, k]
+            out[p, q] = s
+            out[q, p] = s
+
+
+@jit(inline="always", fastmath=_SUMS)
 def _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin):
     """Accept a trial point: copy its temperatures, areas, columns and derivatives."""
     lnt[:] = trial
@@ -548,48 +604,16 @@ def _fit_one(
         model[i, k] = nan
 
     # ---- validate and scale
-    valid = np.zeros(n_ch, dtype=np.bool_)
-    n_valid = 0
-    scale = 0.0
-    bad_sigma = False
-    bad_data = False
-    for k in range(n_ch):
-        v = y[i, k]
-        if math.isnan(v):
-            continue
-        if not math.isfinite(v):
-            bad_data = True
-            continue
-        s = sig[i, k]
-        if not (s > 0.0 and math.isfinite(s)):
-            bad_sigma = True
-            continue
-        valid[k] = True
-        n_valid += 1
-        scale = max(scale, abs(v))
-    if bad_data:
-        status[i] = BAD_DATA
-        return
-    if bad_sigma:
-        status[i] = BAD_SIGMA
-        return
-    if n_valid == 0:
-        status[i] = NO_DATA
+    ys = np.zeros(n_ch)
+    sw = np.zeros(n_ch)
+    bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
+    if bad >= 0:
+        status[i] = bad
         return
     n_params = n_free + n_lin_max
     if n_valid < n_params:
         status[i] = NOT_ENOUGH
         return
-    if scale == 0.0:
-        scale = 1.0
-    # sw (sqrt of the weight) is 0 on missing channels, so every weighted sum below skips them
-    # without a branch and its loop vectorises
-    ys = np.zeros(n_ch)
-    sw = np.zeros(n_ch)
-    for k in range(n_ch):
-        if valid[k]:
-            ys[k] = y[i, k] / scale
-            sw[k] = scale / sig[i, k]
 
     # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
     wcol = np.empty(n_ch)
@@ -849,12 +873,7 @@ def _fit_one(
                 for k in range(n_ch):
                     s += jac[f, k] * res[k]
                 grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
-                for g2 in range(f + 1):
-                    t = 0.0
-                    for k in range(n_ch):
-                        t += jac[f, k] * jac[g2, k]
-                    hess[f, g2] = t
-                    hess[g2, f] = t
+            _row_gram(jac, nf, hess)
             if has_prev:
                 # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
                 # poorly determined component) the steps zig-zag across the valley. If the slope
@@ -1026,13 +1045,7 @@ def _fit_one(
             else:
                 jp[p, k] = sw[k] * bg_shape[k]
     h = np.empty((n_inc, n_inc))
-    for p in range(n_inc):
-        for q in range(p + 1):
-            s = 0.0
-            for k in range(n_ch):
-                s += jp[p, k] * jp[q, k]
-            h[p, q] = s
-            h[q, p] = s
+    _row_gram(jp, n_inc, h)
     inv = np.empty((n_inc, n_inc))
     w2 = np.empty(n_inc)
     c2 = np.empty(n_inc)
