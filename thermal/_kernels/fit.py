@@ -504,7 +504,8 @@ def _row_gram(rows, n, out):
 @jit(inline="always", fastmath=_SUMS)
 def _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin):
     """Accept a trial point: copy its temperatures, areas, columns and derivatives."""
-    lnt[:] = trial
+    for j in range(lnt.size):
+        lnt[j] = trial[j]
     for p in range(n_lin):
         coef[p] = t_coef[p]
         cols[p, :] = t_cols[p, :]
@@ -581,6 +582,216 @@ def fit_batch(
             chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
             n_cols,
         )  # fmt: skip
+
+
+
+@jit
+def _workspace(n_ch):
+    """Scratch arrays of one Levenberg-Marquardt run (see :func:`_lm_run`)."""
+    return (
+        np.empty(3), np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty(n_ch), np.empty(n_ch),
+        np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty(4), np.empty(4), np.empty((4, 4)),
+        np.empty(4), np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4, dtype=np.int64),
+        np.empty(4, dtype=np.int64), np.zeros((3, n_ch)), np.empty((3, 3)), np.empty(3),
+        np.empty((4, 4)), np.empty(4), np.empty(4), np.zeros(3), np.empty(n_ch), np.empty(4),
+    )  # fmt: skip
+
+
+@jit(fastmath=_SUMS)
+def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
+    """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
+    projection: the areas are the exact NNLS solution at every point).
+
+    ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin)
+    describes the spectrum; ``ws`` is the workspace tuple of :func:`_workspace`. ``lnt`` ends at
+    the run's end point, whose columns, derivatives and areas are left in ``ws``. The run is
+    abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never).
+    Returns (cost, converged, evaluations).
+    """
+    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin = prob
+    (trial, cols, dcols, tmp, dtmp, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
+     sub_idx, col_idx, jac, hess, grad, lmat, lvec, gvec, prev_d, res, proj) = ws  # fmt: skip
+    evaluations = 0
+
+    _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
+             tmp, dtmp)  # fmt: skip
+    cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
+    evaluations += 1
+    lam = 1e-3  # initial damping
+    has_prev = False
+    prev_g0 = 0.0
+    abandon = False
+    converged = nf == 0
+    it = 0
+    while not converged and it < max_iter:
+        it += 1
+        # Golub-Pereyra Jacobian of the projected residual r = sw (ys - model) = P_perp y:
+        # -dr/dlnT_j = P_perp D_j a + A G^-1 e_j (D_j^T r), D_j = sw * dcol_j, A the active
+        # weighted columns, G = A^T A. Kaufman's approximation drops the second term; that
+        # made Gauss-Newton zig-zag for thousands of steps where a faint component is
+        # poorly determined.
+        n_act = 0
+        for p in range(n_lin):
+            if coef[p] > 0.0:
+                col_idx[n_act] = p
+                n_act += 1
+        for p in range(n_act):
+            for q in range(p + 1):
+                g = 0.0
+                for k in range(n_ch):
+                    g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
+                gram[p, q] = g
+                gram[q, p] = g
+        for k in range(n_ch):
+            m = 0.0
+            for p in range(n_lin):
+                m += coef[p] * cols[p, k]
+            res[k] = sw[k] * (ys[k] - m)
+        for f in range(nf):
+            j = free[f]
+            a = coef[j]
+            for k in range(n_ch):
+                jac[f, k] = sw[k] * a * dcols[j, k]
+            if a > 0.0 and n_act > 0:
+                pj = 0
+                for p in range(n_act):
+                    if col_idx[p] == j:
+                        pj = p
+                for p in range(n_act):
+                    s = 0.0
+                    for k in range(n_ch):
+                        s += sw[k] * cols[col_idx[p], k] * jac[f, k]
+                    lvec[p] = s
+                    for q in range(n_act):
+                        lmat[p, q] = gram[p, q]
+                if _cholesky_solve(lmat, lvec, n_act, work):
+                    # the second term's coefficients G^-1 e_pj (D_j^T r)
+                    dr = 0.0
+                    for k in range(n_ch):
+                        dr += sw[k] * dcols[j, k] * res[k]
+                    for p in range(n_act):
+                        gvec[p] = dr if p == pj else 0.0
+                        for q in range(n_act):
+                            lmat[p, q] = gram[p, q]
+                    if not _cholesky_solve(lmat, gvec, n_act, work):
+                        for p in range(n_act):
+                            gvec[p] = 0.0
+                    for k in range(n_ch):
+                        s = 0.0
+                        for p in range(n_act):
+                            s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
+                        jac[f, k] += sw[k] * s
+        for f in range(nf):
+            s = 0.0
+            for k in range(n_ch):
+                s += jac[f, k] * res[k]
+            grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
+        _row_gram(jac, nf, hess)
+        if has_prev:
+            # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
+            # poorly determined component) the steps zig-zag across the valley. If the slope
+            # along the previous step changed sign, go to the secant minimum on that line.
+            g1 = 0.0
+            for f in range(nf):
+                g1 += grad[f] * prev_d[free[f]]
+            has_prev = False
+            if prev_g0 > 0.0 and g1 < 0.0:
+                t_line = prev_g0 / (prev_g0 - g1)
+                if 0.02 < t_line < 0.98:
+                    for j in range(n_comp):
+                        trial[j] = min(
+                            max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j]
+                        )
+                    _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg,
+                             bg_shape, t_cols, t_dcols, tmp, dtmp)  # fmt: skip
+                    new = _solve_areas(
+                        t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work,
+                        sub_idx,
+                    )  # fmt: skip
+                    evaluations += 1
+                    if new < cost:
+                        rel = (cost - new) / max(cost, 1e-300)
+                        _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
+                        cost = new
+                        if rel < 1e-11:
+                            converged = True
+                        continue
+        improved = False
+        while True:
+            for f in range(nf):
+                proj[f] = grad[f]
+                for g2 in range(nf):
+                    lmat[f, g2] = hess[f, g2]
+                lmat[f, f] = hess[f, f] * (1.0 + lam)
+            for f in range(nf):
+                jf = free[f]
+                pinned = (lnt[jf] <= lnlo[jf] and grad[f] < 0.0) or (
+                    lnt[jf] >= lnhi[jf] and grad[f] > 0.0
+                )
+                if pinned or not hess[f, f] > 0.0:
+                    proj[f] = 0.0
+                    for g2 in range(nf):
+                        lmat[f, g2] = 0.0
+                        lmat[g2, f] = 0.0
+                    lmat[f, f] = 1.0
+            if not _cholesky_solve(lmat, proj, nf, work):
+                lam *= 10.0
+                if lam > 1e12:
+                    break
+                continue
+            if it >= ABANDON_AFTER and cost > best_final:
+                # the quadratic model's reduction from here: if even ABANDON_FACTOR times
+                # it cannot reach the best minimum found, this basin is worse
+                pred = 0.0
+                for f in range(nf):
+                    pred += 2.0 * proj[f] * grad[f]
+                    for g2 in range(nf):
+                        pred -= proj[f] * hess[f, g2] * proj[g2]
+                if cost - ABANDON_FACTOR * pred > best_final:
+                    abandon = True
+                    break
+            for j in range(n_comp):
+                trial[j] = lnt[j]
+            moved = 0.0
+            for f in range(nf):
+                j = free[f]
+                v = min(max(lnt[j] + proj[f], lnlo[j]), lnhi[j])
+                moved = max(moved, abs(v - lnt[j]))
+                trial[j] = v
+            if moved < 1e-12:
+                converged = True
+                break
+            _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg, bg_shape,
+                     t_cols, t_dcols, tmp, dtmp)  # fmt: skip
+            new = _solve_areas(
+                t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
+            )
+            evaluations += 1
+            if new <= cost:
+                rel = (cost - new) / max(cost, 1e-300)
+                prev_g0 = 0.0
+                for j in range(n_comp):
+                    prev_d[j] = trial[j] - lnt[j]
+                for f in range(nf):
+                    prev_g0 += grad[f] * prev_d[free[f]]
+                has_prev = True
+                _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
+                cost = new
+                lam = max(lam * 0.3, 1e-9)
+                improved = True
+                if rel < 1e-11 or moved < 1e-9:
+                    converged = True
+                break
+            lam *= 10.0
+            if lam > 1e12:
+                break
+        if abandon:
+            break
+        if not improved and not converged:
+            converged = True  # no descent possible from here: a (local) minimum
+        if it >= 4 and cost > 1.5 * best_final + 10.0:
+            break  # heading for a basin far worse than one already found: abandon
+    return cost, converged, evaluations
 
 
 @jit(fastmath=_SUMS)
@@ -730,34 +941,20 @@ def _fit_one(
 
     # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
     lnt = np.empty(n_comp)
-    trial = np.empty(n_comp)
-    cols = np.empty((4, n_ch))
-    dcols = np.empty((4, n_ch))
-    tmp = np.empty(n_ch)
-    dtmp = np.empty(n_ch)
-    t_cols = np.empty((4, n_ch))
-    t_dcols = np.empty((4, n_ch))
-    t_coef = np.empty(4)
+    ws = _workspace(n_ch)
+    cols, dcols, tmp, dtmp = ws[1], ws[2], ws[3], ws[4]
     free = np.empty(3, dtype=np.int64)
     nf = 0
     for j in range(n_comp):
         if lnhi[j] > lnlo[j]:
             free[nf] = j
             nf += 1
-    jac = np.zeros((3, n_ch))
-    hess = np.empty((3, 3))
-    grad = np.empty(3)
-    lmat = np.empty((4, 4))
-    lvec = np.empty(4)
-    gvec = np.empty(4)
-    prev_d = np.zeros(3)
-    res = np.empty(n_ch)
-    proj = np.empty(4)
+    n_lin = n_lin_max
+    prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin)
     best_lnt = np.empty(n_comp)
     best_final = np.inf
     best_converged = False
     evaluations = 0
-    n_lin = n_lin_max
     polish = n_comp == 2 and exchangeable and nf == 2
     n_polish = 0
     polish_from = np.inf  # best cost when the last polish round was set up
@@ -800,184 +997,8 @@ def _fit_one(
                 continue
         for j in range(n_comp):
             lnt[j] = start_lnt[s_i, j]
-        _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
-                 tmp, dtmp)  # fmt: skip
-        cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
-        evaluations += 1
-        lam = 1e-3  # initial damping
-        has_prev = False
-        prev_g0 = 0.0
-        abandon = False
-        converged = nf == 0
-        it = 0
-        while not converged and it < max_iter:
-            it += 1
-            # Golub-Pereyra Jacobian of the projected residual r = sw (ys - model) = P_perp y:
-            # -dr/dlnT_j = P_perp D_j a + A G^-1 e_j (D_j^T r), D_j = sw * dcol_j, A the active
-            # weighted columns, G = A^T A. Kaufman's approximation drops the second term; that
-            # made Gauss-Newton zig-zag for thousands of steps where a faint component is
-            # poorly determined.
-            n_act = 0
-            for p in range(n_lin):
-                if coef[p] > 0.0:
-                    col_idx[n_act] = p
-                    n_act += 1
-            for p in range(n_act):
-                for q in range(p + 1):
-                    g = 0.0
-                    for k in range(n_ch):
-                        g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
-                    gram[p, q] = g
-                    gram[q, p] = g
-            for k in range(n_ch):
-                m = 0.0
-                for p in range(n_lin):
-                    m += coef[p] * cols[p, k]
-                res[k] = sw[k] * (ys[k] - m)
-            for f in range(nf):
-                j = free[f]
-                a = coef[j]
-                for k in range(n_ch):
-                    jac[f, k] = sw[k] * a * dcols[j, k]
-                if a > 0.0 and n_act > 0:
-                    pj = 0
-                    for p in range(n_act):
-                        if col_idx[p] == j:
-                            pj = p
-                    for p in range(n_act):
-                        s = 0.0
-                        for k in range(n_ch):
-                            s += sw[k] * cols[col_idx[p], k] * jac[f, k]
-                        lvec[p] = s
-                        for q in range(n_act):
-                            lmat[p, q] = gram[p, q]
-                    if _cholesky_solve(lmat, lvec, n_act, work):
-                        # the second term's coefficients G^-1 e_pj (D_j^T r)
-                        dr = 0.0
-                        for k in range(n_ch):
-                            dr += sw[k] * dcols[j, k] * res[k]
-                        for p in range(n_act):
-                            gvec[p] = dr if p == pj else 0.0
-                            for q in range(n_act):
-                                lmat[p, q] = gram[p, q]
-                        if not _cholesky_solve(lmat, gvec, n_act, work):
-                            for p in range(n_act):
-                                gvec[p] = 0.0
-                        for k in range(n_ch):
-                            s = 0.0
-                            for p in range(n_act):
-                                s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
-                            jac[f, k] += sw[k] * s
-            for f in range(nf):
-                s = 0.0
-                for k in range(n_ch):
-                    s += jac[f, k] * res[k]
-                grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
-            _row_gram(jac, nf, hess)
-            if has_prev:
-                # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
-                # poorly determined component) the steps zig-zag across the valley. If the slope
-                # along the previous step changed sign, go to the secant minimum on that line.
-                g1 = 0.0
-                for f in range(nf):
-                    g1 += grad[f] * prev_d[free[f]]
-                has_prev = False
-                if prev_g0 > 0.0 and g1 < 0.0:
-                    t_line = prev_g0 / (prev_g0 - g1)
-                    if 0.02 < t_line < 0.98:
-                        for j in range(n_comp):
-                            trial[j] = min(
-                                max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j]
-                            )
-                        _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg,
-                                 bg_shape, t_cols, t_dcols, tmp, dtmp)  # fmt: skip
-                        new = _solve_areas(
-                            t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work,
-                            sub_idx,
-                        )  # fmt: skip
-                        evaluations += 1
-                        if new < cost:
-                            rel = (cost - new) / max(cost, 1e-300)
-                            _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
-                            cost = new
-                            if rel < 1e-11:
-                                converged = True
-                            continue
-            improved = False
-            while True:
-                for f in range(nf):
-                    proj[f] = grad[f]
-                    for g2 in range(nf):
-                        lmat[f, g2] = hess[f, g2]
-                    lmat[f, f] = hess[f, f] * (1.0 + lam)
-                for f in range(nf):
-                    jf = free[f]
-                    pinned = (lnt[jf] <= lnlo[jf] and grad[f] < 0.0) or (
-                        lnt[jf] >= lnhi[jf] and grad[f] > 0.0
-                    )
-                    if pinned or not hess[f, f] > 0.0:
-                        proj[f] = 0.0
-                        for g2 in range(nf):
-                            lmat[f, g2] = 0.0
-                            lmat[g2, f] = 0.0
-                        lmat[f, f] = 1.0
-                if not _cholesky_solve(lmat, proj, nf, work):
-                    lam *= 10.0
-                    if lam > 1e12:
-                        break
-                    continue
-                if it >= ABANDON_AFTER and cost > best_final:
-                    # the quadratic model's reduction from here: if even ABANDON_FACTOR times
-                    # it cannot reach the best minimum found, this basin is worse
-                    pred = 0.0
-                    for f in range(nf):
-                        pred += 2.0 * proj[f] * grad[f]
-                        for g2 in range(nf):
-                            pred -= proj[f] * hess[f, g2] * proj[g2]
-                    if cost - ABANDON_FACTOR * pred > best_final:
-                        abandon = True
-                        break
-                for j in range(n_comp):
-                    trial[j] = lnt[j]
-                moved = 0.0
-                for f in range(nf):
-                    j = free[f]
-                    v = min(max(lnt[j] + proj[f], lnlo[j]), lnhi[j])
-                    moved = max(moved, abs(v - lnt[j]))
-                    trial[j] = v
-                if moved < 1e-12:
-                    converged = True
-                    break
-                _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg, bg_shape,
-                         t_cols, t_dcols, tmp, dtmp)  # fmt: skip
-                new = _solve_areas(
-                    t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
-                )
-                evaluations += 1
-                if new <= cost:
-                    rel = (cost - new) / max(cost, 1e-300)
-                    prev_g0 = 0.0
-                    for j in range(n_comp):
-                        prev_d[j] = trial[j] - lnt[j]
-                    for f in range(nf):
-                        prev_g0 += grad[f] * prev_d[free[f]]
-                    has_prev = True
-                    _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
-                    cost = new
-                    lam = max(lam * 0.3, 1e-9)
-                    improved = True
-                    if rel < 1e-11 or moved < 1e-9:
-                        converged = True
-                    break
-                lam *= 10.0
-                if lam > 1e12:
-                    break
-            if abandon:
-                break
-            if not improved and not converged:
-                converged = True  # no descent possible from here: a (local) minimum
-            if it >= 4 and cost > 1.5 * best_final + 10.0:
-                break  # heading for a basin far worse than one already found: abandon
+        cost, converged, n_ev = _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final)
+        evaluations += n_ev
         if cost < best_final:
             best_final = cost
             best_converged = converged
