@@ -40,7 +40,7 @@ from numba import prange as numba_prange
 
 from thermal._kernels import jit, kernel
 from thermal._kernels.exp import exp_reduced
-from thermal.constants import C1, C2
+from thermal.constants import C1, C2, STEFAN_BOLTZMANN
 
 STATUS = (
     "converged",
@@ -159,10 +159,12 @@ def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
 
 
 @jit(inline="always", fastmath=_SUMS)
-def _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
-             tmp, dtmp):  # fmt: skip
+def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
+             dcols, tmp, dtmp):  # fmt: skip
     """Model columns (emissivity x channel basis, then the background shape) and their
-    derivatives in ln T at the temperatures ``exp(lnt)``."""
+    derivatives in ln T at the temperatures ``exp(lnt)``. With ``n_row`` > ``n_ch`` row
+    ``n_ch`` is the power row: emissivity x sigma T^4 [W m-2] (0 for the background), so that
+    a datum there with a large weight constrains the total power (see the profile kernel)."""
     for j in range(n_comp):
         channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
         for k in range(n_ch):
@@ -171,6 +173,14 @@ def _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, 
     if has_bg:
         for k in range(n_ch):
             cols[n_comp, k] = bg_shape[k]
+    if n_row > n_ch:
+        for j in range(n_comp):
+            t = math.exp(lnt[j])
+            t2 = t * t
+            cols[j, n_ch] = eps[j] * STEFAN_BOLTZMANN * t2 * t2
+            dcols[j, n_ch] = 4.0 * cols[j, n_ch]
+        if has_bg:
+            cols[n_comp, n_ch] = 0.0
 
 
 @jit(fastmath=_SUMS)
@@ -373,6 +383,29 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
 
 
 @jit(fastmath=_SUMS)
+def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all):
+    """Weighted Gram matrix and right-hand side of the grid columns for one spectrum; returns
+    y^T W y. Every combination of grid columns is then scored in O(1)."""
+    wcol = np.empty(n_ch)
+    yy = 0.0
+    for k in range(n_ch):
+        yy += sw[k] * sw[k] * ys[k] * ys[k]
+    for a in range(g_cols.shape[0]):
+        s = 0.0
+        for k in range(n_ch):
+            wcol[k] = sw[k] * sw[k] * g_cols[a, k]
+            s += wcol[k] * ys[k]
+        rhs_all[a] = s
+        for b in range(a + 1):
+            t = 0.0
+            for k in range(n_ch):
+                t += wcol[k] * g_cols[b, k]
+            gram_all[a, b] = t
+            gram_all[b, a] = t
+    return yy
+
+
+@jit(fastmath=_SUMS)
 def _line_start(
     node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, yy, grid, gram_all, rhs_all,
     g_cols, n_grid, out, col, dcol,
@@ -512,6 +545,36 @@ def _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin):
         dcols[p, :] = t_dcols[p, :]
 
 
+@jit
+def grid_columns(grid_basis, exchangeable, bg_shape, has_bg):
+    """The multi-start grid's columns shared by a batch (n_cols x n_ch): one set per component
+    (one for exchangeable components), then the background shape."""
+    n_comp, n_grid, n_ch = grid_basis.shape
+    n_sets = 1 if exchangeable else n_comp
+    n_cols = n_sets * n_grid + (1 if has_bg else 0)
+    g_cols = np.empty((n_cols, n_ch))
+    for j in range(n_sets):
+        for g in range(n_grid):
+            for k in range(n_ch):
+                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
+    if has_bg:
+        for k in range(n_ch):
+            g_cols[n_cols - 1, k] = bg_shape[k]
+    return g_cols
+
+
+@jit
+def node_constants(node_lam, node_w):
+    """Per-node x = c2 / lambda [K] and weight x c1 / lambda^5 (see :func:`channel_basis`)."""
+    node_x = np.empty(node_lam.size)
+    node_a = np.empty(node_lam.size)
+    for q in range(node_lam.size):
+        lam = node_lam[q]
+        node_x[q] = C2 / lam
+        node_a[q] = node_w[q] * C1 / (lam * lam * lam * lam * lam)
+    return node_x, node_a
+
+
 @kernel
 def fit_batch(
     y,
@@ -559,22 +622,9 @@ def fit_batch(
             n_free += 1
     n_lin_max = n_comp + (1 if has_bg else 0)
     # the grid columns, shared by the batch (exchangeable components share one set)
-    n_sets = 1 if exchangeable else n_comp
-    n_cols = n_sets * n_grid + (1 if has_bg else 0)
-    g_cols = np.empty((n_cols, n_ch))
-    for j in range(n_sets):
-        for g in range(n_grid):
-            for k in range(n_ch):
-                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
-    if has_bg:
-        for k in range(n_ch):
-            g_cols[n_cols - 1, k] = bg_shape[k]
-    node_x = np.empty(node_lam.size)
-    node_a = np.empty(node_lam.size)
-    for q in range(node_lam.size):
-        lam = node_lam[q]
-        node_x[q] = C2 / lam
-        node_a[q] = node_w[q] * C1 / (lam * lam * lam * lam * lam)
+    g_cols = grid_columns(grid_basis, exchangeable, bg_shape, has_bg)
+    n_cols = g_cols.shape[0]
+    node_x, node_a = node_constants(node_lam, node_w)
     for i in numba_prange(n_fits):
         _fit_one(
             i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
@@ -582,7 +632,6 @@ def fit_batch(
             chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
             n_cols,
         )  # fmt: skip
-
 
 
 @jit
@@ -602,20 +651,20 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
     """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
     projection: the areas are the exact NNLS solution at every point).
 
-    ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin)
+    ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin,
+    n_row): n_row > n_ch adds the power row of :func:`_columns` (sw, ys of size n_row)
     describes the spectrum; ``ws`` is the workspace tuple of :func:`_workspace`. ``lnt`` ends at
     the run's end point, whose columns, derivatives and areas are left in ``ws``. The run is
     abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never).
     Returns (cost, converged, evaluations).
     """
-    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin = prob
+    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
     (trial, cols, dcols, tmp, dtmp, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
      sub_idx, col_idx, jac, hess, grad, lmat, lvec, gvec, prev_d, res, proj) = ws  # fmt: skip
     evaluations = 0
-
-    _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
-             tmp, dtmp)  # fmt: skip
-    cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
+    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
+             dcols, tmp, dtmp)  # fmt: skip
+    cost = _solve_areas(cols, sw, ys, n_lin, n_row, coef, gram, rhs, mat, vec, work, sub_idx)
     evaluations += 1
     lam = 1e-3  # initial damping
     has_prev = False
@@ -638,11 +687,11 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
         for p in range(n_act):
             for q in range(p + 1):
                 g = 0.0
-                for k in range(n_ch):
+                for k in range(n_row):
                     g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
                 gram[p, q] = g
                 gram[q, p] = g
-        for k in range(n_ch):
+        for k in range(n_row):
             m = 0.0
             for p in range(n_lin):
                 m += coef[p] * cols[p, k]
@@ -650,7 +699,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
         for f in range(nf):
             j = free[f]
             a = coef[j]
-            for k in range(n_ch):
+            for k in range(n_row):
                 jac[f, k] = sw[k] * a * dcols[j, k]
             if a > 0.0 and n_act > 0:
                 pj = 0
@@ -659,7 +708,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
                         pj = p
                 for p in range(n_act):
                     s = 0.0
-                    for k in range(n_ch):
+                    for k in range(n_row):
                         s += sw[k] * cols[col_idx[p], k] * jac[f, k]
                     lvec[p] = s
                     for q in range(n_act):
@@ -667,7 +716,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
                 if _cholesky_solve(lmat, lvec, n_act, work):
                     # the second term's coefficients G^-1 e_pj (D_j^T r)
                     dr = 0.0
-                    for k in range(n_ch):
+                    for k in range(n_row):
                         dr += sw[k] * dcols[j, k] * res[k]
                     for p in range(n_act):
                         gvec[p] = dr if p == pj else 0.0
@@ -676,14 +725,14 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
                     if not _cholesky_solve(lmat, gvec, n_act, work):
                         for p in range(n_act):
                             gvec[p] = 0.0
-                    for k in range(n_ch):
+                    for k in range(n_row):
                         s = 0.0
                         for p in range(n_act):
                             s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
                         jac[f, k] += sw[k] * s
         for f in range(nf):
             s = 0.0
-            for k in range(n_ch):
+            for k in range(n_row):
                 s += jac[f, k] * res[k]
             grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
         _row_gram(jac, nf, hess)
@@ -699,13 +748,11 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
                 t_line = prev_g0 / (prev_g0 - g1)
                 if 0.02 < t_line < 0.98:
                     for j in range(n_comp):
-                        trial[j] = min(
-                            max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j]
-                        )
-                    _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg,
+                        trial[j] = min(max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j])
+                    _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg,
                              bg_shape, t_cols, t_dcols, tmp, dtmp)  # fmt: skip
                     new = _solve_areas(
-                        t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work,
+                        t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work,
                         sub_idx,
                     )  # fmt: skip
                     evaluations += 1
@@ -761,10 +808,10 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
             if moved < 1e-12:
                 converged = True
                 break
-            _columns(node_x, node_a, node_ch, n_ch, trial, eps, n_comp, has_bg, bg_shape,
+            _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg, bg_shape,
                      t_cols, t_dcols, tmp, dtmp)  # fmt: skip
             new = _solve_areas(
-                t_cols, sw, ys, n_lin, n_ch, t_coef, gram, rhs, mat, vec, work, sub_idx
+                t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work, sub_idx
             )
             evaluations += 1
             if new <= cost:
@@ -827,24 +874,9 @@ def _fit_one(
         return
 
     # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
-    wcol = np.empty(n_ch)
     gram_all = np.empty((n_cols, n_cols))
     rhs_all = np.empty(n_cols)
-    yy = 0.0
-    for k in range(n_ch):
-        yy += sw[k] * sw[k] * ys[k] * ys[k]
-    for a in range(n_cols):
-        s = 0.0
-        for k in range(n_ch):
-            wcol[k] = sw[k] * sw[k] * g_cols[a, k]
-            s += wcol[k] * ys[k]
-        rhs_all[a] = s
-        for b in range(a + 1):
-            t = 0.0
-            for k in range(n_ch):
-                t += wcol[k] * g_cols[b, k]
-            gram_all[a, b] = t
-            gram_all[b, a] = t
+    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all)
     gram = np.empty((4, 4))
     rhs = np.empty(4)
     coef = np.empty(4)
@@ -950,7 +982,8 @@ def _fit_one(
             free[nf] = j
             nf += 1
     n_lin = n_lin_max
-    prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin)
+    n_row = n_ch
+    prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row)
     best_lnt = np.empty(n_comp)
     best_final = np.inf
     best_converged = False
@@ -1008,7 +1041,7 @@ def _fit_one(
     converged = best_converged
     for j in range(n_comp):
         lnt[j] = best_lnt[j]
-    _columns(node_x, node_a, node_ch, n_ch, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
+    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
              tmp, dtmp)  # fmt: skip
     cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
 

@@ -20,6 +20,7 @@ import xarray as xr
 from thermal import bands as _bands
 from thermal import planck, units
 from thermal._kernels import fit as _kfit
+from thermal._kernels import profile as _kprofile
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.models import SOLAR_TEMPERATURE, get_model
 
@@ -89,7 +90,17 @@ class Channels:
         return cls(np.concatenate(lam), np.concatenate(w), np.concatenate(ch), len(names))
 
 
-def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int = 1000):
+INTERVALS = ("linear", "profile")
+
+
+def _check_intervals(intervals):
+    if intervals not in INTERVALS:
+        raise ValueError(f"intervals must be one of {INTERVALS}; got {intervals!r}")
+
+
+def fit_arrays(
+    y, sigma, channels: Channels, model="2T", *, max_iterations: int = 1000, intervals="linear"
+):
     """Fit spectra held in numpy arrays (the engine's array face).
 
     Parameters
@@ -103,13 +114,18 @@ def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int 
         ``"1T"``, ``"2T"``, ``"3T"`` or a :mod:`thermal.models` object.
     max_iterations : int
         Levenberg-Marquardt iteration limit per spectrum.
+    intervals : {"linear", "profile"}
+        ``"profile"`` adds profile-likelihood 1-sigma intervals (see :func:`fit_spectra`).
 
     Returns
     -------
     tuple of ndarray
         temperature (..., c) [K], area (..., c), background (...), covariance (..., p, p),
-        chi2 (...), dof (...), status (...), model (..., n_channels), nfev (...).
+        chi2 (...), dof (...), status (...), model (..., n_channels), nfev (...); with
+        ``intervals="profile"`` also temperature_lower, temperature_upper (..., c) [K],
+        power_lower, power_upper (...) [unit of y x sr um].
     """
+    _check_intervals(intervals)
     m = get_model(model)
     y = np.asarray(y, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
@@ -159,10 +175,20 @@ def fit_arrays(y, sigma, channels: Channels, model="2T", *, max_iterations: int 
         for j in range(c):  # a fixed temperature comes back exactly as given, not exp(log(T))
             if m.lower[j] == m.upper[j]:
                 out[0][:, j] = np.where(np.isnan(out[0][:, j]), np.nan, m.lower[j])
-    shapes = (
+    shapes = [
         (*batch, c), (*batch, c), batch, (*batch, n_par, n_par), batch, batch, batch,
         (*batch, n_ch), batch,
-    )  # fmt: skip
+    ]  # fmt: skip
+    if intervals == "profile":
+        extra = (np.empty((n_fits, c)), np.empty((n_fits, c)), np.empty(n_fits), np.empty(n_fits))
+        if n_fits:
+            _kprofile.profile_batch(
+                y2, s2, channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi,
+                bool(m.exchangeable), bg, bool(m.background), grid, basis, int(max_iterations),
+                out[0], out[1], out[3], out[4], out[6], *extra, size=n_fits * 5000,
+            )  # fmt: skip
+        out = out + extra
+        shapes += [(*batch, c), (*batch, c), batch, batch]
     return tuple(a.reshape(s) for a, s in zip(out, shapes, strict=True))
 
 
