@@ -635,6 +635,18 @@ def fit_batch(
 
 
 @jit
+def free_components(lnlo, lnhi, free):
+    """Indices of the components whose temperature is free (upper > lower bound) into
+    ``free``; returns how many."""
+    nf = 0
+    for j in range(lnlo.size):
+        if lnhi[j] > lnlo[j]:
+            free[nf] = j
+            nf += 1
+    return nf
+
+
+@jit
 def _workspace(n_ch):
     """Scratch arrays of one Levenberg-Marquardt run (see :func:`_lm_run`)."""
     return (
@@ -976,11 +988,7 @@ def _fit_one(
     ws = _workspace(n_ch)
     cols, dcols, tmp, dtmp = ws[1], ws[2], ws[3], ws[4]
     free = np.empty(3, dtype=np.int64)
-    nf = 0
-    for j in range(n_comp):
-        if lnhi[j] > lnlo[j]:
-            free[nf] = j
-            nf += 1
+    nf = free_components(lnlo, lnhi, free)
     n_lin = n_lin_max
     n_row = n_ch
     prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row)

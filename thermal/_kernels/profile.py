@@ -44,6 +44,7 @@ from thermal._kernels.fit import (
     _line_minima,
     _lm_run,
     _workspace,
+    free_components,
     grid_columns,
     grid_gram,
     node_constants,
@@ -281,11 +282,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
             starts[n_start, other] = grid[picks[r]]
             n_start += 1
     free = np.empty(3, dtype=np.int64)
-    nf = 0
-    for j in range(n_comp):
-        if hi[j] > lo[j]:
-            free[nf] = j
-            nf += 1
+    nf = free_components(lo, hi, free)
     best = np.inf
     for s in range(n_start):
         same = False
