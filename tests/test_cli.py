@@ -256,6 +256,26 @@ def test_resume_refits_changed_inputs(tmp_path, capsys):
 
 
 @needs_fit
+def test_profile_intervals_are_written_and_asking_for_them_refits(tmp_path):
+    (path,) = small_files(tmp_path, 1, n=20)
+    out = tmp_path / "out"
+    assert main(["fit", path, "-o", str(out), "-q"]) == 0
+    result = out / "obs00.fit.nc"
+    with xr.open_dataset(result) as ds:
+        assert "power_upper" not in ds
+    first = result.stat().st_mtime_ns
+    assert main(["fit", path, "-o", str(out), "-q", "--intervals", "profile"]) == 0
+    assert result.stat().st_mtime_ns != first  # not resumed: the kind of interval changed
+    with xr.open_dataset(result) as ds:
+        assert ds.attrs["thermal_intervals"] == "profile"
+        assert ds.temperature_lower.attrs["units"] == "K"
+        ok = ds.status.values == 0
+        t = ds.temperature.values[ok, 0]
+        assert np.all(ds.temperature_lower.values[ok, 0] < t)
+        assert np.all(t < ds.temperature_upper.values[ok, 0])
+
+
+@needs_fit
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     inputs = small_files(tmp_path, 20, n=1500)
     reference = tmp_path / "reference"

@@ -173,8 +173,9 @@ def _prepare_directory(folder: str) -> str | None:
     return None
 
 
-def _already_done(output: str, checksum: str, model: str) -> bool:
-    """True when ``output`` is a complete result of this input (same checksum) and model."""
+def _already_done(output: str, checksum: str, model: str, intervals: str = "linear") -> bool:
+    """True when ``output`` is a complete result of this input (same checksum), model and kind
+    of intervals."""
     if not checksum or not os.path.isfile(output):
         return False
     try:
@@ -184,7 +185,11 @@ def _already_done(output: str, checksum: str, model: str) -> bool:
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
     except (OSError, RuntimeError):
         return False
-    return attrs.get("thermal_input_sha256") == checksum and attrs.get("thermal_model") == model
+    return (
+        attrs.get("thermal_input_sha256") == checksum
+        and attrs.get("thermal_model") == model
+        and attrs.get("thermal_intervals", "linear") == intervals
+    )
 
 
 def _remove_stale_temporaries(output: str) -> None:
@@ -253,7 +258,8 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
         if os.path.realpath(path) == os.path.realpath(output):
             raise ValueError(f"{path}: output path is the input file; choose another -o")
         checksum = _checksum(path)
-        if not options.get("overwrite") and _already_done(output, checksum, model):
+        intervals = options.get("intervals", "linear")
+        if not options.get("overwrite") and _already_done(output, checksum, model, intervals):
             row["skipped"] = True
             row.update(_summary_from_file(output))
             return row
@@ -264,7 +270,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             from thermal.io import open_observation, write_results
 
             observation = open_observation(path)
-            result = fit_spectra(observation, model=model)
+            result = fit_spectra(observation, model=model, intervals=intervals)
         row["warnings"] = [
             f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
         ]
@@ -285,6 +291,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             thermal_input=os.path.abspath(path),
             thermal_input_sha256=checksum,
             thermal_model=model,
+            thermal_intervals=intervals,
             thermal_version=__version__,
             product_id=str(product),
         )
@@ -467,6 +474,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             print(f"{folder}: {problem}", file=sys.stderr)
             return 1
     options = {
+        "intervals": args.intervals,
         "overwrite": args.overwrite,
         "compress": args.compress,
         "debug": args.debug,
@@ -639,6 +647,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="observation files")
     p.add_argument("-o", "--output", metavar="OUTPUT", help="result file (one input) or directory")
     p.add_argument("--model", default="2T", help="1T, 2T or 3T (default 2T)")
+    p.add_argument(
+        "--intervals",
+        choices=("linear", "profile"),
+        default="linear",
+        help="also write profile-likelihood intervals (temperature_lower/upper, power_lower/"
+        "upper; ~10-20x the fit time) with 'profile' (default: linear uncertainties only)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
