@@ -330,6 +330,7 @@ def fit_spectra(
         output_core_dims=out_dims,
         dask="parallelized",
         output_dtypes=out_types,
+        keep_attrs=False,
         dask_gufunc_kwargs={
             "output_sizes": {"component": c, "param": n_par, "param_j": n_par},
             "allow_rechunk": False,
