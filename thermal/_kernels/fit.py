@@ -921,11 +921,18 @@ def _fit_one(
             col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
         if has_bg:
             col_idx[n_comp] = n_cols - 1
-        for p in range(n_lin_max):
-            rhs[p] = rhs_all[col_idx[p]]
-            for q in range(n_lin_max):
-                gram[p, q] = gram_all[col_idx[p], col_idx[q]]
-        combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
+        if n_lin_max == 2:  # the common case, in closed form straight from the grid Gram
+            a = col_idx[0]
+            b = col_idx[1]
+            combo_cost[c] = _nnls2(
+                gram_all[a, a], gram_all[a, b], gram_all[b, b], rhs_all[a], rhs_all[b], yy, coef
+            )
+        else:
+            for p in range(n_lin_max):
+                rhs[p] = rhs_all[col_idx[p]]
+                for q in range(n_lin_max):
+                    gram[p, q] = gram_all[col_idx[p], col_idx[q]]
+            combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
         full = True
         for j in range(n_comp):
             if not coef[j] > 0.0:
