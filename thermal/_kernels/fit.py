@@ -25,7 +25,9 @@ Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036):
    bounds. A run is abandoned once its quadratic model cannot reach the best minimum found.
 4. Polish (two exchangeable components): the cold component's cost profile is often flat with
    several shallow minima, one on its lower bound; the line through the best hot temperature
-   is scanned again and low minima away from the best cold temperature start new runs.
+   is scanned again and low minima away from the best cold temperature start new runs. So is
+   the line through the best cold temperature: when the best pair found is a faint hot
+   component at its bound over a real one, the real one's partner lies on that line.
 5. Covariance of the full physical parameter set (T_j, a_j, b) from (J^T W J)^-1 at the optimum,
    with the given 1-sigma uncertainties taken as absolute.
 
@@ -63,7 +65,8 @@ _TINY = 1e-280
 _SUMS = {"reassoc", "contract"}
 N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
 N_POLISH = 2  # rounds of restarts from the line through the best hot temperature
-POLISH_DCHI2 = 0.3
+POLISH_DCHI2 = 0.3  # line minima through the best hot temperature worth a run
+POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often right)
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
 ABANDON_AFTER = 3  # iterations before a run may be abandoned as heading for a worse basin
 ABANDON_FACTOR = 100.0  # (30 saved 13 % more evaluations but missed 5 optima in 5000)
@@ -969,7 +972,7 @@ def _fit_one(
     if starts[0] < 0:  # no combination uses every component: start from the best one
         starts[0] = np.argmin(combo_cost)
     n_start = 0
-    start_lnt = np.empty((N_STARTS + 2 + 2 * N_POLISH, 3))
+    start_lnt = np.empty((N_STARTS + 2 + 4 * N_POLISH, 3))
     if n_comp == 2 and exchangeable and lnhi[0] > lnlo[0]:
         # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
         # start on the line through the one-temperature optimum (refined by Gauss-Newton)
@@ -978,7 +981,7 @@ def _fit_one(
             node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, yy,
             grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
         )  # fmt: skip
-    start_hint = np.full(N_STARTS + 2 + 2 * N_POLISH, -np.inf)  # grid cost of a grid start
+    start_hint = np.full(N_STARTS + 2 + 4 * N_POLISH, -np.inf)  # grid cost of a grid start
     for s_i in range(N_STARTS):
         if starts[s_i] < 0:
             break
@@ -1013,25 +1016,31 @@ def _fit_one(
         s_i += 1
         if s_i == n_start:
             # Polish: the cold component's cost profile is often flat with local minima (one at
-            # its lower bound); scan the line through the best hot temperature and run again
-            # from its other low minima (up to N_POLISH rounds, while they improve).
+            # its lower bound); scan the lines through the best hot and the best cold
+            # temperature (the latter finds the hot partner of a cold one when the best pair is
+            # a faint hot component at its bound) and run again from their other low minima (up
+            # to N_POLISH rounds, while they improve).
             if not (polish and n_polish < N_POLISH and best_final < polish_from):
                 break
             n_polish += 1
             polish_from = best_final
             hot = 0 if best_lnt[0] >= best_lnt[1] else 1
-            n_line = _line_minima(
-                node_x, node_a, node_ch, n_ch, eps[0], best_lnt[hot], sw, ys, yy, gram_all,
-                rhs_all, g_cols, grid_lnt[0], n_grid, tmp_a, tmp_b, best_lnt[1 - hot],
-                POLISH_RADIUS * step, picks, costs,
-            )  # fmt: skip
-            for r in range(n_line):
-                cold = grid_lnt[0, picks[r]]
-                if costs[r] < best_final + POLISH_DCHI2:
-                    start_lnt[n_start, 0] = max(best_lnt[hot], cold)
-                    start_lnt[n_start, 1] = min(best_lnt[hot], cold)
-                    start_hint[n_start] = -np.inf
-                    n_start += 1
+            for anchor in range(2):
+                other = 1 - anchor
+                n_line = _line_minima(
+                    node_x, node_a, node_ch, n_ch, eps[0], best_lnt[anchor], sw, ys, yy,
+                    gram_all, rhs_all, g_cols, grid_lnt[0], n_grid, tmp_a, tmp_b,
+                    best_lnt[other], POLISH_RADIUS * step, picks, costs,
+                )  # fmt: skip
+                for r in range(n_line):
+                    partner = grid_lnt[0, picks[r]]
+                    if costs[r] < best_final + (
+                        POLISH_DCHI2 if anchor == hot else POLISH_DCHI2_COLD
+                    ):
+                        start_lnt[n_start, 0] = max(best_lnt[anchor], partner)
+                        start_lnt[n_start, 1] = min(best_lnt[anchor], partner)
+                        start_hint[n_start] = -np.inf
+                        n_start += 1
             if s_i == n_start:
                 break
         if start_hint[s_i] > 1.2 * best_final + 5.0:
