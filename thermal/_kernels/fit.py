@@ -70,6 +70,7 @@ POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often righ
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
 ABANDON_AFTER = 3  # iterations before a run may be abandoned as heading for a worse basin
 ABANDON_FACTOR = 100.0  # (30 saved 13 % more evaluations but missed 5 optima in 5000)
+SAME_BASIN = 3e-2  # ln T distance from the best minimum within which a worse run stops
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
@@ -662,7 +663,7 @@ def _workspace(n_ch):
 
 
 @jit(fastmath=_SUMS)
-def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
+def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt):
     """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
     projection: the areas are the exact NNLS solution at every point).
 
@@ -670,7 +671,8 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
     n_row): n_row > n_ch adds the power row of :func:`_columns` (sw, ys of size n_row)
     describes the spectrum; ``ws`` is the workspace tuple of :func:`_workspace`. ``lnt`` ends at
     the run's end point, whose columns, derivatives and areas are left in ``ws``. The run is
-    abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never).
+    abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never) and
+    stops where, no better than it, it comes within ``SAME_BASIN`` of ``best_lnt``.
     Returns (cost, converged, evaluations).
     """
     node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
@@ -843,6 +845,14 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final):
                 improved = True
                 if rel < 1e-11 or moved < 1e-9:
                     converged = True
+                if cost >= best_final:
+                    # no better than the best minimum and next to it: its basin, stop here
+                    same = True
+                    for f in range(nf):
+                        if abs(lnt[free[f]] - best_lnt[free[f]]) > SAME_BASIN:
+                            same = False
+                    if same:
+                        converged = True
                 break
             lam *= 10.0
             if lam > 1e12:
@@ -1054,7 +1064,9 @@ def _fit_one(
                 continue
         for j in range(n_comp):
             lnt[j] = start_lnt[s_i, j]
-        cost, converged, n_ev = _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final)
+        cost, converged, n_ev = _lm_run(
+            prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt
+        )
         evaluations += n_ev
         if cost < best_final:
             best_final = cost

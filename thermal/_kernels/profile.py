@@ -297,7 +297,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
         for j in range(n_comp):
             lnt[j] = min(max(starts[s, j], lo[j]), hi[j])
             starts[s, j] = lnt[j]
-        cost, _conv, _nev = _lm_run(prob, ws, lnt, lo, hi, free, nf, max_iter, best)
+        cost, _conv, _nev = _lm_run(prob, ws, lnt, lo, hi, free, nf, max_iter, best, found)
         if cost < best:
             best = cost
             for j in range(n_comp):
