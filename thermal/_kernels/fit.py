@@ -375,7 +375,10 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
                 g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
             gram[i, j] = g
             gram[j, i] = g
-    nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
+    if n_lin == 2:  # the common case, without the general routine's dispatch
+        _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
+    else:
+        nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
     cost = 0.0
     for k in range(n_ch):
         m = 0.0
