@@ -267,7 +267,9 @@ def test_bad_spectra_are_flagged_and_the_others_unaffected():
     assert names[2] == "not_enough_channels"
     assert names[3] == names[4] == "invalid_uncertainty"
     for i in (0, 5):
-        xr.testing.assert_identical(res.isel(spectrum=i), clean.isel(spectrum=i))
+        xr.testing.assert_identical(
+            _no_history(res.isel(spectrum=i)), _no_history(clean.isel(spectrum=i))
+        )
     assert res.message[1].item() and "channel" in res.message[2].item()
 
 
