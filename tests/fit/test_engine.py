@@ -306,10 +306,13 @@ def _no_history(ds):
     return ds.assign_attrs(history="")  # a time stamp
 
 
-def test_dask_backed_fit_is_lazy_and_identical():
+@pytest.mark.parametrize("intervals", ["linear", "profile"])
+def test_dask_backed_fit_is_lazy_and_identical(intervals):
     obs = _batch_observation()
-    eager = fit_spectra(obs)
-    lazy = fit_spectra(obs.chunk({"spectrum": 100}))
+    if intervals == "profile":
+        obs = obs.isel(spectrum=slice(0, 200))
+    eager = fit_spectra(obs, intervals=intervals)
+    lazy = fit_spectra(obs.chunk({"spectrum": 100}), intervals=intervals)
     assert lazy.temperature.chunks is not None
     xr.testing.assert_identical(_no_history(lazy.compute()), _no_history(eager))
 
