@@ -21,13 +21,19 @@ How chi2_p(v) is computed (reusing the fit kernel's pieces):
   weighted by sigma_P alone lets P leak far from v and the interval balloons.
 
 Each inner fit starts from the solution at the neighbouring profile point (continuation) and
-from the unconstrained optimum; for two exchangeable components also from the lowest grid
-minima along the line T_fixed = v (see :func:`thermal._kernels.fit._line_minima`), so that a
+from the unconstrained optimum; for two free components also from the lowest grid minima of
+the other one along the line T_fixed = v (see :func:`thermal._kernels.fit._line_minima`), so that a
 jump of the free component to another basin is not missed. From the optimum the profile is
 walked outwards in steps doubling from the linearised sigma until chi2_p exceeds the level,
 and the crossing is found by regula falsi on sqrt(chi2_p - chi2_min) - 1, which is close to
 linear in the parameter, to 1e-5 in ln v. An interval that reaches a temperature bound ends
 there; a power interval still open 35 e-folds away is reported as 0 or +inf.
+
+Limits: the interval is the one around the optimum up to the first crossing found. A profile
+that rises above the level and falls back below it further out (a second basin, seen for
+`at_bound` fits) is cut at the first crossing the doubling steps meet. When a profile point
+beats the fit's chi-square (the fit missed the global optimum) the intervals are measured
+again from that lower minimum. A fit whose power is 0 gets NaN power limits.
 """
 
 import math
@@ -117,16 +123,36 @@ def _profile_one(
     lnt_hat = np.empty(n_comp)
     for j in range(n_comp):
         lnt_hat[j] = math.log(temperature[i, j])
-    # the line starts of two exchangeable components
+    # the line starts of two free components
     n_grid = grid_lnt.shape[1]
-    use_line = n_comp == 2 and exchangeable
+    use_line = n_comp == 2 and lnhi[0] > lnlo[0] and lnhi[1] > lnlo[1]
     gram_all = np.empty((g_cols.shape[0], g_cols.shape[0]))
     rhs_all = np.empty(g_cols.shape[0])
     yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all) if use_line else 0.0
-    line = (gram_all, rhs_all, g_cols, grid_lnt[0], n_grid, yy, use_line)
+    line = (gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line)
     scratch = (np.empty((_N_STARTS, n_comp)), np.empty(n_comp), np.empty(n_comp),
-               np.empty(n_comp), np.empty(n_comp), np.empty(n_ch), np.empty(n_ch))  # fmt: skip
+               np.empty(n_comp), np.empty(n_comp), np.empty(n_ch), np.empty(n_ch),
+               np.empty(1))  # fmt: skip
+    for _attempt in range(2):
+        seen = _intervals(
+            i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi,
+            exchangeable, line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
+        )  # fmt: skip
+        if not seen < chi_min - 1e-6 * max(chi_min, 1.0):
+            break
+        chi_min = seen  # the profile found a lower minimum than the fit: measure from it
+
+
+@jit(fastmath=_SUMS)
+def _intervals(
+    i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi, exchangeable,
+    line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
+):  # fmt: skip
+    """Every interval of row ``i`` at the level ``chi_min`` + 1; returns the lowest profile
+    chi-square met on the way."""
+    n_ch, eps, n_comp, sw = prob[3], prob[4], prob[5], prob[8]
     level = chi_min + LEVEL
+    scratch[7][0] = np.inf
 
     # ---- temperatures
     for h in range(n_comp):
@@ -150,7 +176,7 @@ def _profile_one(
         t = temperature[i, j]
         p_hat += eps[j] * STEFAN_BOLTZMANN * t**4 * area[i, j] / scale
     if not p_hat > 0.0:
-        return
+        return scratch[7][0]
     var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
     n_par = covariance.shape[1]
     grad = np.zeros(n_par)
@@ -174,6 +200,7 @@ def _profile_one(
     p_lower[i] = 0.0 if down >= POWER_REACH else math.exp(u0 - down) * scale
     p_upper[i] = np.inf if up >= POWER_REACH else math.exp(u0 + up) * scale
     sw[n_ch] = 0.0
+    return scratch[7][0]
 
 
 @jit(fastmath=_SUMS)
@@ -247,7 +274,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
     Writes the best temperatures [ln K] into ``found``."""
     node_x, node_a, node_ch, n_ch, eps, n_comp = prob[:6]
     sw, ys = prob[8], prob[9]
-    gram_all, rhs_all, g_cols, grid, n_grid, yy, use_line = line
+    gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line = line
     starts, lo, hi, lnt = scratch[0], scratch[3], scratch[4], lnt_hat.copy()
     for j in range(n_comp):
         lo[j] = lnlo[j]
@@ -272,14 +299,17 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
     if mode == 0 and use_line:
         picks = np.empty(2, dtype=np.int64)
         costs = np.empty(2)
-        n_line = _line_minima(
-            node_x, node_a, node_ch, n_ch, eps[0], u, sw, ys, yy, gram_all, rhs_all, g_cols,
-            grid, n_grid, scratch[5], scratch[6], -np.inf, 0.0, picks, costs,
-        )  # fmt: skip
         other = 1 - h
+        o = 0 if exchangeable else other * n_grid  # the other component's grid columns
+        n_line = _line_minima(
+            node_x, node_a, node_ch, n_ch, eps[h], u, sw, ys, yy,
+            gram_all[o : o + n_grid, o : o + n_grid], rhs_all[o : o + n_grid],
+            g_cols[o : o + n_grid], grid_lnt[other], n_grid, scratch[5], scratch[6], -np.inf,
+            0.0, picks, costs,
+        )  # fmt: skip
         for r in range(n_line):
             starts[n_start, h] = u
-            starts[n_start, other] = grid[picks[r]]
+            starts[n_start, other] = grid_lnt[other, picks[r]]
             n_start += 1
     free = np.empty(3, dtype=np.int64)
     nf = free_components(lo, hi, free)
@@ -302,4 +332,5 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
             best = cost
             for j in range(n_comp):
                 found[j] = lnt[j]
+    scratch[7][0] = min(scratch[7][0], best)
     return best
