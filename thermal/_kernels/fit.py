@@ -301,14 +301,24 @@ def _nnls2(g00, g01, g11, b0, b1, yy, coef):
     return max(best, 0.0)
 
 
-@jit(fastmath=_SUMS)
+@jit(inline="always", fastmath=_SUMS)
 def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
-    """Non-negative least squares from normal equations (n <= 4 columns), by active sets.
+    """Non-negative least squares from normal equations (n <= 4 columns).
 
     ``gram`` (n x n) and ``rhs`` (n) are A^T W A and A^T W y, ``yy`` = y^T W y. Writes the
     optimal coefficients into ``coef`` and returns the cost y^T W y - coef . rhs (>= 0).
-    Columns whose diagonal is ~0 never enter.
+    Columns whose diagonal is ~0 never enter. Two columns (the common case) are solved in
+    closed form inline; the call of the general routine cost 9 % of a fit.
     """
+    if n == 2:
+        return _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
+    return _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx)
+
+
+@jit(fastmath=_SUMS)
+def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
+    """:func:`nnls_small` for any n <= 4 by enumerating active sets (the best feasible
+    unconstrained subset solution is the optimum)."""
     best = yy
     for i in range(n):
         coef[i] = 0.0
@@ -318,8 +328,6 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
             coef[0] = rhs[0] / gram[0, 0]
             return max(yy - coef[0] * rhs[0], 0.0)
         return max(yy, 0.0)
-    if n == 2:
-        return _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
     for subset in range(1, 1 << n):
         k = 0
         ok = True
@@ -375,10 +383,7 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
                 g += sw[k] * sw[k] * cols[i, k] * cols[j, k]
             gram[i, j] = g
             gram[j, i] = g
-    if n_lin == 2:  # the common case, without the general routine's dispatch
-        _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
-    else:
-        nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
+    nnls_small(gram, rhs, yy, n_lin, coef, mat, vec, work, idx)
     cost = 0.0
     for k in range(n_ch):
         m = 0.0
