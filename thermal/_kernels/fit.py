@@ -164,16 +164,19 @@ def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
 
 @jit(inline="always", fastmath=_SUMS)
 def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
-             dcols, tmp, dtmp):  # fmt: skip
+             dcols):  # fmt: skip
     """Model columns (emissivity x channel basis, then the background shape) and their
     derivatives in ln T at the temperatures ``exp(lnt)``. With ``n_row`` > ``n_ch`` row
     ``n_ch`` is the power row: emissivity x sigma T^4 [W m-2] (0 for the background), so that
     a datum there with a large weight constrains the total power (see the profile kernel)."""
     for j in range(n_comp):
-        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), tmp, dtmp)
-        for k in range(n_ch):
-            cols[j, k] = eps[j] * tmp[k]
-            dcols[j, k] = eps[j] * dtmp[k]
+        # straight into the rows: a copy through scratch arrays doubled the cost
+        channel_basis(node_x, node_a, node_ch, n_ch, math.exp(lnt[j]), cols[j], dcols[j])
+        e = eps[j]
+        if e != 1.0:
+            for k in range(n_ch):
+                cols[j, k] *= e
+                dcols[j, k] *= e
     if has_bg:
         for k in range(n_ch):
             cols[n_comp, k] = bg_shape[k]
@@ -368,6 +371,32 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
 @jit(fastmath=_SUMS)
 def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
+    if n_lin == 2:  # the common case: all products in one pass, the NNLS in closed form
+        yy = 0.0
+        b0 = 0.0
+        b1 = 0.0
+        g00 = 0.0
+        g01 = 0.0
+        g11 = 0.0
+        for k in range(n_ch):
+            w = sw[k] * sw[k]
+            c0 = cols[0, k]
+            c1 = cols[1, k]
+            wy = w * ys[k]
+            yy += wy * ys[k]
+            b0 += wy * c0
+            b1 += wy * c1
+            g00 += w * c0 * c0
+            g01 += w * c0 * c1
+            g11 += w * c1 * c1
+        _nnls2(g00, g01, g11, b0, b1, yy, coef)
+        a0 = coef[0]
+        a1 = coef[1]
+        cost = 0.0
+        for k in range(n_ch):
+            r = sw[k] * (ys[k] - (a0 * cols[0, k] + a1 * cols[1, k]))
+            cost += r * r
+        return cost
     yy = 0.0
     for k in range(n_ch):
         v = sw[k] * ys[k]
@@ -546,17 +575,6 @@ def _row_gram(rows, n, out):
             out[q, p] = s
 
 
-@jit(inline="always", fastmath=_SUMS)
-def _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin):
-    """Accept a trial point: copy its temperatures, areas, columns and derivatives."""
-    for j in range(lnt.size):
-        lnt[j] = trial[j]
-    for p in range(n_lin):
-        coef[p] = t_coef[p]
-        cols[p, :] = t_cols[p, :]
-        dcols[p, :] = t_dcols[p, :]
-
-
 @jit
 def grid_columns(grid_basis, exchangeable, bg_shape, has_bg):
     """The multi-start grid's columns shared by a batch (n_cols x n_ch): one set per component
@@ -662,12 +680,152 @@ def free_components(lnlo, lnhi, free):
 def _workspace(n_ch):
     """Scratch arrays of one Levenberg-Marquardt run (see :func:`_lm_run`)."""
     return (
-        np.empty(3), np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty(n_ch), np.empty(n_ch),
-        np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty(4), np.empty(4), np.empty((4, 4)),
-        np.empty(4), np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4, dtype=np.int64),
+        np.empty(3), np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty((4, n_ch)),
+        np.empty((4, n_ch)), np.empty(4), np.empty(4), np.empty((4, 4)), np.empty(4),
+        np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4, dtype=np.int64),
         np.empty(4, dtype=np.int64), np.zeros((3, n_ch)), np.empty((3, 3)), np.empty(3),
         np.empty((4, 4)), np.empty(4), np.empty(4), np.zeros(3), np.empty(n_ch), np.empty(4),
     )  # fmt: skip
+
+
+@jit(fastmath=_SUMS)
+def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac, gram,
+              lmat, lvec, gvec, work, col_idx):  # fmt: skip
+    """The gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J in ln T of the
+    free components (Golub-Pereyra Jacobian J of the projected weighted residual, written into
+    ``res``) at the point whose columns, derivatives and areas are given; the other arguments
+    are scratch space."""
+    n_act = 0
+    for p in range(n_lin):
+        if coef[p] > 0.0:
+            col_idx[n_act] = p
+            n_act += 1
+    for p in range(n_act):
+        for q in range(p + 1):
+            g = 0.0
+            for k in range(n_row):
+                g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
+            gram[p, q] = g
+            gram[q, p] = g
+    for k in range(n_row):
+        m = 0.0
+        for p in range(n_lin):
+            m += coef[p] * cols[p, k]
+        res[k] = sw[k] * (ys[k] - m)
+    for f in range(nf):
+        j = free[f]
+        a = coef[j]
+        for k in range(n_row):
+            jac[f, k] = sw[k] * a * dcols[j, k]
+        if a > 0.0 and n_act > 0:
+            pj = 0
+            for p in range(n_act):
+                if col_idx[p] == j:
+                    pj = p
+            for p in range(n_act):
+                s = 0.0
+                for k in range(n_row):
+                    s += sw[k] * cols[col_idx[p], k] * jac[f, k]
+                lvec[p] = s
+                for q in range(n_act):
+                    lmat[p, q] = gram[p, q]
+            if _cholesky_solve(lmat, lvec, n_act, work):
+                # the second term's coefficients G^-1 e_pj (D_j^T r)
+                dr = 0.0
+                for k in range(n_row):
+                    dr += sw[k] * dcols[j, k] * res[k]
+                for p in range(n_act):
+                    gvec[p] = dr if p == pj else 0.0
+                    for q in range(n_act):
+                        lmat[p, q] = gram[p, q]
+                if not _cholesky_solve(lmat, gvec, n_act, work):
+                    for p in range(n_act):
+                        gvec[p] = 0.0
+                for k in range(n_row):
+                    s = 0.0
+                    for p in range(n_act):
+                        s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
+                    jac[f, k] += sw[k] * s
+    for f in range(nf):
+        s = 0.0
+        for k in range(n_row):
+            s += jac[f, k] * res[k]
+        grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
+    _row_gram(jac, nf, hess)
+
+
+@jit(inline="always", fastmath=_SUMS)
+def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
+    """The Golub-Pereyra gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J of
+    :func:`_lm_run` for its common case, two free components with positive areas and no
+    background, in closed form (one pass for all weighted products, one for J). Writes the
+    weighted residual into ``res``; returns False (nothing written to grad, hess) when the
+    two columns are too nearly parallel for the general code's Cholesky factorisation."""
+    a0 = coef[0]
+    a1 = coef[1]
+    g00 = 0.0
+    g01 = 0.0
+    g11 = 0.0
+    cd00 = 0.0  # <c_p, d_j> weighted
+    cd01 = 0.0
+    cd10 = 0.0
+    cd11 = 0.0
+    de0 = 0.0  # <d_j, y - m> weighted
+    de1 = 0.0
+    for k in range(n_row):
+        w = sw[k] * sw[k]
+        c0 = cols[0, k]
+        c1 = cols[1, k]
+        d0 = dcols[0, k]
+        d1 = dcols[1, k]
+        e = ys[k] - (a0 * c0 + a1 * c1)
+        res[k] = sw[k] * e
+        wc0 = w * c0
+        wc1 = w * c1
+        g00 += wc0 * c0
+        g01 += wc0 * c1
+        g11 += wc1 * c1
+        cd00 += wc0 * d0
+        cd01 += wc0 * d1
+        cd10 += wc1 * d0
+        cd11 += wc1 * d1
+        de0 += w * d0 * e
+        de1 += w * d1 * e
+    if not (g00 > _TINY and g11 > _TINY):
+        return False
+    det = g00 * g11 - g01 * g01
+    if not det > _COND * g00 * g11:
+        return False
+    i00 = g11 / det
+    i01 = -g01 / det
+    i11 = g00 / det
+    # J_j = sw (a_j d_j + sum_p b_jp c_p) with b_j = G^-1 e_j <d_j, r> - a_j G^-1 A^T d_j
+    b00 = de0 * i00 - a0 * (i00 * cd00 + i01 * cd10)
+    b01 = de0 * i01 - a0 * (i01 * cd00 + i11 * cd10)
+    b10 = de1 * i01 - a1 * (i00 * cd01 + i01 * cd11)
+    b11 = de1 * i11 - a1 * (i01 * cd01 + i11 * cd11)
+    h00 = 0.0
+    h01 = 0.0
+    h11 = 0.0
+    q0 = 0.0
+    q1 = 0.0
+    for k in range(n_row):
+        c0 = cols[0, k]
+        c1 = cols[1, k]
+        u0 = sw[k] * (a0 * dcols[0, k] + b00 * c0 + b01 * c1)
+        u1 = sw[k] * (a1 * dcols[1, k] + b10 * c0 + b11 * c1)
+        h00 += u0 * u0
+        h01 += u0 * u1
+        h11 += u1 * u1
+        q0 += u0 * res[k]
+        q1 += u1 * res[k]
+    grad[0] = q0
+    grad[1] = q1
+    hess[0, 0] = h00
+    hess[0, 1] = h01
+    hess[1, 0] = h01
+    hess[1, 1] = h11
+    return True
 
 
 @jit(fastmath=_SUMS)
@@ -678,17 +836,17 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
     ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin,
     n_row): n_row > n_ch adds the power row of :func:`_columns` (sw, ys of size n_row)
     describes the spectrum; ``ws`` is the workspace tuple of :func:`_workspace`. ``lnt`` ends at
-    the run's end point, whose columns, derivatives and areas are left in ``ws``. The run is
+    the run's end point (its columns and areas are somewhere in ``ws``: recompute them). The run is
     abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never) and
     stops where, no better than it, it comes within ``SAME_BASIN`` of ``best_lnt``.
     Returns (cost, converged, evaluations).
     """
     node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
-    (trial, cols, dcols, tmp, dtmp, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
+    (trial, cols, dcols, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
      sub_idx, col_idx, jac, hess, grad, lmat, lvec, gvec, prev_d, res, proj) = ws  # fmt: skip
     evaluations = 0
     _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
-             dcols, tmp, dtmp)  # fmt: skip
+             dcols)  # fmt: skip
     cost = _solve_areas(cols, sw, ys, n_lin, n_row, coef, gram, rhs, mat, vec, work, sub_idx)
     evaluations += 1
     lam = 1e-3  # initial damping
@@ -704,63 +862,15 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
         # weighted columns, G = A^T A. Kaufman's approximation drops the second term; that
         # made Gauss-Newton zig-zag for thousands of steps where a faint component is
         # poorly determined.
-        n_act = 0
-        for p in range(n_lin):
-            if coef[p] > 0.0:
-                col_idx[n_act] = p
-                n_act += 1
-        for p in range(n_act):
-            for q in range(p + 1):
-                g = 0.0
-                for k in range(n_row):
-                    g += sw[k] * sw[k] * cols[col_idx[p], k] * cols[col_idx[q], k]
-                gram[p, q] = g
-                gram[q, p] = g
-        for k in range(n_row):
-            m = 0.0
-            for p in range(n_lin):
-                m += coef[p] * cols[p, k]
-            res[k] = sw[k] * (ys[k] - m)
-        for f in range(nf):
-            j = free[f]
-            a = coef[j]
-            for k in range(n_row):
-                jac[f, k] = sw[k] * a * dcols[j, k]
-            if a > 0.0 and n_act > 0:
-                pj = 0
-                for p in range(n_act):
-                    if col_idx[p] == j:
-                        pj = p
-                for p in range(n_act):
-                    s = 0.0
-                    for k in range(n_row):
-                        s += sw[k] * cols[col_idx[p], k] * jac[f, k]
-                    lvec[p] = s
-                    for q in range(n_act):
-                        lmat[p, q] = gram[p, q]
-                if _cholesky_solve(lmat, lvec, n_act, work):
-                    # the second term's coefficients G^-1 e_pj (D_j^T r)
-                    dr = 0.0
-                    for k in range(n_row):
-                        dr += sw[k] * dcols[j, k] * res[k]
-                    for p in range(n_act):
-                        gvec[p] = dr if p == pj else 0.0
-                        for q in range(n_act):
-                            lmat[p, q] = gram[p, q]
-                    if not _cholesky_solve(lmat, gvec, n_act, work):
-                        for p in range(n_act):
-                            gvec[p] = 0.0
-                    for k in range(n_row):
-                        s = 0.0
-                        for p in range(n_act):
-                            s += cols[col_idx[p], k] * (gvec[p] - lvec[p])
-                        jac[f, k] += sw[k] * s
-        for f in range(nf):
-            s = 0.0
-            for k in range(n_row):
-                s += jac[f, k] * res[k]
-            grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
-        _row_gram(jac, nf, hess)
+        if not (
+            n_lin == 2
+            and nf == 2
+            and coef[0] > 0.0
+            and coef[1] > 0.0
+            and _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess)
+        ):
+            _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac,
+                      gram, lmat, lvec, gvec, work, col_idx)  # fmt: skip
         if has_prev:
             # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
             # poorly determined component) the steps zig-zag across the valley. If the slope
@@ -775,7 +885,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                     for j in range(n_comp):
                         trial[j] = min(max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j])
                     _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg,
-                             bg_shape, t_cols, t_dcols, tmp, dtmp)  # fmt: skip
+                             bg_shape, t_cols, t_dcols)  # fmt: skip
                     new = _solve_areas(
                         t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work,
                         sub_idx,
@@ -783,7 +893,12 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                     evaluations += 1
                     if new < cost:
                         rel = (cost - new) / max(cost, 1e-300)
-                        _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
+                        for j in range(n_comp):
+                            lnt[j] = trial[j]
+                        # accept the trial point: its areas, columns and derivatives swap in
+                        coef, t_coef = t_coef, coef
+                        cols, t_cols = t_cols, cols
+                        dcols, t_dcols = t_dcols, dcols
                         cost = new
                         if rel < 1e-11:
                             converged = True
@@ -834,7 +949,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                 converged = True
                 break
             _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg, bg_shape,
-                     t_cols, t_dcols, tmp, dtmp)  # fmt: skip
+                     t_cols, t_dcols)  # fmt: skip
             new = _solve_areas(
                 t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work, sub_idx
             )
@@ -847,7 +962,12 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                 for f in range(nf):
                     prev_g0 += grad[f] * prev_d[free[f]]
                 has_prev = True
-                _take(trial, t_coef, t_cols, t_dcols, lnt, coef, cols, dcols, n_lin)
+                for j in range(n_comp):
+                    lnt[j] = trial[j]
+                # accept the trial point: its areas, columns and derivatives swap in
+                coef, t_coef = t_coef, coef
+                cols, t_cols = t_cols, cols
+                dcols, t_dcols = t_dcols, dcols
                 cost = new
                 lam = max(lam * 0.3, 1e-9)
                 improved = True
@@ -1014,7 +1134,7 @@ def _fit_one(
     # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
     lnt = np.empty(n_comp)
     ws = _workspace(n_ch)
-    cols, dcols, tmp, dtmp = ws[1], ws[2], ws[3], ws[4]
+    cols, dcols = ws[1], ws[2]
     free = np.empty(3, dtype=np.int64)
     nf = free_components(lnlo, lnhi, free)
     n_lin = n_lin_max
@@ -1085,8 +1205,7 @@ def _fit_one(
     converged = best_converged
     for j in range(n_comp):
         lnt[j] = best_lnt[j]
-    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols,
-             tmp, dtmp)  # fmt: skip
+    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols)
     cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
 
     # ---- order components hottest first when they are exchangeable
