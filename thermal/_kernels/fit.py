@@ -1113,46 +1113,56 @@ def _fit_one(
 
     # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
     yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all)
-    combo[:] = 0
-    for c in range(n_combo):
-        combo_cost[c] = np.inf
-        combo_full[c] = False
-        if c > 0:  # next combination (component 0 fastest), without integer divisions
-            j = 0
-            combo[0] += 1
-            while combo[j] == n_grid:
-                combo[j] = 0
-                j += 1
-                combo[j] += 1
-        skip = False
-        for j in range(n_comp):
-            if not lnhi[j] > lnlo[j] and combo[j] > 0:
-                skip = True
-            if exchangeable and j > 0 and combo[j] >= combo[j - 1]:
-                skip = True
-        if skip:
-            continue
-        for j in range(n_comp):
-            col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
-        if has_bg:
-            col_idx[n_comp] = n_cols - 1
-        if n_lin_max == 2:  # the common case, in closed form straight from the grid Gram
-            a = col_idx[0]
-            b = col_idx[1]
-            combo_cost[c] = _nnls2(
-                gram_all[a, a], gram_all[a, b], gram_all[b, b], rhs_all[a], rhs_all[b], yy, coef
-            )
-        else:
+    if n_comp == 2 and not has_bg:
+        # the common case: every pair in closed form straight from the grid Gram
+        combo_cost[:] = np.inf
+        combo_full[:] = False
+        o1 = 0 if exchangeable else n_grid  # the second component's grid columns
+        n0 = n_grid if lnhi[0] > lnlo[0] else 1
+        n1 = n_grid if lnhi[1] > lnlo[1] else 1
+        for g1 in range(n1):
+            b = o1 + g1
+            for g0 in range(g1 + 1 if exchangeable else 0, n0):
+                c = g0 + g1 * n_grid
+                combo_cost[c] = _nnls2(
+                    gram_all[g0, g0], gram_all[g0, b], gram_all[b, b], rhs_all[g0], rhs_all[b],
+                    yy, coef,
+                )  # fmt: skip
+                combo_full[c] = coef[0] > 0.0 and coef[1] > 0.0
+    else:
+        combo[:] = 0
+        for c in range(n_combo):
+            combo_cost[c] = np.inf
+            combo_full[c] = False
+            if c > 0:  # next combination (component 0 fastest), without integer divisions
+                j = 0
+                combo[0] += 1
+                while combo[j] == n_grid:
+                    combo[j] = 0
+                    j += 1
+                    combo[j] += 1
+            skip = False
+            for j in range(n_comp):
+                if not lnhi[j] > lnlo[j] and combo[j] > 0:
+                    skip = True
+                if exchangeable and j > 0 and combo[j] >= combo[j - 1]:
+                    skip = True
+            if skip:
+                continue
+            for j in range(n_comp):
+                col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
+            if has_bg:
+                col_idx[n_comp] = n_cols - 1
             for p in range(n_lin_max):
                 rhs[p] = rhs_all[col_idx[p]]
                 for q in range(n_lin_max):
                     gram[p, q] = gram_all[col_idx[p], col_idx[q]]
             combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
-        full = True
-        for j in range(n_comp):
-            if not coef[j] > 0.0:
-                full = False
-        combo_full[c] = full
+            full = True
+            for j in range(n_comp):
+                if not coef[j] > 0.0:
+                    full = False
+            combo_full[c] = full
     # starts: the lowest local minima of the grid (over +-1 steps along each axis)
     starts[:] = -1
     start_cost[:] = np.inf
