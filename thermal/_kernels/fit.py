@@ -21,8 +21,12 @@ Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036):
 3. Levenberg-Marquardt over ln T of the free components only, with the full Golub-Pereyra
    Jacobian of the projected residual (Kaufman's cheaper approximation, Kaufman 1975,
    doi:10.1007/BF01932995, zig-zags where a faint component is poorly determined), a secant
-   step back along the previous step when its slope changed sign, temperatures clamped to their
-   bounds. A run is abandoned once its quadratic model cannot reach the best minimum found.
+   step back along the previous step when its slope changed sign, steps capped at MAX_STEP in
+   ln T, Nielsen's damping update (1999, IMM-REP-1999-05), temperatures clamped to their
+   bounds. A run is abandoned once its quadratic model cannot reach the best minimum found, and
+   stops once, no better than it, it is within a grid step of it (the same basin). The common
+   case, two free components and no background, has its gradient and 2 x 2 solves in closed
+   form.
 4. Polish (two exchangeable components): the cold component's cost profile is often flat with
    several shallow minima, one on its lower bound; the line through the best hot temperature
    is scanned again and low minima away from the best cold temperature start new runs. So is
