@@ -733,11 +733,11 @@ def free_components(lnlo, lnhi, free):
 def _workspace(n_ch):
     """Scratch arrays of one Levenberg-Marquardt run (see :func:`_lm_run`)."""
     return (
-        np.empty(3), np.empty((4, n_ch)), np.empty((4, n_ch)), np.empty((4, n_ch)),
-        np.empty((4, n_ch)), np.empty(4), np.empty(4), np.empty((4, 4)), np.empty(4),
-        np.empty((4, 4)), np.empty(4), np.empty(4), np.empty(4, dtype=np.int64),
-        np.empty(4, dtype=np.int64), np.zeros((3, n_ch)), np.empty((3, 3)), np.empty(3),
-        np.empty((4, 4)), np.empty(4), np.empty(4), np.zeros(3), np.empty(n_ch), np.empty(4),
+        np.zeros(3), np.zeros((4, n_ch)), np.zeros((4, n_ch)), np.zeros((4, n_ch)),
+        np.zeros((4, n_ch)), np.zeros(4), np.zeros(4), np.zeros((4, 4)), np.zeros(4),
+        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros(4, dtype=np.int64),
+        np.zeros(4, dtype=np.int64), np.zeros((3, n_ch)), np.zeros((3, 3)), np.zeros(3),
+        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros(3), np.zeros(n_ch), np.zeros(4),
     )  # fmt: skip
 
 
@@ -1066,19 +1066,19 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
 
 @jit
 def _fit_scratch(n_ch, n_cols, n_combo, n_par):
-    """Scratch arrays of :func:`_fit_one`, allocated once per chunk of spectra; every fit sets
-    what it reads."""
+    """Scratch arrays of :func:`_fit_one`, allocated once per chunk of spectra; zeroed, so that
+    no fit can ever see what an earlier process left in that memory."""
     n_start = N_STARTS + 2 + 4 * N_POLISH
     return (
-        np.empty(n_ch), np.empty(n_ch), np.empty((n_cols, n_cols)), np.empty(n_cols),
-        np.empty((4, 4)), np.empty(4), np.empty(4), np.empty((4, 4)), np.empty(4), np.empty(4),
-        np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64), np.empty(3, dtype=np.int64),
-        np.empty(n_combo), np.empty(n_combo, dtype=np.bool_), np.empty(n_ch), np.empty(n_ch),
-        np.empty(N_STARTS, dtype=np.int64), np.empty(N_STARTS), np.empty((n_start, 3)),
-        np.empty(n_start), np.empty(3), np.empty(3, dtype=np.int64), np.empty(3),
-        np.empty(2, dtype=np.int64), np.empty(2), np.empty(n_par, dtype=np.int64),
-        np.empty((n_par, n_ch)), np.empty((n_par, n_par)), np.empty((n_par, n_par)),
-        np.empty(n_par), np.empty(n_par), _workspace(n_ch),
+        np.zeros(n_ch), np.zeros(n_ch), np.zeros((n_cols, n_cols)), np.zeros(n_cols),
+        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros((4, 4)), np.zeros(4), np.zeros(4),
+        np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64), np.zeros(3, dtype=np.int64),
+        np.zeros(n_combo), np.zeros(n_combo, dtype=np.bool_), np.zeros(n_ch), np.zeros(n_ch),
+        np.zeros(N_STARTS, dtype=np.int64), np.zeros(N_STARTS), np.zeros((n_start, 3)),
+        np.zeros(n_start), np.zeros(3), np.zeros(3, dtype=np.int64), np.zeros(3),
+        np.zeros(2, dtype=np.int64), np.zeros(2), np.zeros(n_par, dtype=np.int64),
+        np.zeros((n_par, n_ch)), np.zeros((n_par, n_par)), np.zeros((n_par, n_par)),
+        np.zeros(n_par), np.zeros(n_par), _workspace(n_ch),
     )  # fmt: skip
 
 
