@@ -10,6 +10,11 @@ One place decides how kernels are compiled and which target runs them:
   one only for large inputs, on the main thread, and when ``THERMAL_PARALLEL`` is not ``0``:
   numba's default (workqueue) threading layer must never be entered from two threads at once,
   which is exactly what dask worker threads would do (dask/dask#5132).
+
+Kernels never apply ``**`` to floats (``planck.pow4`` and plain products instead): numba compiles
+the power operator once per process and reuses it with the ``fastmath`` flags of its first
+caller, so a fit's last bits depended on whether a cooling model had run before it
+(``tests/kernels/test_reproducible.py``).
 """
 
 from __future__ import annotations

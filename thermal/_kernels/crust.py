@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from thermal._kernels import jit
+from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 _SQRT_PI = math.sqrt(math.pi)
@@ -62,7 +63,7 @@ def _stefan_flux_gap(ts, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
     """Surface loss minus conductive supply [W m-2] at surface temperature ts."""
     st = cp * (tm - ts) / latent
     lam = stefan_lambda(st)
-    loss = eps * STEFAN_BOLTZMANN * (ts**4 - tbg**4) + hconv * (ts - tair)
+    loss = eps * STEFAN_BOLTZMANN * (pow4(ts) - pow4(tbg)) + hconv * (ts - tair)
     if lam == 0.0:
         return loss
     return loss - k * (tm - ts) / (math.erf(lam) * math.sqrt(math.pi * kappa * age))
@@ -197,8 +198,9 @@ def conduction_curve(
                     diag += cond[i]
                     upper = -cond[i]
                 if i == 0:
-                    r += eps * STEFAN_BOLTZMANN * (t[0] ** 4 - tbg**4) + hconv * (t[0] - tair)
-                    diag += 4.0 * eps * STEFAN_BOLTZMANN * t[0] ** 3 + hconv
+                    t0 = t[0]
+                    r += eps * STEFAN_BOLTZMANN * (pow4(t0) - pow4(tbg)) + hconv * (t0 - tair)
+                    diag += 4.0 * eps * STEFAN_BOLTZMANN * (t0 * (t0 * t0)) + hconv
                 a[i] = lower
                 b[i] = diag
                 c[i] = upper

@@ -22,7 +22,7 @@ from thermal._kernels.fit import (
     NOT_ENOUGH,
     scaled_spectrum,
 )
-from thermal._kernels.planck import b_lambda
+from thermal._kernels.planck import b_lambda, pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 
@@ -66,7 +66,7 @@ def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
     """B at every (wavelength, node) into ``bnode``, int_0^{a_k} B da into ``cum`` [W m-2
     sr-1 um-1 s] and int_0^{a_k} sigma (T^4 - t_bg^4) da into ``energy`` [J m-2]."""
     n = ages.size
-    sbg = STEFAN_BOLTZMANN * t_bg**4
+    sbg = STEFAN_BOLTZMANN * pow4(t_bg)
     for i in range(lam.size):
         for k in range(n):
             bnode[i, k] = b_lambda(lam[i], temps[k])
@@ -77,8 +77,8 @@ def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
     energy[0] = 0.0
     for k in range(n - 1):
         w0, w1 = _weights(ages[k], ages[k + 1])
-        e0 = STEFAN_BOLTZMANN * temps[k] ** 4 - sbg
-        e1 = STEFAN_BOLTZMANN * temps[k + 1] ** 4 - sbg
+        e0 = STEFAN_BOLTZMANN * pow4(temps[k]) - sbg
+        e1 = STEFAN_BOLTZMANN * pow4(temps[k + 1]) - sbg
         energy[k + 1] = energy[k] + w0 * e0 + w1 * e1
 
 
@@ -101,15 +101,15 @@ def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
         out[i] = _partial(lam[i], ages, temps, bnode[i], cum[i], k1, a1) - _partial(
             lam[i], ages, temps, bnode[i], cum[i], k0, a0
         )
-    sbg = STEFAN_BOLTZMANN * t_bg**4
+    sbg = STEFAN_BOLTZMANN * pow4(t_bg)
     result = 0.0
     for k, a, sign in ((k1, a1, 1.0), (k0, a0, -1.0)):
         value = energy[k]
         if a > ages[k]:
             w0, w1 = _weights(ages[k], a)
             t = _temperature(ages, temps, k, a)
-            value += w0 * (STEFAN_BOLTZMANN * temps[k] ** 4 - sbg) + w1 * (
-                STEFAN_BOLTZMANN * t**4 - sbg
+            value += w0 * (STEFAN_BOLTZMANN * pow4(temps[k]) - sbg) + w1 * (
+                STEFAN_BOLTZMANN * pow4(t) - sbg
             )
         result += sign * value
     return result
@@ -254,11 +254,11 @@ def _fit_flow_one(
     if t_fit > ages[k]:
         t_s = _temperature(ages, temps, k, t_fit)
         w0, w1 = _weights(ages[k], t_fit)
-        sbg = STEFAN_BOLTZMANN * t_bg**4
-        e_tau += w0 * (STEFAN_BOLTZMANN * temps[k] ** 4 - sbg) + w1 * (
-            STEFAN_BOLTZMANN * t_s**4 - sbg
+        sbg = STEFAN_BOLTZMANN * pow4(t_bg)
+        e_tau += w0 * (STEFAN_BOLTZMANN * pow4(temps[k]) - sbg) + w1 * (
+            STEFAN_BOLTZMANN * pow4(t_s) - sbg
         )
-    de = STEFAN_BOLTZMANN * (t_s**4 - t_bg**4)
+    de = STEFAN_BOLTZMANN * (pow4(t_s) - pow4(t_bg))
     power[i] = rate[i] * e_tau
     # covariance of (R_A, tau): J columns d model / d R_A = col, d model / d tau = R dcol
     h00 = 0.0

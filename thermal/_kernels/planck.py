@@ -50,6 +50,18 @@ def b_lambda(lam, t):
 
 
 @jit(inline="always")
+def pow4(t):
+    """``t**4`` as ``(t * t) * (t * t)``, in the caller's float flags.
+
+    Kernels never apply ``**`` to floats: numba compiles one shared implementation of it per
+    process, with the ``fastmath`` flags of whichever kernel used it first, so a kernel's last
+    bits would depend on what else ran before it (a fit followed by a cooling model and the
+    same fit alone gave different results)."""
+    t2 = t * t
+    return t2 * t2
+
+
+@jit(inline="always")
 def b_lambda_dt(lam, t):
     """(B_lambda, dB_lambda/dT) [W m-2 sr-1 um-1, W m-2 sr-1 um-1 K-1]."""
     x = C2 / (lam * t)

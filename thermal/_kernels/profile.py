@@ -56,6 +56,7 @@ from thermal._kernels.fit import (
     node_constants,
     scaled_spectrum,
 )
+from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 LEVEL = 1.0  # chi-square rise of a 1-sigma (68.3 %) interval of one parameter
@@ -174,7 +175,7 @@ def _intervals(
     p_hat = 0.0
     for j in range(n_comp):
         t = temperature[i, j]
-        p_hat += eps[j] * STEFAN_BOLTZMANN * t**4 * area[i, j] / scale
+        p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
     if not p_hat > 0.0:
         return scratch[7][0]
     var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
@@ -182,8 +183,8 @@ def _intervals(
     grad = np.zeros(n_par)
     for j in range(n_comp):
         t = temperature[i, j]
-        grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * t**3 * area[i, j]
-        grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * t**4
+        grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
+        grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
     for p in range(n_par):
         for q in range(n_par):
             if grad[p] != 0.0 and grad[q] != 0.0:
