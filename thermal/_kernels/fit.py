@@ -401,7 +401,9 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
 @jit(fastmath=_SUMS)
 def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
-    if n_lin == 2:  # the common case: all products in one pass, the NNLS in closed form
+    # The common case: all products in one pass, the NNLS in closed form. (Only the products
+    # in this branch and one nnls_small call for every n_lin: 20.5 -> 22-24 us per fit.)
+    if n_lin == 2:
         yy = 0.0
         b0 = 0.0
         b1 = 0.0
@@ -917,7 +919,8 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
         # -dr/dlnT_j = P_perp D_j a + A G^-1 e_j (D_j^T r), D_j = sw * dcol_j, A the active
         # weighted columns, G = A^T A. Kaufman's approximation drops the second term; that
         # made Gauss-Newton zig-zag for thousands of steps where a faint component is
-        # poorly determined.
+        # poorly determined. (Both gradients behind one inline dispatcher, like nnls_small,
+        # measured 20.6 -> 24.5 us per fit: the closed form stays at the call site.)
         if not (
             n_lin == 2
             and nf == 2
