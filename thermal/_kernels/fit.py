@@ -21,12 +21,14 @@ Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036):
 3. Levenberg-Marquardt over ln T of the free components only, with the full Golub-Pereyra
    Jacobian of the projected residual (Kaufman's cheaper approximation, Kaufman 1975,
    doi:10.1007/BF01932995, zig-zags where a faint component is poorly determined), a secant
-   step back along the previous step when its slope changed sign, steps capped at MAX_STEP in
-   ln T, Nielsen's damping update (1999, IMM-REP-1999-05), temperatures clamped to their
-   bounds. A run is abandoned once its quadratic model cannot reach the best minimum found, and
-   stops once, no better than it, it is within a grid step of it (the same basin). The common
-   case, two free components and no background, has its gradient and 2 x 2 solves in closed
-   form.
+   step back along the previous step when its slope changed sign, for two free components a
+   structured secant term added to J^T J where the residual's own curvature makes Gauss-Newton
+   overshoot (NL2SOL: Dennis, Gay & Welsch 1981, ACM TOMS 7, 348, doi:10.1145/355958.355965),
+   steps capped at MAX_STEP in ln T, Nielsen's damping update (1999, IMM-REP-1999-05),
+   temperatures clamped to their bounds. A run is abandoned once its quadratic model cannot
+   reach the best minimum found, and stops once, no better than it, it is within a grid step
+   of it (the same basin). The common case, two free components and no background, has its
+   gradient and 2 x 2 solves in closed form.
 4. Polish (two exchangeable components): the cold component's cost profile is often flat with
    several shallow minima, one on its lower bound; the line through the best hot temperature
    is scanned again and low minima away from the best cold temperature start new runs. So is
@@ -908,6 +910,9 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
     evaluations += 1
     lam = 1e-3  # initial damping
     nu = 2.0
+    s00 = 0.0  # the learnt second-order term S (two free components; see below)
+    s01 = 0.0
+    s11 = 0.0
     has_prev = False
     prev_g0 = 0.0
     abandon = False
@@ -930,6 +935,11 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
         ):
             _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac,
                       gram, lmat, lvec, gvec, work, col_idx)  # fmt: skip
+        if nf == 2:
+            hess[0, 0] += s00
+            hess[0, 1] += s01
+            hess[1, 0] += s01
+            hess[1, 1] += s11
         if has_prev:
             # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
             # poorly determined component) the steps zig-zag across the valley. If the slope
@@ -938,6 +948,37 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
             for f in range(nf):
                 g1 += grad[f] * prev_d[free[f]]
             has_prev = False
+            if nf == 2:
+                # Structured secant update (Dennis, Gay & Welsch 1981, doi:10.1145/355958.355965):
+                # J^T J lacks the residual's own curvature, which here is large (a faint
+                # component: Gauss-Newton steps overshoot by ~2 and zig-zag for ~40
+                # evaluations). The slopes at both ends of the last step measure the true
+                # curvature along it; a rank-one term S makes J^T J + S match it, and S is
+                # kept positive semi-definite (else dropped).
+                d0 = prev_d[free[0]]
+                d1 = prev_d[free[1]]
+                dd = d0 * d0 + d1 * d1
+                short = (prev_g0 - g1) - (
+                    d0 * d0 * hess[0, 0] + 2.0 * d0 * d1 * hess[0, 1] + d1 * d1 * hess[1, 1]
+                )
+                short = max(short, -(d0 * d0 * s00 + 2.0 * d0 * d1 * s01 + d1 * d1 * s11))
+                if dd > 0.0:
+                    u = short / (dd * dd)
+                    s00 += u * d0 * d0
+                    s01 += u * d0 * d1
+                    s11 += u * d1 * d1
+                    hess[0, 0] += u * d0 * d0
+                    hess[0, 1] += u * d0 * d1
+                    hess[1, 0] += u * d0 * d1
+                    hess[1, 1] += u * d1 * d1
+                    if not (s00 >= 0.0 and s11 >= 0.0 and s00 * s11 >= s01 * s01):
+                        hess[0, 0] -= s00
+                        hess[0, 1] -= s01
+                        hess[1, 0] -= s01
+                        hess[1, 1] -= s11
+                        s00 = 0.0
+                        s01 = 0.0
+                        s11 = 0.0
             if prev_g0 > 0.0 and g1 < 0.0:
                 t_line = prev_g0 / (prev_g0 - g1)
                 if 0.02 < t_line < 0.98:
@@ -993,6 +1034,9 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                     pred += 2.0 * proj[f] * grad[f]
                     for g2 in range(nf):
                         pred -= proj[f] * hess[f, g2] * proj[g2]
+                if nf == 2:  # with J^T J alone, without S: the larger, cautious prediction
+                    pred += proj[0] * proj[0] * s00 + 2.0 * proj[0] * proj[1] * s01
+                    pred += proj[1] * proj[1] * s11
                 if cost - ABANDON_FACTOR * pred > best_final:
                     abandon = True
                     break
