@@ -948,13 +948,15 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
             for f in range(nf):
                 g1 += grad[f] * prev_d[free[f]]
             has_prev = False
-            if nf == 2:
+            if nf == 2 and n_row > n_lin + nf:
                 # Structured secant update (Dennis, Gay & Welsch 1981, doi:10.1145/355958.355965):
                 # J^T J lacks the residual's own curvature, which here is large (a faint
                 # component: Gauss-Newton steps overshoot by ~2 and zig-zag for ~40
                 # evaluations). The slopes at both ends of the last step measure the true
                 # curvature along it; a rank-one term S makes J^T J + S match it, and S is
-                # kept positive semi-definite (else dropped).
+                # kept positive semi-definite (else dropped). Not without degrees of freedom:
+                # the residual then vanishes at the optimum and Gauss-Newton needs no help
+                # (4 bands, 2T: 100k -> 91k fits/s with it).
                 d0 = prev_d[free[0]]
                 d1 = prev_d[free[1]]
                 dd = d0 * d0 + d1 * d1
