@@ -935,11 +935,6 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
         ):
             _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac,
                       gram, lmat, lvec, gvec, work, col_idx)  # fmt: skip
-        if nf == 2:
-            hess[0, 0] += s00
-            hess[0, 1] += s01
-            hess[1, 0] += s01
-            hess[1, 1] += s11
         if has_prev:
             # Overshoot check: where the Gauss-Newton model misjudges the curvature (a faint,
             # poorly determined component) the steps zig-zag across the valley. If the slope
@@ -953,31 +948,21 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                 # J^T J lacks the residual's own curvature, which here is large (a faint
                 # component: Gauss-Newton steps overshoot by ~2 and zig-zag for ~40
                 # evaluations). The slopes at both ends of the last step measure the true
-                # curvature along it; a rank-one term S makes J^T J + S match it, and S is
-                # kept positive semi-definite (else dropped). Not without degrees of freedom:
-                # the residual then vanishes at the optimum and Gauss-Newton needs no help
-                # (4 bands, 2T: 100k -> 91k fits/s with it).
+                # curvature along it; a rank-one change makes J^T J + S match it (S never
+                # below 0 along the step), and S is kept positive semi-definite (else dropped).
+                # Not without degrees of freedom: the residual then vanishes at the optimum and
+                # Gauss-Newton needs no help (4 bands, 2T: 100k -> 91k fits/s with it).
                 d0 = prev_d[free[0]]
                 d1 = prev_d[free[1]]
                 dd = d0 * d0 + d1 * d1
-                short = (prev_g0 - g1) - (
-                    d0 * d0 * hess[0, 0] + 2.0 * d0 * d1 * hess[0, 1] + d1 * d1 * hess[1, 1]
-                )
-                short = max(short, -(d0 * d0 * s00 + 2.0 * d0 * d1 * s01 + d1 * d1 * s11))
                 if dd > 0.0:
-                    u = short / (dd * dd)
+                    gn = d0 * d0 * hess[0, 0] + 2.0 * d0 * d1 * hess[0, 1] + d1 * d1 * hess[1, 1]
+                    has = d0 * d0 * s00 + 2.0 * d0 * d1 * s01 + d1 * d1 * s11
+                    u = (max(prev_g0 - g1 - gn, 0.0) - has) / (dd * dd)
                     s00 += u * d0 * d0
                     s01 += u * d0 * d1
                     s11 += u * d1 * d1
-                    hess[0, 0] += u * d0 * d0
-                    hess[0, 1] += u * d0 * d1
-                    hess[1, 0] += u * d0 * d1
-                    hess[1, 1] += u * d1 * d1
                     if not (s00 >= 0.0 and s11 >= 0.0 and s00 * s11 >= s01 * s01):
-                        hess[0, 0] -= s00
-                        hess[0, 1] -= s01
-                        hess[1, 0] -= s01
-                        hess[1, 1] -= s11
                         s00 = 0.0
                         s01 = 0.0
                         s11 = 0.0
@@ -1005,6 +990,11 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                         if rel < 1e-11:
                             converged = True
                         continue
+        if nf == 2:  # the Levenberg-Marquardt model uses J^T J + S
+            hess[0, 0] += s00
+            hess[0, 1] += s01
+            hess[1, 0] += s01
+            hess[1, 1] += s11
         improved = False
         while True:
             for f in range(nf):
@@ -1118,8 +1108,8 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
 
 @jit
 def _fit_scratch(n_ch, n_cols, n_combo, n_par):
-    """Scratch arrays of :func:`_fit_one`, allocated once per chunk of spectra; zeroed, so that
-    no fit can ever see what an earlier process left in that memory."""
+    """Scratch arrays of :func:`_fit_one`, allocated (zeroed) once per chunk of spectra; every
+    fit writes what it reads (tests/fit: results do not depend on the batch)."""
     n_start = N_STARTS + 2 + 4 * N_POLISH
     return (
         np.zeros(n_ch), np.zeros(n_ch), np.zeros((n_cols, n_cols)), np.zeros(n_cols),

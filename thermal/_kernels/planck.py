@@ -55,8 +55,8 @@ def pow4(t):
 
     Kernels never apply ``**`` to floats: numba compiles one shared implementation of it per
     process, with the ``fastmath`` flags of whichever kernel used it first, so a kernel's last
-    bits would depend on what else ran before it (a fit followed by a cooling model and the
-    same fit alone gave different results)."""
+    bits would depend on what else ran before it (a fit after a cooling model and the same
+    fit alone gave different results)."""
     t2 = t * t
     return t2 * t2
 
