@@ -82,7 +82,7 @@ MAX_STEP = 0.2  # longest step in ln T (0.6 grid steps): longer ones were mostly
 _COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def scaled_spectrum(y, sig, ys, sw):
     """Validate one spectrum and scale it so that its largest |y| is 1.
 
@@ -126,7 +126,7 @@ def scaled_spectrum(y, sig, ys, sw):
     return -1, n_valid, scale
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
     """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature.
 
@@ -198,7 +198,7 @@ def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_
             cols[n_comp, n_ch] = 0.0
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _cholesky_solve(mat, rhs, n, work):
     """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
 
@@ -266,7 +266,7 @@ def _solve_spd(mat, rhs, n, work):
     return True
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _cholesky_inverse(mat, n, inv, work, col):
     """inv = mat^-1 for a small SPD matrix (mat is destroyed). False if not safely SPD."""
     for i in range(n):
@@ -350,7 +350,7 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     return _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx)
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
     """:func:`nnls_small` for any n <= 4 by enumerating active sets (the best feasible
     unconstrained subset solution is the optimum)."""
@@ -400,7 +400,7 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
     return max(best, 0.0)
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
     # The common case: all products in one pass, the NNLS in closed form. (Only the products
@@ -457,11 +457,11 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
     return cost
 
 
-@jit(fastmath=_SUMS)
-def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all):
+@jit(fastmath=_SUMS, allocates=False)
+def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol):
     """Weighted Gram matrix and right-hand side of the grid columns for one spectrum; returns
-    y^T W y. Every combination of grid columns is then scored in O(1)."""
-    wcol = np.empty(n_ch)
+    y^T W y. Every combination of grid columns is then scored in O(1). ``wcol`` (n_ch) is
+    scratch."""
     yy = 0.0
     for k in range(n_ch):
         yy += sw[k] * sw[k] * ys[k] * ys[k]
@@ -480,21 +480,22 @@ def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all):
     return yy
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _line_start(
     node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, yy, grid, gram_all, rhs_all,
-    g_cols, n_grid, out, col, dcol,
+    g_cols, n_grid, out, col, dcol, line, picks, costs, pair,
 ):  # fmt: skip
     """Start (T_a, T_b) [ln K] on the line through the one-temperature optimum T_a.
 
     T_a: the best single grid column refined by variable-projection Gauss-Newton in ln T;
     T_b: the grid values whose two-column NNLS with T_a are the two lowest local minima along
     the line with both areas positive. Writes rows of ``out`` (hottest first) and returns how
-    many (0-2).
+    many (0-2). ``col``, ``dcol`` (n_ch), ``line`` (n_grid), ``picks``, ``costs`` and ``pair``
+    (2) are scratch.
     """
-    line = np.full(n_grid, np.inf)
     gb = -1
     for g in range(n_grid):
+        line[g] = np.inf
         r = rhs_all[g]
         if r > 0.0 and gram_all[g, g] > _TINY:
             line[g] = yy - r * r / gram_all[g, g]
@@ -557,11 +558,9 @@ def _line_start(
         if abs(step) < 1e-6:  # a start: the Levenberg-Marquardt runs refine it
             break
         u = v
-    picks = np.empty(2, dtype=np.int64)
-    costs = np.empty(2)
     n_out = _line_minima(
         node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid,
-        n_grid, col, dcol, -np.inf, 0.0, picks, costs,
+        n_grid, col, dcol, -np.inf, 0.0, picks, costs, line, pair,
     )  # fmt: skip
     for r in range(n_out):
         out[r, 0] = max(u, grid[picks[r]])
@@ -569,15 +568,15 @@ def _line_start(
     return n_out
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _line_minima(
     node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid, n_grid,
-    col, dcol, avoid, radius, picks, costs,
+    col, dcol, avoid, radius, picks, costs, line, coef,
 ):  # fmt: skip
     """The two lowest local minima of the two-column NNLS cost along the line T_a = exp(u),
     T_b = each grid value, among points with both areas positive and ln T_b farther than
     ``radius`` from ``avoid``: grid indices into ``picks``, costs into ``costs``; returns how
-    many (0-2)."""
+    many (0-2). ``col``, ``dcol`` (n_ch), ``line`` (n_grid) and ``coef`` (2) are scratch."""
     channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
     g00 = 0.0
     b0 = 0.0
@@ -585,9 +584,8 @@ def _line_minima(
         dcol[k] = sw[k] * sw[k] * eps0 * col[k]  # the weighted column, reused below
         g00 += dcol[k] * eps0 * col[k]
         b0 += dcol[k] * ys[k]
-    coef = np.empty(2)
-    line = np.full(n_grid, np.inf)
     for g in range(n_grid):
+        line[g] = np.inf
         g01 = 0.0
         for k in range(n_ch):
             g01 += dcol[k] * g_cols[g, k]
@@ -710,20 +708,37 @@ def fit_batch(
     n_combo = 1
     for _j in range(n_comp):
         n_combo *= n_grid
-    # chunks of spectra share one set of scratch arrays: ~60 allocations per fit cost 7 %
+    # chunks of spectra share one set of scratch arrays: ~60 allocations per fit cost 7 %, and
+    # passing ~80 arrays from here (with reference counting) to each fit cost 11 %
     n_chunks = (n_fits + CHUNK - 1) // CHUNK
     for c in numba_prange(n_chunks):
-        scratch = _fit_scratch(n_ch, n_cols, n_combo, n_par)
-        for i in range(c * CHUNK, min(n_fits, (c + 1) * CHUNK)):
-            _fit_one(
-                i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
-                has_bg, grid_lnt, g_cols, max_iter, temperature, area, background, covariance,
-                chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max,
-                n_cols, n_combo, scratch,
-            )  # fmt: skip
+        scratch = _fit_scratch(n_ch, n_cols, n_combo, n_par, n_grid)
+        _fit_rows(
+            c * CHUNK, min(n_fits, (c + 1) * CHUNK), y, sig, node_x, node_a, node_ch, eps, lnlo,
+            lnhi, exchangeable, bg_shape, has_bg, grid_lnt, g_cols, max_iter, temperature, area,
+            background, covariance, chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par,
+            n_free, n_lin_max, n_cols, n_combo, scratch,
+        )  # fmt: skip
 
 
-@jit
+@jit(allocates=False)
+def _fit_rows(
+    first, last, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
+    has_bg, grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
+    status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols, n_combo,
+    scratch,
+):  # fmt: skip
+    """:func:`_fit_one` for the rows ``first`` to ``last - 1`` of a batch."""
+    for i in range(first, last):
+        _fit_one(
+            i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
+            grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
+            status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols, n_combo,
+            scratch,
+        )  # fmt: skip
+
+
+@jit(allocates=False)
 def free_components(lnlo, lnhi, free):
     """Indices of the components whose temperature is free (upper > lower bound) into
     ``free``; returns how many."""
@@ -747,7 +762,7 @@ def _workspace(n_ch):
     )  # fmt: skip
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac, gram,
               lmat, lvec, gvec, work, col_idx):  # fmt: skip
     """The gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J in ln T of the
@@ -887,7 +902,7 @@ def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
     return True
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt):
     """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
     projection: the areas are the exact NNLS solution at every point).
@@ -1107,7 +1122,7 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
 
 
 @jit
-def _fit_scratch(n_ch, n_cols, n_combo, n_par):
+def _fit_scratch(n_ch, n_cols, n_combo, n_par, n_grid):
     """Scratch arrays of :func:`_fit_one`, allocated (zeroed) once per chunk of spectra; every
     fit writes what it reads (tests/fit: results do not depend on the batch)."""
     n_start = N_STARTS + 2 + 4 * N_POLISH
@@ -1120,11 +1135,12 @@ def _fit_scratch(n_ch, n_cols, n_combo, n_par):
         np.zeros(n_start), np.zeros(3), np.zeros(3, dtype=np.int64), np.zeros(3),
         np.zeros(2, dtype=np.int64), np.zeros(2), np.zeros(n_par, dtype=np.int64),
         np.zeros((n_par, n_ch)), np.zeros((n_par, n_par)), np.zeros((n_par, n_par)),
-        np.zeros(n_par), np.zeros(n_par), _workspace(n_ch),
+        np.zeros(n_par), np.zeros(n_par), np.zeros(n_grid), np.zeros(2), np.zeros(n_ch),
+        _workspace(n_ch),
     )  # fmt: skip
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _fit_one(
     i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
     grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
@@ -1132,7 +1148,7 @@ def _fit_one(
 ):  # fmt: skip
     (ys, sw, gram_all, rhs_all, gram, rhs, coef, mat, vec, work, col_idx, sub_idx, combo,
      combo_cost, combo_full, tmp_a, tmp_b, starts, start_cost, start_lnt, start_hint, lnt, free,
-     best_lnt, picks, costs, inc, jp, h, inv, w2, c2, ws) = scratch  # fmt: skip
+     best_lnt, picks, costs, inc, jp, h, inv, w2, c2, line, pair, wcol, ws) = scratch  # fmt: skip
     nan = np.nan
     for j in range(n_comp):
         temperature[i, j] = nan
@@ -1158,7 +1174,7 @@ def _fit_one(
         return
 
     # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
-    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all)
+    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol)
     if n_comp == 2 and not has_bg:
         # the common case: every pair in closed form straight from the grid Gram
         combo_cost[:] = np.inf
@@ -1244,7 +1260,8 @@ def _fit_one(
         # at the best grid value of the other component.
         n_start = _line_start(
             node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, yy,
-            grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b,
+            grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b, line, picks,
+            costs, pair,
         )  # fmt: skip
     start_hint[:] = -np.inf  # grid cost of a grid start
     for s_i in range(N_STARTS):
@@ -1290,7 +1307,7 @@ def _fit_one(
                 n_line = _line_minima(
                     node_x, node_a, node_ch, n_ch, eps[0], best_lnt[anchor], sw, ys, yy,
                     gram_all, rhs_all, g_cols, grid_lnt[0], n_grid, tmp_a, tmp_b,
-                    best_lnt[other], POLISH_RADIUS * step, picks, costs,
+                    best_lnt[other], POLISH_RADIUS * step, picks, costs, line, pair,
                 )  # fmt: skip
                 for r in range(n_line):
                     partner = grid_lnt[0, picks[r]]

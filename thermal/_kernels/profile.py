@@ -129,11 +129,11 @@ def _profile_one(
     use_line = n_comp == 2 and lnhi[0] > lnlo[0] and lnhi[1] > lnlo[1]
     gram_all = np.empty((g_cols.shape[0], g_cols.shape[0]))
     rhs_all = np.empty(g_cols.shape[0])
-    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all) if use_line else 0.0
+    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, np.empty(n_ch)) if use_line else 0.0
     line = (gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line)
     scratch = (np.empty((_N_STARTS, n_comp)), np.empty(n_comp), np.empty(n_comp),
                np.empty(n_comp), np.empty(n_comp), np.empty(n_ch), np.empty(n_ch),
-               np.empty(1))  # fmt: skip
+               np.empty(1), np.empty(n_grid), np.empty(2))  # fmt: skip
     for _attempt in range(2):
         seen = _intervals(
             i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi,
@@ -306,7 +306,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
             node_x, node_a, node_ch, n_ch, eps[h], u, sw, ys, yy,
             gram_all[o : o + n_grid, o : o + n_grid], rhs_all[o : o + n_grid],
             g_cols[o : o + n_grid], grid_lnt[other], n_grid, scratch[5], scratch[6], -np.inf,
-            0.0, picks, costs,
+            0.0, picks, costs, scratch[8], scratch[9],
         )  # fmt: skip
         for r in range(n_line):
             starts[n_start, h] = u
