@@ -131,9 +131,14 @@ def _profile_one(
     rhs_all = np.empty(g_cols.shape[0])
     yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, np.empty(n_ch)) if use_line else 0.0
     line = (gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line)
+    # scratch of the walks (by index): 0 starts, 1 continuation, 2 found, 3-4 bounds, 5-6 a line
+    # column and its derivative, 7 lowest chi2 seen, 8-9 line costs and areas, 10 power
+    # gradient, 11 ln T, 12-13 line picks and costs, 14 free components
     scratch = (np.empty((_N_STARTS, n_comp)), np.empty(n_comp), np.empty(n_comp),
                np.empty(n_comp), np.empty(n_comp), np.empty(n_ch), np.empty(n_ch),
-               np.empty(1), np.empty(n_grid), np.empty(2))  # fmt: skip
+               np.empty(1), np.empty(n_grid), np.empty(2), np.empty(2 * n_comp + 1),
+               np.empty(n_comp), np.empty(2, dtype=np.int64), np.empty(2),
+               np.empty(3, dtype=np.int64))  # fmt: skip
     for _attempt in range(2):
         seen = _intervals(
             i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi,
@@ -144,7 +149,7 @@ def _profile_one(
         chi_min = seen  # the profile found a lower minimum than the fit: measure from it
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _intervals(
     i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi, exchangeable,
     line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
@@ -180,7 +185,9 @@ def _intervals(
         return scratch[7][0]
     var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
     n_par = covariance.shape[1]
-    grad = np.zeros(n_par)
+    grad = scratch[10]
+    for p in range(n_par):
+        grad[p] = 0.0
     for j in range(n_comp):
         t = temperature[i, j]
         grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
@@ -204,7 +211,7 @@ def _intervals(
     return scratch[7][0]
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnhi, exchangeable,
           lnt_hat, line, scratch, max_iter):  # fmt: skip
     """Distance from ``u0`` in direction ``d`` (+-1) at which the profile crosses ``level``;
@@ -267,7 +274,7 @@ def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnh
     return off_in + min(max(t, 0.0), 1.0) * (off_out - off_in)
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=_SUMS, allocates=False)
 def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_hat, line, scratch,
                 max_iter, found):  # fmt: skip
     """chi2_p at ``u`` (ln T of component ``h`` in mode 0, log power in mode 1): the best of
@@ -276,7 +283,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
     node_x, node_a, node_ch, n_ch, eps, n_comp = prob[:6]
     sw, ys = prob[8], prob[9]
     gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line = line
-    starts, lo, hi, lnt = scratch[0], scratch[3], scratch[4], lnt_hat.copy()
+    starts, lo, hi, lnt = scratch[0], scratch[3], scratch[4], scratch[11]
     for j in range(n_comp):
         lo[j] = lnlo[j]
         hi[j] = lnhi[j]
@@ -298,8 +305,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
         starts[1, j] = lnt_hat[j]
     n_start = 2
     if mode == 0 and use_line:
-        picks = np.empty(2, dtype=np.int64)
-        costs = np.empty(2)
+        picks, costs = scratch[12], scratch[13]
         other = 1 - h
         o = 0 if exchangeable else other * n_grid  # the other component's grid columns
         n_line = _line_minima(
@@ -312,7 +318,7 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
             starts[n_start, h] = u
             starts[n_start, other] = grid_lnt[other, picks[r]]
             n_start += 1
-    free = np.empty(3, dtype=np.int64)
+    free = scratch[14]
     nf = free_components(lo, hi, free)
     best = np.inf
     for s in range(n_start):
