@@ -26,7 +26,7 @@ from thermal._kernels.planck import b_lambda, pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 
-@jit
+@jit(allocates=False)
 def _locate(ages, a):
     """Index k with ages[k] <= a < ages[k + 1] (clamped to the table)."""
     n = ages.size
@@ -43,7 +43,7 @@ def _locate(ages, a):
     return lo
 
 
-@jit
+@jit(allocates=False)
 def _weights(x0, x1):
     """Trapezoid weights of f(x0), f(x1) for int f da over [x0, x1] (in ln a unless x0 = 0)."""
     if x0 == 0.0:
@@ -52,7 +52,7 @@ def _weights(x0, x1):
     return h * x0, h * x1
 
 
-@jit
+@jit(allocates=False)
 def _temperature(ages, temps, k, a):
     if k == 0:
         w = a / ages[1]
@@ -61,7 +61,7 @@ def _temperature(ages, temps, k, a):
     return (1.0 - w) * temps[k] + w * temps[k + 1]
 
 
-@jit
+@jit(allocates=False)
 def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
     """B at every (wavelength, node) into ``bnode``, int_0^{a_k} B da into ``cum`` [W m-2
     sr-1 um-1 s] and int_0^{a_k} sigma (T^4 - t_bg^4) da into ``energy`` [J m-2]."""
@@ -82,7 +82,7 @@ def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
         energy[k + 1] = energy[k] + w0 * e0 + w1 * e1
 
 
-@jit
+@jit(allocates=False)
 def _partial(lam_i, ages, temps, bnode_i, cum_i, k, a):
     """int_0^a B da for one wavelength row of the table."""
     if a <= ages[k]:
@@ -91,7 +91,7 @@ def _partial(lam_i, ages, temps, bnode_i, cum_i, k, a):
     return cum_i[k] + w0 * bnode_i[k] + w1 * b_lambda(lam_i, _temperature(ages, temps, k, a))
 
 
-@jit
+@jit(allocates=False)
 def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
     """int_{a0}^{a1} B_lambda(T_s(a)) da per wavelength into ``out``; returns the energy
     integral int sigma (T^4 - t_bg^4) da over the same window."""
@@ -120,7 +120,7 @@ def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
 # status codes: those of the fit kernel (thermal._kernels.fit.STATUS)
 
 
-@jit
+@jit(allocates=False)
 def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, col, dcol):
     """Channel basis int_0^tau Bbar da and its derivative Bbar(T_s(tau)) for one duration."""
     k = _locate(ages, tau)
@@ -138,7 +138,7 @@ def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, c
         dcol[node_ch[q]] += node_w[q] * b
 
 
-@jit
+@jit(allocates=False)
 def _flow_cost(col, ys, sw, n_ch, yy):
     """(cost, rate) of the best non-negative areal rate for the column ``col`` (sw = 0 on
     missing channels)."""
