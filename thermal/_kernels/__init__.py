@@ -63,6 +63,11 @@ def _drop_stale_cache() -> None:
 if CACHE:
     _drop_stale_cache()
 PARALLEL_MIN_SIZE = 200_000
+# fastmath flags of the fit kernels. Reassociation lets LLVM vectorise the many short weighted
+# sums (and contract fuses multiply-adds). Not "nnan"/"ninf": NaN marks missing data and failed
+# evaluations there. The machine code is the same for every spectrum, so results still do not
+# depend on the batch.
+SUMS = {"reassoc", "contract"}
 _OPTIONS = {"cache": CACHE, "error_model": "numpy", "nogil": True}
 
 

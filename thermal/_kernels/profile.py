@@ -11,7 +11,7 @@ How chi2_p(v) is computed (reusing the fit kernel's pieces):
 
 * a temperature: the component is fixed at v (its bounds set to v; for exchangeable components
   the hotter ones are kept >= v and the colder ones <= v, so "the hottest" stays the hottest)
-  and the other temperatures are refitted by :func:`thermal._kernels.fit._lm_run`, areas by
+  and the other temperatures are refitted by :func:`thermal._kernels.lm._lm_run`, areas by
   exact non-negative least squares;
 * the power P = sum eps_j sigma T_j^4 a_j: one extra data row holds v with a 1-sigma of
   min(sigma_P, 1e-3 v) / 100 (sigma_P the linearised uncertainty), and all temperatures and
@@ -41,21 +41,18 @@ import math
 import numpy as np
 from numba import prange as numba_prange
 
-from thermal._kernels import jit, kernel
+from thermal._kernels import SUMS, jit, kernel
 from thermal._kernels.fit import (
-    _SUMS,
     AT_BOUND,
     CONVERGED,
     MAX_ITERATIONS,
     _line_minima,
-    _lm_run,
-    _workspace,
-    free_components,
     grid_columns,
     grid_gram,
     node_constants,
     scaled_spectrum,
 )
+from thermal._kernels.lm import _lm_run, _workspace, free_components
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
@@ -94,7 +91,7 @@ def profile_batch(
         )  # fmt: skip
 
 
-@jit(fastmath=_SUMS)
+@jit(fastmath=SUMS)
 def _profile_one(
     i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
     grid_lnt, g_cols, max_iter, temperature, area, covariance, chi2, status, t_lower, t_upper,
@@ -149,7 +146,7 @@ def _profile_one(
         chi_min = seen  # the profile found a lower minimum than the fit: measure from it
 
 
-@jit(fastmath=_SUMS, allocates=False)
+@jit(fastmath=SUMS, allocates=False)
 def _intervals(
     i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi, exchangeable,
     line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
@@ -211,7 +208,7 @@ def _intervals(
     return scratch[7][0]
 
 
-@jit(fastmath=_SUMS, allocates=False)
+@jit(fastmath=SUMS, allocates=False)
 def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnhi, exchangeable,
           lnt_hat, line, scratch, max_iter):  # fmt: skip
     """Distance from ``u0`` in direction ``d`` (+-1) at which the profile crosses ``level``;
@@ -274,7 +271,7 @@ def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnh
     return off_in + min(max(t, 0.0), 1.0) * (off_out - off_in)
 
 
-@jit(fastmath=_SUMS, allocates=False)
+@jit(fastmath=SUMS, allocates=False)
 def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_hat, line, scratch,
                 max_iter, found):  # fmt: skip
     """chi2_p at ``u`` (ln T of component ``h`` in mode 0, log power in mode 1): the best of
