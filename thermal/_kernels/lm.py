@@ -29,6 +29,7 @@ from thermal._kernels.linalg import (
     _solve_spd,
     nnls_small,
 )
+from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 ABANDON_AFTER = 3  # iterations before a run may be abandoned as heading for a worse basin
@@ -102,8 +103,7 @@ def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_
     if n_row > n_ch:
         for j in range(n_comp):
             t = math.exp(lnt[j])
-            t2 = t * t
-            cols[j, n_ch] = eps[j] * STEFAN_BOLTZMANN * t2 * t2
+            cols[j, n_ch] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
             dcols[j, n_ch] = 4.0 * cols[j, n_ch]
         if has_bg:
             cols[n_comp, n_ch] = 0.0
