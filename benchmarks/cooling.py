@@ -13,12 +13,11 @@ import time
 import warnings
 
 import numpy as np
-import xarray as xr
 from scipy.integrate import IntegrationWarning, quad
 from scipy.optimize import least_squares
 
 from benchmarks._common import print_table
-from thermal import planck
+from thermal import planck, simulate
 from thermal.cooling import FlowModel, crust
 from thermal.cooling import eruptions as e
 from thermal.fit import fit_spectra
@@ -62,16 +61,8 @@ def _fits(quick):
     n = 2000 if quick else 20000
     lam = np.linspace(1.0, 5.2, 17)
     rate, tau = 10 ** rng.uniform(1, 4, n), 10 ** rng.uniform(3, 7, n)
-    truth = np.array([e.flow_intensity(lam, r, t) for r, t in zip(rate, tau, strict=True)])
-    sigma = 0.02 * truth
-    y = truth + sigma * rng.standard_normal(truth.shape)
-    obs = xr.Dataset(
-        {
-            "intensity": (("spectrum", "wavelength"), y, {"units": "W sr-1 um-1"}),
-            "intensity_uncertainty": (("spectrum", "wavelength"), sigma),
-        },
-        coords={"wavelength": lam},
-    )
+    obs = simulate.flow_observation(rate, tau, wavelength=lam)
+    y, sigma = obs.intensity.values, obs.intensity_uncertainty.values
     fit_spectra(obs.isel(spectrum=slice(0, 200)), model=FlowModel())  # compile both targets
     start = time.perf_counter()
     fit_spectra(obs, model=FlowModel())

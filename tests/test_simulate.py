@@ -53,3 +53,21 @@ def test_noise_and_radiance():
 def test_invalid(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate.observation(kwargs.pop("temperature"), kwargs.pop("area"), **kwargs)
+
+
+def test_flow_observation_carries_the_flow_model_and_its_noise():
+    from thermal.cooling import flow_intensity
+
+    lam = np.linspace(1.0, 5.0, 9)
+    rate, tau = [30.0, 3000.0], [1e4, 1e6]
+    exact = simulate.flow_observation(rate, tau, wavelength=lam, noise=0.0)
+    for i in range(2):
+        np.testing.assert_allclose(exact.intensity[i], flow_intensity(lam, rate[i], tau[i]))
+    np.testing.assert_array_equal(exact.true_areal_rate, rate)
+    assert exact.intensity.attrs["units"] == "W sr-1 um-1"
+    noisy = simulate.flow_observation(rate, tau, wavelength=lam, noise=0.1, seed=1)
+    np.testing.assert_allclose(noisy.intensity_uncertainty, 0.1 * exact.intensity)
+    z = (noisy.intensity - exact.intensity) / noisy.intensity_uncertainty
+    assert 0 < float(np.abs(z).max()) < 5
+    with pytest.raises(ValueError, match="noise"):
+        simulate.flow_observation(rate, tau, wavelength=lam, noise=-0.1)

@@ -3,7 +3,8 @@
 :func:`observation` makes a Dataset in the observation layout from a multi-temperature
 blackbody model, ``I = sum_k A_k B_lambda(T_k)`` (emissivity 1), sampled on a wavelength grid
 or through filter bands (:func:`thermal.planck.band_radiance`), with Gaussian relative noise
-and its 1-sigma uncertainty. :func:`jiram_image`, :func:`jiram_spectrometer` and
+and its 1-sigma uncertainty; :func:`flow_observation` does the same for lava flows of the Io Flow
+Model (:func:`thermal.cooling.flow_intensity`). :func:`jiram_image`, :func:`jiram_spectrometer` and
 :func:`s3d_cube` write synthetic files in the archive formats the readers understand (our own
 label text following the real JIRAM PDS3 keyword layout; little-endian float32 data).
 """
@@ -17,9 +18,9 @@ import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
-from thermal import planck
+from thermal import cooling, planck
 
-__all__ = ["jiram_image", "jiram_spectrometer", "observation", "s3d_cube"]
+__all__ = ["flow_observation", "jiram_image", "jiram_spectrometer", "observation", "s3d_cube"]
 
 
 def _components(temperature, area):
@@ -104,12 +105,7 @@ def observation(
         kind, units = "radiance", "W m-2 sr-1 um-1"
     else:
         kind, units = "intensity", "W sr-1 um-1"
-    rng = np.random.default_rng(seed)
-    if noise > 0:
-        sigma = noise * truth
-    else:
-        sigma = np.broadcast_to(1e-3 * truth.max(axis=1, keepdims=True), truth.shape).copy()
-    value = truth + rng.standard_normal(truth.shape) * (sigma if noise > 0 else 0.0)
+    value, sigma = _noisy(truth, noise, seed)
     k = t.shape[1]
     ds = xr.Dataset(
         {
@@ -133,6 +129,80 @@ def observation(
     if pixel_area is not None:
         ds["pixel_area"] = ((), float(pixel_area), {"units": "m2"})
     return ds
+
+
+def _noisy(truth, noise, seed):
+    """(truth + Gaussian noise, 1-sigma): ``noise`` x truth, or 1e-3 of each spectrum's maximum
+    with no noise added when ``noise`` is 0."""
+    rng = np.random.default_rng(seed)
+    if noise > 0:
+        sigma = noise * truth
+    else:
+        sigma = np.broadcast_to(1e-3 * truth.max(axis=1, keepdims=True), truth.shape).copy()
+    return truth + rng.standard_normal(truth.shape) * (sigma if noise > 0 else 0.0), sigma
+
+
+def flow_observation(
+    areal_rate, duration, *, wavelength, material="basalt", noise: float = 0.02, seed: int = 0
+) -> xr.Dataset:
+    """A synthetic observation of active lava flows with known areal rate and duration.
+
+    Parameters
+    ----------
+    areal_rate : array_like
+        Areal coverage rate R_A of each flow [m2 s-1], >= 0, shape (n,).
+    duration : array_like
+        Time each flow has been active [s], > 0, broadcast against ``areal_rate``.
+    wavelength : array_like
+        Wavelength grid [um].
+    material : str, optional
+        Lava of :data:`thermal.cooling.MATERIALS`.
+    noise : float, optional
+        Relative 1-sigma Gaussian noise, >= 0 (as in :func:`observation`).
+    seed : int, optional
+        Seed of the noise generator.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(spectrum, wavelength)`` with ``intensity`` [W sr-1 um-1], its uncertainty, and
+        the truth as ``true_areal_rate`` [m2 s-1] and ``true_duration`` [s].
+
+    References
+    ----------
+    The Io Flow Model of Davies 1996, doi:10.1006/icar.1996.0189 (see
+    :func:`thermal.cooling.flow_intensity`).
+    """
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0 (relative); got {noise}")
+    rate, tau = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(areal_rate, dtype=float)),
+        np.atleast_1d(np.asarray(duration, dtype=float)),
+    )
+    grid = np.asarray(wavelength, dtype=float)
+    truth = np.array(
+        [cooling.flow_intensity(grid, r, t, material) for r, t in zip(rate, tau, strict=True)]
+    ).reshape(rate.size, grid.size)
+    value, sigma = _noisy(truth, noise, seed)
+    units = "W sr-1 um-1"
+    return xr.Dataset(
+        {
+            "intensity": (("spectrum", "wavelength"), value, {"units": units}),
+            "intensity_uncertainty": (("spectrum", "wavelength"), sigma, {"units": units}),
+            "true_areal_rate": ("spectrum", rate, {"units": "m2 s-1"}),
+            "true_duration": ("spectrum", tau, {"units": "s"}),
+        },
+        coords={
+            "spectrum": np.arange(rate.size),
+            "wavelength": ("wavelength", grid, {"units": "um", "long_name": "wavelength"}),
+        },
+        attrs={
+            "title": "thermal synthetic observation",
+            "source": "thermal.simulate.flow_observation",
+            "product_id": "synthetic",
+            "comment": f"Io Flow Model ({material}), relative noise {noise}, seed {seed}",
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from thermal import simulate
 from thermal.cooling import FlowModel
 from thermal.cooling import eruptions as e
 from thermal.cooling.inversion import STATUS
@@ -33,10 +34,8 @@ def synthetic():
     rng = np.random.default_rng(3)
     n = 400
     rate, tau = 10 ** rng.uniform(1, 4, n), 10 ** rng.uniform(3, 7, n)
-    truth = np.array([e.flow_intensity(LAM, r, t) for r, t in zip(rate, tau, strict=True)])
-    sigma = 0.02 * truth
-    y = truth + sigma * rng.standard_normal(truth.shape)
-    return fit_spectra(observation(y, sigma), model=FlowModel()), rate, tau
+    obs = simulate.flow_observation(rate, tau, wavelength=LAM, seed=3)
+    return fit_spectra(obs, model=FlowModel()), rate, tau
 
 
 def test_areal_rate_and_duration_are_recovered_within_their_uncertainties(synthetic):
