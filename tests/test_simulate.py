@@ -69,5 +69,10 @@ def test_flow_observation_carries_the_flow_model_and_its_noise():
     np.testing.assert_allclose(noisy.intensity_uncertainty, 0.1 * exact.intensity)
     z = (noisy.intensity - exact.intensity) / noisy.intensity_uncertainty
     assert 0 < float(np.abs(z).max()) < 5
+    np.testing.assert_array_equal(noisy.true_duration, tau)
     with pytest.raises(ValueError, match="noise"):
         simulate.flow_observation(rate, tau, wavelength=lam, noise=-0.1)
+    with pytest.raises(ValueError, match="areal_rate and duration"):
+        simulate.flow_observation([[1.0, 2.0]], tau, wavelength=lam)
+    with pytest.raises(ValueError, match="areal_rate and duration"):
+        simulate.flow_observation([1.0, 2.0, 3.0], tau, wavelength=lam)

@@ -155,8 +155,8 @@ def flow_observation(
         Time each flow has been active [s], > 0, broadcast against ``areal_rate``.
     wavelength : array_like
         Wavelength grid [um].
-    material : str, optional
-        Lava of :data:`thermal.cooling.MATERIALS`.
+    material : str or thermal.cooling.Material, optional
+        Lava (a name in :data:`thermal.cooling.MATERIALS`).
     noise : float, optional
         Relative 1-sigma Gaussian noise, >= 0 (as in :func:`observation`).
     seed : int, optional
@@ -175,11 +175,18 @@ def flow_observation(
     """
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0 (relative); got {noise}")
-    rate, tau = np.broadcast_arrays(
-        np.atleast_1d(np.asarray(areal_rate, dtype=float)),
-        np.atleast_1d(np.asarray(duration, dtype=float)),
-    )
-    grid = np.asarray(wavelength, dtype=float)
+    rate = np.atleast_1d(np.asarray(areal_rate, dtype=float))
+    tau = np.atleast_1d(np.asarray(duration, dtype=float))
+    same = rate.size == tau.size or 1 in (rate.size, tau.size)
+    if rate.ndim != 1 or tau.ndim != 1 or not same:
+        raise ValueError(
+            f"areal_rate and duration must be scalars or 1-D of one length; got shapes "
+            f"{np.shape(areal_rate)} and {np.shape(duration)}"
+        )
+    rate, tau = np.broadcast_arrays(rate, tau)
+    grid = np.atleast_1d(np.asarray(wavelength, dtype=float))
+    if grid.ndim != 1:
+        raise ValueError(f"wavelength must be 1-D [um]; got shape {grid.shape}")
     truth = np.array(
         [cooling.flow_intensity(grid, r, t, material) for r, t in zip(rate, tau, strict=True)]
     ).reshape(rate.size, grid.size)

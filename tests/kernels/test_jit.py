@@ -56,3 +56,24 @@ def test_borrowing_kernels_count_no_references():
             assert calls > 0  # the check can see them
         else:
             assert calls == 0
+
+
+def test_fit_kernel_functions_borrow_their_arrays():
+    """Every compiled function of the fit and profile kernels is inlined or compiled with
+    ``allocates=False``, except the few that allocate the scratch (named here on purpose)."""
+    from numba.core.registry import CPUDispatcher
+
+    from thermal._kernels import fit, linalg, lm, profile
+
+    allocating = {"grid_columns", "node_constants", "_workspace", "_fit_scratch", "_profile_one"}
+    checked = []
+    for module in (fit, lm, linalg, profile):
+        for name, obj in vars(module).items():
+            if not isinstance(obj, CPUDispatcher) or obj.py_func.__module__ != module.__name__:
+                continue
+            checked.append(name)
+            options = obj.targetoptions
+            if name in allocating or options.get("inline", "never") == "always":
+                continue
+            assert options.get("_nrt") is False, f"{module.__name__}.{name} counts references"
+    assert {"_lm_run", "_fit_rows", "_fit_one", "_solve_areas", "_profile_at"} <= set(checked)

@@ -4,17 +4,19 @@ One place decides how kernels are compiled and which target runs them:
 
 * :func:`jit` compiles scalar helpers and serial loops (``error_model="numpy"`` so divisions
   vectorise, ``fastmath`` off so results are exact to the last bits we promise, on-disk
-  caching unless ``THERMAL_NUMBA_CACHE=0``).
+  caching unless ``THERMAL_NUMBA_CACHE=0``). The fit kernels' weighted sums alone allow
+  reassociation and fused multiply-adds (:data:`SUMS`).
 * :class:`Kernel` wraps one loop body written with ``numba.prange`` and compiles it twice, a
   serial and a ``parallel=True`` version, lazily. :meth:`Kernel.__call__` runs the parallel
   one only for large inputs, on the main thread, and when ``THERMAL_PARALLEL`` is not ``0``:
   numba's default (workqueue) threading layer must never be entered from two threads at once,
   which is exactly what dask worker threads would do (dask/dask#5132).
 
-Hot functions that create no arrays are compiled with ``jit(allocates=False)``, and a
+Hot functions that create no arrays are compiled with ``jit(allocates=False)``, and the fit's
 parallel loop allocates its scratch once per chunk and hands the chunk to such a function:
 numba's reference counting of array arguments (an atomic add and subtract per array per call)
-otherwise took 55 % of a fit's time.
+otherwise took 55 % of a fit's time. (The profile-interval loop allocates per spectrum, which
+costs nothing next to its ~200 us of work.)
 
 Kernels never apply ``**`` to floats (``planck.pow4`` and plain products instead): numba compiles
 the power operator once per process and reuses it with the ``fastmath`` flags of its first
@@ -74,11 +76,21 @@ _OPTIONS = {"cache": CACHE, "error_model": "numpy", "nogil": True}
 def jit(function=None, *, allocates=True, **options):
     """``numba.njit`` with the project's options (cache, ``error_model="numpy"``, nogil).
 
-    ``allocates=False`` compiles a function that creates no arrays without numba's runtime
-    (``_nrt=False``): its array arguments are then borrowed from the caller. With the runtime,
-    numba increments and decrements an atomic reference count of every array argument at
-    every call, and its pruning pass removes those pairs only in functions without other calls
-    or views; in the fit kernel that was ~1,800 atomic operations and 55 % of the time per fit.
+    Parameters
+    ----------
+    function : callable, optional
+        The function (decorator use without arguments).
+    allocates : bool, optional
+        False compiles a function that creates no arrays without numba's runtime
+        (``_nrt=False``): its array arguments are then borrowed from the caller, so it must
+        neither allocate (numba refuses at compile time) nor return an array (numba accepts
+        returning an argument, but the caller would then hold a reference it never counted).
+        With the runtime, numba increments and decrements an atomic reference count of every
+        array argument at every call, and its pruning pass removes those pairs only in
+        functions without other calls or views; in the fit kernel that was ~1,800 atomic
+        operations and 55 % of the time per fit.
+    **options
+        Further ``numba.njit`` options (e.g. ``fastmath``, ``inline``).
     """
     merged = {**_OPTIONS, **options}
     if not allocates:

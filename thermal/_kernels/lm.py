@@ -336,8 +336,9 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
     projection: the areas are the exact NNLS solution at every point).
 
     ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin,
-    n_row): n_row > n_ch adds the power row of :func:`_columns` (sw, ys of size n_row)
-    describes the spectrum; ``ws`` is the workspace tuple of :func:`_workspace`. ``lnt`` ends at
+    n_row) describes the spectrum (n_row > n_ch: ``sw`` and ``ys`` have n_row entries, the
+    last one the power row of :func:`_columns`); ``ws`` is the workspace tuple of
+    :func:`_workspace`. ``lnt`` ends at
     the run's end point (its columns and areas are somewhere in ``ws``: recompute them). The run is
     abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never) and
     stops where, no better than it, it comes within ``SAME_BASIN`` of ``best_lnt``.
