@@ -40,14 +40,7 @@ from numba import prange as numba_prange
 
 from thermal._kernels import SUMS, jit, kernel
 from thermal._kernels.linalg import TINY, _cholesky_inverse, _nnls2, _row_gram, nnls_small
-from thermal._kernels.lm import (
-    _columns,
-    _lm_run,
-    _solve_areas,
-    _workspace,
-    channel_basis,
-    free_components,
-)
+from thermal._kernels.lm import _lm_run, _workspace, channel_basis, evaluate, free_components
 from thermal.constants import C1, C2
 
 STATUS = (
@@ -609,8 +602,7 @@ def _fit_one(
     converged = best_converged
     for j in range(n_comp):
         lnt[j] = best_lnt[j]
-    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols, dcols)
-    cost = _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, sub_idx)
+    cost = evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, sub_idx)
 
     # ---- order components hottest first when they are exchangeable
     if exchangeable:

@@ -166,6 +166,17 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
     return cost
 
 
+@jit(inline="always", fastmath=SUMS)
+def evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, idx):
+    """The model at the temperatures ``exp(lnt)`` of the spectrum ``prob`` (see
+    :func:`_lm_run`): columns and derivatives into ``cols``, ``dcols``, the exact areas into
+    ``coef``; returns the cost. The other arguments are scratch of :func:`_solve_areas`."""
+    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
+    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
+             dcols)  # fmt: skip
+    return _solve_areas(cols, sw, ys, n_lin, n_row, coef, gram, rhs, mat, vec, work, idx)
+
+
 @jit(allocates=False)
 def free_components(lnlo, lnhi, free):
     """Indices of the components whose temperature is free (upper > lower bound) into
@@ -344,13 +355,11 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
     stops where, no better than it, it comes within ``SAME_BASIN`` of ``best_lnt``.
     Returns (cost, converged, evaluations).
     """
-    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
+    n_comp, sw, ys, n_lin, n_row = prob[5], prob[8], prob[9], prob[10], prob[11]
     (trial, cols, dcols, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
      sub_idx, col_idx, jac, hess, grad, lmat, lvec, gvec, prev_d, res, proj) = ws  # fmt: skip
     evaluations = 0
-    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
-             dcols)  # fmt: skip
-    cost = _solve_areas(cols, sw, ys, n_lin, n_row, coef, gram, rhs, mat, vec, work, sub_idx)
+    cost = evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, sub_idx)
     evaluations += 1
     lam = 1e-3  # initial damping
     nu = 2.0
@@ -415,12 +424,8 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
                 if 0.02 < t_line < 0.98:
                     for j in range(n_comp):
                         trial[j] = min(max(lnt[j] - (1.0 - t_line) * prev_d[j], lnlo[j]), lnhi[j])
-                    _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg,
-                             bg_shape, t_cols, t_dcols)  # fmt: skip
-                    new = _solve_areas(
-                        t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work,
-                        sub_idx,
-                    )  # fmt: skip
+                    new = evaluate(prob, trial, t_cols, t_dcols, t_coef, gram, rhs, mat, vec,
+                                   work, sub_idx)  # fmt: skip
                     evaluations += 1
                     if new < cost:
                         rel = (cost - new) / max(cost, 1e-300)
@@ -491,11 +496,8 @@ def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt)
             if moved < 1e-12:
                 converged = True
                 break
-            _columns(node_x, node_a, node_ch, n_ch, n_row, trial, eps, n_comp, has_bg, bg_shape,
-                     t_cols, t_dcols)  # fmt: skip
-            new = _solve_areas(
-                t_cols, sw, ys, n_lin, n_row, t_coef, gram, rhs, mat, vec, work, sub_idx
-            )
+            new = evaluate(prob, trial, t_cols, t_dcols, t_coef, gram, rhs, mat, vec, work,
+                           sub_idx)  # fmt: skip
             evaluations += 1
             # gain ratio of the step taken (after the length cap and the bounds)
             pr = 0.0
