@@ -30,7 +30,7 @@ Method (variable projection, Golub & Pereyra 1973, doi:10.1137/0710036):
    with the given 1-sigma uncertainties taken as absolute.
 
 Data are scaled by the spectrum's largest |y| so all numbers are O(1); the caller unscales.
-Status codes are listed in ``STATUS`` (also the CF flag meanings).
+Status codes are those of :class:`thermal.status.Status`.
 """
 
 import math
@@ -42,20 +42,17 @@ from thermal._kernels import SUMS, jit, kernel
 from thermal._kernels.linalg import TINY, _cholesky_inverse, _nnls2, _row_gram, nnls_small
 from thermal._kernels.lm import _lm_run, _workspace, channel_basis, evaluate, free_components
 from thermal.constants import C1, C2
+from thermal.status import Status
 
-STATUS = (
-    "converged",
-    "max_iterations",
-    "not_enough_channels",
-    "no_data",
-    "degenerate",
-    "at_bound",
-    "invalid_uncertainty",
-    "invalid_data",
-)
-CONVERGED, MAX_ITERATIONS, NOT_ENOUGH, NO_DATA, DEGENERATE, AT_BOUND, BAD_SIGMA, BAD_DATA = range(
-    8
-)
+STATUS = tuple(s.meaning for s in Status)
+CONVERGED = int(Status.CONVERGED)
+MAX_ITERATIONS = int(Status.MAX_ITERATIONS)
+NOT_ENOUGH = int(Status.NOT_ENOUGH_CHANNELS)
+NO_DATA = int(Status.NO_DATA)
+DEGENERATE = int(Status.DEGENERATE)
+AT_BOUND = int(Status.AT_BOUND)
+BAD_SIGMA = int(Status.INVALID_UNCERTAINTY)
+BAD_DATA = int(Status.INVALID_DATA)
 
 N_STARTS = 2  # Levenberg-Marquardt runs from the best grid local minima
 N_POLISH = 2  # rounds of restarts from the line through the best hot temperature

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from thermal.io._layout import InputError
+from thermal.layout import InputError
 from thermal.io.results import write_results
 
 __all__ = ["InputError", "detect_format", "open_observation", "write_results"]

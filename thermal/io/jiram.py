@@ -38,7 +38,7 @@ from importlib import resources
 import numpy as np
 import xarray as xr
 
-from thermal.io._layout import InputError, finalise
+from thermal.layout import InputError, finalise
 
 __all__ = ["IFOV", "read_jiram", "spectrometer_wavelengths"]
 

@@ -18,7 +18,7 @@ import os
 import numpy as np
 import xarray as xr
 
-from thermal.io._layout import InputError, finalise
+from thermal.layout import InputError, finalise
 from thermal.units import conversion_factor, surface_brightness_to_radiance
 
 __all__ = ["read_s3d"]

@@ -6,7 +6,7 @@ import os
 
 import xarray as xr
 
-from thermal.io._layout import InputError, finalise
+from thermal.layout import InputError, finalise
 
 __all__ = ["read_dataset", "read_netcdf"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
-from thermal.io._layout import InputError, finalise
+from thermal.layout import InputError, finalise
 from thermal.units import conversion_factor, flux_density_to_intensity, west_to_east
 
 __all__ = ["read_csv", "read_mrt"]

@@ -1,4 +1,7 @@
-"""The observation layout (``../shared/spec.md``): checks and unit normalisation shared by readers.
+"""The observation and result layouts: names, dimensions, units and attributes, defined once.
+
+Observation layout (what readers produce and fits consume; ``docs/layout.md``): checks and unit
+normalisation shared by readers.
 
 Every reader builds a Dataset and hands it to :func:`finalise`, which converts the spectral
 coordinate, data, uncertainties and geometry to canonical units (keeping the original unit
