@@ -173,9 +173,9 @@ def _prepare_directory(folder: str) -> str | None:
     return None
 
 
-def _already_done(output: str, checksum: str, model: str, intervals: str = "linear") -> bool:
-    """True when ``output`` is a complete result of this input (same checksum), model and kind
-    of intervals."""
+def _already_done(output: str, checksum: str, model: str, intervals: str, store: str) -> bool:
+    """True when ``output`` is a complete result of this input (same checksum), model, kind
+    of intervals and stored extras."""
     if not checksum or not os.path.isfile(output):
         return False
     try:
@@ -189,6 +189,7 @@ def _already_done(output: str, checksum: str, model: str, intervals: str = "line
         attrs.get("thermal_input_sha256") == checksum
         and attrs.get("thermal_model") == model
         and attrs.get("thermal_intervals", "linear") == intervals
+        and attrs.get("thermal_store", "") == store
     )
 
 
@@ -234,17 +235,6 @@ def _summarise(result, kind: str) -> dict:
     return info
 
 
-def _drop_inherited_attrs(result, observed: dict) -> None:
-    """Remove attributes a result variable inherited from the observed spectrum (a
-    ``standard_name`` of radiance on a temperature is a CF error)."""
-    for name, variable in result.data_vars.items():
-        if str(name).startswith("model_"):
-            continue
-        for key in ("standard_name", "original_units", "comment", "ancillary_variables"):
-            if key in observed and variable.attrs.get(key) == observed[key]:
-                del variable.attrs[key]
-
-
 def fit_file(path: str, output: str, model: str, options: dict) -> dict:
     """Read, fit and write one input; never raises (errors are returned in the summary).
 
@@ -259,7 +249,10 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             raise ValueError(f"{path}: output path is the input file; choose another -o")
         checksum = _checksum(path)
         intervals = options.get("intervals", "linear")
-        if not options.get("overwrite") and _already_done(output, checksum, model, intervals):
+        store = options.get("store", "")
+        if not options.get("overwrite") and _already_done(
+            output, checksum, model, intervals, store
+        ):
             row["skipped"] = True
             row.update(_summary_from_file(output))
             return row
@@ -270,15 +263,11 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             from thermal.io import open_observation, write_results
 
             observation = open_observation(path)
-            result = fit_spectra(observation, model=model, intervals=intervals)
+            result = fit_spectra(observation, model=model, intervals=intervals, store=store)
         row["warnings"] = [
             f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
         ]
         kind = "intensity" if "intensity" in observation else "radiance"
-        _drop_inherited_attrs(result, observation[kind].attrs)
-        for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
-            if name in observation.variables and name not in result.variables:
-                result[name] = observation[name]
         result.attrs.update(
             {
                 k: v
@@ -292,6 +281,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             thermal_input_sha256=checksum,
             thermal_model=model,
             thermal_intervals=intervals,
+            thermal_store=store,
             thermal_version=__version__,
             product_id=str(product),
         )
@@ -465,6 +455,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    from thermal.layout import check_store
+    from thermal.models import get_model
+
+    try:
+        get_model(args.model)
+        store = ",".join(sorted(check_store(args.store)))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     inputs = _normalise_inputs(args.inputs)
     plan = _plan(inputs, args.output)
     folders = sorted({os.path.dirname(os.path.abspath(o)) for _, o in plan})
@@ -475,6 +473,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             return 1
     options = {
         "intervals": args.intervals,
+        "store": store,
         "overwrite": args.overwrite,
         "compress": args.compress,
         "debug": args.debug,
@@ -646,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="observation files")
     p.add_argument("-o", "--output", metavar="OUTPUT", help="result file (one input) or directory")
-    p.add_argument("--model", default="2T", help="1T, 2T or 3T (default 2T)")
+    p.add_argument("--model", default="2T", help="1T, 2T, 3T or flow (default 2T)")
     p.add_argument(
         "--intervals",
         choices=("linear", "profile"),
@@ -659,6 +658,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
     )
     group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    p.add_argument(
+        "--store",
+        default="",
+        metavar="WHAT",
+        help="also write, comma-separated: model (best-fit spectra), covariance, input (a copy "
+        "of the observed data); default: parameters, uncertainties, fit statistics, status",
+    )
     p.add_argument("--overwrite", action="store_true", help="refit inputs whose output exists")
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"

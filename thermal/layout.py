@@ -11,13 +11,24 @@ strings in ``original_units`` attributes) and rejects what cannot be fitted with
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
 from thermal.units import CANONICAL, conversion_factor
 
-__all__ = ["InputError", "finalise"]
+__all__ = [
+    "STORE_CHOICES",
+    "InputError",
+    "Output",
+    "build_result",
+    "check_store",
+    "finalise",
+    "output",
+    "spectral_dim_and_kind",
+]
 
 DATA_VARIABLES = ("intensity", "radiance")
 _GEOMETRY_UNITS = {
@@ -142,6 +153,24 @@ def _check_band(ds: xr.Dataset, path) -> xr.Dataset:
     )
 
 
+def spectral_dim_and_kind(ds: xr.Dataset, error=ValueError) -> tuple[str, str]:
+    """The spectral dim (``wavelength`` or ``band``) and data kind (``intensity`` or
+    ``radiance``) of an observation; anything else raises ``error(message)``."""
+    dims = [d for d in ("wavelength", "band") if d in ds.dims]
+    if len(dims) != 1:
+        raise error(
+            "observation must have exactly one spectral dimension, 'wavelength' (um) or "
+            f"'band'; found {dims or 'none'}"
+        )
+    kinds = [k for k in DATA_VARIABLES if k in ds.data_vars]
+    if len(kinds) != 1:
+        raise error(
+            "observation must hold exactly one of 'intensity' [W sr-1 um-1] or 'radiance' "
+            f"[W m-2 sr-1 um-1]; found {kinds or 'neither'}"
+        )
+    return dims[0], kinds[0]
+
+
 def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
     """Check ``ds`` against the observation layout and convert it to canonical units.
 
@@ -167,16 +196,7 @@ def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
     InputError
         For a layout or value problem that makes the file unfittable.
     """
-    spectral = [d for d in ("wavelength", "band") if d in ds.dims]
-    if len(spectral) != 1:
-        raise InputError(
-            path, "expected exactly one spectral dimension, 'wavelength' (um) or 'band'"
-        )
-    (spectral,) = spectral
-    present = [v for v in DATA_VARIABLES if v in ds.data_vars]
-    if len(present) != 1:
-        raise InputError(path, "expected one data variable, 'intensity' or 'radiance'")
-    (kind,) = present
+    spectral, kind = spectral_dim_and_kind(ds, lambda problem: InputError(path, problem))
     if spectral not in ds[kind].dims:
         raise InputError(path, f"{kind} has no {spectral!r} dimension")
     if spectral == "wavelength":
@@ -216,3 +236,106 @@ def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
     ds.attrs.setdefault("source", str(path))
     ds.attrs["thermal_input_format"] = source_format
     return ds
+
+
+# ---------------------------------------------------------------------------------------------
+# Result layout (what fits produce): every model's outputs are declared as Output rows and
+# assembled into a Dataset by build_result, the one place result Datasets are made.
+
+CANONICAL_DATA_UNITS = {"intensity": CANONICAL["intensity"], "radiance": CANONICAL["radiance"]}
+
+STORE_CHOICES = ("model", "covariance", "input")
+"""What a result may hold beyond parameters, uncertainties, fit statistics and status."""
+
+
+class Output(NamedTuple):
+    """One result variable: its name, the dims after the batch dims, dtype and attributes."""
+
+    name: str
+    dims: tuple
+    dtype: type
+    attrs: dict
+
+
+def output(name, dims=(), *, long_name, units, content="modelResult", dtype=float, **extra):
+    """An :class:`Output` with CF/ACDD attributes (``long_name``, ``units``,
+    ``coverage_content_type``)."""
+    attrs = {"long_name": long_name, "units": units, "coverage_content_type": content, **extra}
+    return Output(name, tuple(dims), dtype, attrs)
+
+
+def uncertainty(of: Output, units=None) -> Output:
+    """The 1-sigma uncertainty output of ``of`` (same dims and units)."""
+    return output(
+        f"{of.name}_uncertainty",
+        of.dims,
+        long_name=f"1-sigma uncertainty of {of.name}",
+        units=of.attrs["units"] if units is None else units,
+        content="qualityInformation",
+    )
+
+
+def statistics_outputs(params, spectral_dim, kind, store) -> list[Output]:
+    """Outputs every fit has: covariance (on request), chi2, dof, aic, bic, status, nfev,
+    and the best-fit model spectrum (on request)."""
+    from thermal.status import flag_attributes
+
+    quality = "qualityInformation"
+    outputs = []
+    if "covariance" in store:
+        outputs.append(
+            output(
+                "covariance", ("param", "param_j"), units="1", content=quality,
+                long_name="covariance of the fitted parameters",
+                comment="entry (p, q) has the unit of parameter p times that of q (see the "
+                "param coordinate); NaN rows: parameter not constrained (status)",
+            )
+        )  # fmt: skip
+    flags = flag_attributes()
+    outputs += [
+        output("chi2", long_name="chi-square of the fit (sum of squared normalised residuals)",
+               units="1", content=quality),
+        output("dof", long_name="degrees of freedom (valid channels minus fitted parameters)",
+               units="1", content=quality, dtype=np.int64),
+        output("aic", long_name="Akaike information criterion, chi2 + 2 k", units="1",
+               content=quality),
+        output("bic", long_name="Bayesian information criterion, chi2 + k ln n", units="1",
+               content=quality),
+        Output("status", (), np.int8, flags),
+        output("nfev", long_name="number of model evaluations", units="1",
+               content="auxiliaryInformation", dtype=np.int64),
+    ]  # fmt: skip
+    if "model" in store:
+        outputs.append(
+            output(f"model_{kind}", (spectral_dim,), long_name=f"best-fit model {kind}",
+                   units=CANONICAL_DATA_UNITS[kind])
+        )  # fmt: skip
+    return outputs
+
+
+def check_store(store) -> frozenset:
+    """``store`` as a set of names from :data:`STORE_CHOICES` (a comma-separated string or a
+    sequence); raises ValueError naming the unknown ones."""
+    if store is None:
+        return frozenset()
+    if isinstance(store, str):
+        store = [s for s in (part.strip() for part in store.split(",")) if s]
+    store = frozenset(store)
+    unknown = sorted(store - set(STORE_CHOICES))
+    if unknown:
+        raise ValueError(
+            f"store must name some of {', '.join(STORE_CHOICES)}; got {', '.join(unknown)}"
+        )
+    return store
+
+
+def build_result(variables, outputs, *, coords, attrs) -> xr.Dataset:
+    """The result Dataset from ``variables`` (name -> (dims, values), numpy or dask) and the
+    :class:`Output` rows that give each one's attributes, in that order."""
+    data = {}
+    for out in outputs:
+        if out.name not in variables:
+            continue
+        dims, values = variables[out.name]
+        data[out.name] = xr.Variable(dims, values, dict(out.attrs))
+    return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -75,26 +75,25 @@ def plot_result(result, output=None, *, max_spectra: int = 6):
 
         source = os.fspath(result)
         result = read_dataset(source)
-    kind = "intensity" if "intensity" in result else "radiance"
-    if kind not in result or f"model_{kind}" not in result or "status" not in result:
-        raise InputError(
-            source or "result",
-            f"needs observed {kind!r}, 'model_{kind}' and 'status' (a thermal fit result file)",
-        )
-    spectral, x, names = _spectral_axis(result)
-    observed = result[kind].transpose(..., spectral)
-    model = result[f"model_{kind}"].transpose(..., spectral)
-    obs = np.asarray(observed.values, dtype=float).reshape(-1, x.size)
-    fit = np.asarray(model.values, dtype=float).reshape(-1, x.size)
-    sigma_name = f"{kind}_uncertainty"
-    sigma = (
-        np.asarray(result[sigma_name].transpose(..., spectral).values, dtype=float).reshape(
-            -1, x.size
-        )
-        if sigma_name in result
-        else None
-    )
+    if "status" not in result:
+        raise InputError(source or "result", "has no 'status' (not a thermal fit result file)")
     chosen = select_spectra(result, max_spectra)
+    numbers = list(chosen)  # flat indices in the result, for the legend
+    kind = "intensity" if "intensity" in result else "radiance"
+    if kind not in result or f"model_{kind}" not in result:
+        result, kind = _refit(result, source, chosen)
+        chosen = list(range(len(chosen)))
+    spectral, x, names = _spectral_axis(result)
+
+    def rows(name):
+        if name not in result:
+            return None
+        values = np.asarray(result[name].transpose(..., spectral).values, dtype=float)
+        return values.reshape(-1, x.size)
+
+    obs = rows(kind)
+    fit = rows(f"model_{kind}")
+    sigma = rows(f"{kind}_uncertainty")
     units = result[kind].attrs.get("units", "")
     temperature = (
         np.asarray(result["temperature"].values, dtype=float).reshape(obs.shape[0], -1)
@@ -108,7 +107,7 @@ def plot_result(result, output=None, *, max_spectra: int = 6):
     order = np.argsort(x)
     for k, i in enumerate(chosen):
         colour = f"C{k % 10}"
-        label = f"#{i}"
+        label = f"#{numbers[k]}"
         if temperature is not None:
             temps = ", ".join(f"{t:.0f}" for t in temperature[i] if np.isfinite(t))
             label += f" T = {temps} K"
@@ -138,3 +137,29 @@ def plot_result(result, output=None, *, max_spectra: int = 6):
         fig.savefig(output, dpi=120)
         plt.close(fig)
     return fig
+
+
+def _refit(result, source, chosen):
+    """The chosen spectra of a lean result file (no model spectra stored), refitted from the
+    input file it names with the same model: (a small result with model and input, kind)."""
+    from thermal.fit import fit_spectra
+    from thermal.io import InputError, open_observation
+
+    path = result.attrs.get("thermal_input")
+    model = result.attrs.get("thermal_model")
+    if not path or not model or not os.path.exists(str(path)):
+        raise InputError(
+            source or "result",
+            "holds no model spectra and the input it was fitted from is not available; "
+            "fit with --store model,input to keep them in the result",
+        )
+    observation = open_observation(str(path))
+    kind = "intensity" if "intensity" in observation else "radiance"
+    spectral = "wavelength" if "wavelength" in observation.dims else "band"
+    batch = [d for d in observation[kind].dims if d != spectral]
+    flat = observation.stack(spectrum_=batch) if batch else observation.expand_dims("spectrum_")
+    flat = flat.isel(spectrum_=chosen)
+    flat = flat.drop_vars([n for n in flat.coords if "spectrum_" in flat[n].dims])
+    refit = fit_spectra(flat, model=model, intervals="linear", store=("model", "input"))
+    refit.attrs.update(result.attrs)
+    return refit, kind

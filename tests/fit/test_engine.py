@@ -12,7 +12,8 @@ import xarray as xr
 
 from thermal import planck, simulate
 from thermal.constants import STEFAN_BOLTZMANN
-from thermal.fit import STATUS, fit_arrays, fit_spectra
+from thermal.fit import Status, fit_arrays, fit_spectra
+from thermal.status import messages
 from thermal.fit.engine import Channels
 from thermal.models import MultiBlackbody
 
@@ -71,7 +72,7 @@ def test_test_vector_single_temperature_bias():
 def test_test_vector_two_temperatures_underdetermined_in_three_bands():
     """Three bands cannot constrain four parameters: a status, not an invented result."""
     res = fit_spectra(photometry([[5.1390, 5.3401, 5.6527]], 0.05), model="2T")
-    assert STATUS[int(res.status[0])] == "not_enough_channels"
+    assert Status(int(res.status[0])) == Status.NOT_ENOUGH_CHANNELS
     assert np.isnan(res.temperature).all()
 
 
@@ -248,7 +249,7 @@ def test_unknown_intervals_option_raises():
 def test_covariance_is_symmetric_and_matches_uncertainties():
     lam = np.linspace(1.0, 5.2, 30)
     obs = simulate.observation([1100.0, 400.0], [1e6, 1e8], wavelength=lam, n=5, seed=2)
-    res = fit_spectra(obs)
+    res = fit_spectra(obs, store="covariance")
     cov = res.covariance.values
     np.testing.assert_allclose(cov, np.swapaxes(cov, -1, -2))
     diag = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
@@ -271,7 +272,7 @@ def test_bad_spectra_are_flagged_and_the_others_unaffected():
     bad["intensity_uncertainty"][3, 5] = 0.0  # zero uncertainty
     bad["intensity_uncertainty"][4, 2] = -1.0  # negative uncertainty
     res = fit_spectra(bad)
-    names = [STATUS[int(s)] for s in res.status]
+    names = [Status(int(s)).meaning for s in res.status]
     assert names[1] == "no_data"
     assert names[2] == "not_enough_channels"
     assert names[3] == names[4] == "invalid_uncertainty"
@@ -279,7 +280,8 @@ def test_bad_spectra_are_flagged_and_the_others_unaffected():
         xr.testing.assert_identical(
             _no_history(res.isel(spectrum=i)), _no_history(clean.isel(spectrum=i))
         )
-    assert res.message[1].item() and "channel" in res.message[2].item()
+    assert "missing" in messages(res.status)[1] and "channel" in messages(res.status)[2]
+    assert "message" not in res  # words come from the status enum, not per spectrum
 
 
 def test_inconsistent_units_raise_naming_the_variable():

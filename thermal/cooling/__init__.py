@@ -6,8 +6,8 @@
 * :mod:`thermal.cooling.eruptions`: constant-rate flows (Davies' Io Flow Model, Howell's
   t^-1/8 variant), resurfacing lava lakes (overturn or wave) and fountains with the flows
   they feed: spectra, band intensities, power, the 2/5 um ratio and time series.
-* :mod:`thermal.cooling.inversion`: :class:`FlowModel`, areal rate and duration (and effusion
-  rate) fitted to spectra and photometry through ``thermal.fit.fit_spectra``.
+* :class:`FlowModel` (defined in :mod:`thermal.models.flow`): areal rate and duration (and
+  effusion rate) fitted to spectra and photometry through ``thermal.fit.fit_spectra``.
 
 Submodules load on first use, so ``import thermal.cooling`` stays cheap.
 """
@@ -29,7 +29,7 @@ _EXPORTS = {
     "flow_band_intensity": "eruptions",
     "flow_ratio": "eruptions",
     "flow_time_series": "eruptions",
-    "FlowModel": "inversion",
+    "FlowModel": "thermal.models.flow",
     "lake_intensity": "eruptions",
     "lake_power": "eruptions",
     "fountain_intensity": "eruptions",
@@ -44,7 +44,9 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'thermal.cooling' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"thermal.cooling.{module}"), name)
+    if "." not in module:
+        module = f"thermal.cooling.{module}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -67,8 +67,23 @@ def _window(duration, time):
 
 
 @functools.lru_cache(maxsize=32)
-def _table(curve, lam_bytes):
-    """Per-wavelength cumulative age integrals of a cached curve (computed once)."""
+def age_table(curve, lam_bytes):
+    """Per-wavelength cumulative age integrals of a cooling curve, computed once and cached.
+
+    Parameters
+    ----------
+    curve : CoolingCurve
+        A curve of :func:`thermal.cooling.crust.cooling_curve`.
+    lam_bytes : bytes
+        The wavelengths [um] as the bytes of a float64 array (hashable, for the cache).
+
+    Returns
+    -------
+    tuple of ndarray
+        Wavelengths [um], B_lambda at every (wavelength, age) node [W m-2 sr-1 um-1], its
+        cumulative age integral [W m-2 sr-1 um-1 s] and the cumulative radiated energy above
+        the background [J m-2].
+    """
     lam = np.frombuffer(lam_bytes, dtype=np.float64)
     n = curve.age.size
     bnode = np.empty((lam.size, n))
@@ -92,7 +107,7 @@ def _integrate(wavelength, areal_rate, duration, time, material, model, thicknes
     lam = np.ascontiguousarray(np.atleast_1d(np.asarray(wavelength, dtype=float)).ravel())
     if not np.all(np.isfinite(lam) & (lam > 0)):
         raise ValueError("wavelength must be finite and > 0 [um]")
-    lam, bnode, cum, energy_table = _table(curve, lam.tobytes())
+    lam, bnode, cum, energy_table = age_table(curve, lam.tobytes())
     spectrum = np.empty(lam.size)
     m = curve.material
     energy = _k.window_integral(

@@ -4,10 +4,11 @@ The kernel (:mod:`thermal._kernels.fit`) sees arrays only: data and 1-sigma unce
 (n_fits x n_channels) and the channels flattened into quadrature nodes shared by the batch (a
 spectral channel is one node of weight 1 at its wavelength; a band channel is its
 :attr:`thermal.bands.Band.nodes` and ``weights``). This module converts units, builds the
-nodes and the multi-start grid, runs the kernel through :func:`xarray.apply_ufunc` (numpy or
-dask, spectral dimension in one chunk; inside dask worker threads the serial kernel runs, so
-numba's thread pool is never nested) and assembles power, uncertainties, information criteria
-and CF attributes.
+nodes and the multi-start grid, and hands blocks of spectra to the model
+(:mod:`thermal.models`): directly for numpy-backed data, through :func:`xarray.apply_ufunc`
+for dask (spectral dimension in one chunk; inside dask worker threads the serial kernel runs,
+so numba's thread pool is never nested). The model's outputs become the result Dataset in
+:func:`thermal.layout.build_result`.
 """
 
 from __future__ import annotations
@@ -18,28 +19,13 @@ import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
-from thermal import planck, units
+from thermal import layout, planck, units
 from thermal._kernels import fit as _kfit
 from thermal._kernels import profile as _kprofile
-from thermal.constants import STEFAN_BOLTZMANN
-from thermal.models import SOLAR_TEMPERATURE, get_model
+from thermal.models import SOLAR_TEMPERATURE, Problem, get_model
 
-__all__ = ["STATUS", "STATUS_MESSAGES", "fit_arrays", "fit_spectra"]
+__all__ = ["Channels", "fit_arrays", "fit_spectra"]
 
-STATUS = _kfit.STATUS
-STATUS_MESSAGES = (
-    "converged",
-    "iteration limit reached before convergence",
-    "fewer valid channels than fitted parameters: the data cannot constrain this model",
-    "no valid data (every channel missing)",
-    "degenerate: singular covariance, parameters not separately constrained",
-    "a parameter is at a bound (area zero or temperature at a limit): "
-    "the data support fewer components; its uncertainty is not reported",
-    "zero, negative or non-finite uncertainty on a measured channel",
-    "infinite data value",
-)
-
-_CANONICAL = {"intensity": "W sr-1 um-1", "radiance": "W m-2 sr-1 um-1"}
 _GRID = {1: 40, 2: 12, 3: 12}
 
 
@@ -200,33 +186,21 @@ def _observation_parts(observation: xr.Dataset):
     """(kind, spectral dim, channels, data, uncertainty) in canonical units, validated."""
     if not isinstance(observation, xr.Dataset):
         raise ValueError("observation must be an xarray.Dataset in the observation layout")
-    dims = [d for d in ("wavelength", "band") if d in observation.dims]
-    if len(dims) != 1:
-        raise ValueError(
-            "observation must have exactly one spectral dimension, 'wavelength' or 'band'; "
-            f"found {dims or 'none'}"
-        )
-    dim = dims[0]
-    kinds = [k for k in ("intensity", "radiance") if k in observation.data_vars]
-    if len(kinds) != 1:
-        raise ValueError(
-            "observation must hold exactly one of 'intensity' [W sr-1 um-1] or 'radiance' "
-            f"[W m-2 sr-1 um-1]; found {kinds or 'neither'}"
-        )
-    kind = kinds[0]
+    dim, kind = layout.spectral_dim_and_kind(observation, ValueError)
     name_u = f"{kind}_uncertainty"
     if name_u not in observation.data_vars:
         raise ValueError(f"observation lacks {name_u!r} (1-sigma uncertainty of {kind!r})")
     data, unc = observation[kind], observation[name_u]
     if dim not in data.dims or dim not in unc.dims:
         raise ValueError(f"{kind!r} and {name_u!r} must both have the spectral dimension {dim!r}")
-    unit = data.attrs.get("units", _CANONICAL[kind])
+    canonical = layout.CANONICAL_DATA_UNITS[kind]
+    unit = data.attrs.get("units", canonical)
     try:
-        f_data = units.conversion_factor(unit, _CANONICAL[kind])
+        f_data = units.conversion_factor(unit, canonical)
     except ValueError as error:
         raise ValueError(f"{kind!r} units: {error}") from None
     try:
-        f_unc = units.conversion_factor(unc.attrs.get("units", unit), _CANONICAL[kind])
+        f_unc = units.conversion_factor(unc.attrs.get("units", unit), canonical)
     except ValueError as error:
         raise ValueError(f"{name_u!r} units: {error}") from None
     if f_data != 1.0:
@@ -245,30 +219,31 @@ def _observation_parts(observation: xr.Dataset):
     return kind, dim, channels, data, unc
 
 
-def _attrs(long_name, units_, content="modelResult", **extra):
-    return {"long_name": long_name, "units": units_, "coverage_content_type": content, **extra}
-
-
 def fit_spectra(
-    observation: xr.Dataset, model="2T", *, max_iterations: int = 1000, intervals="linear"
+    observation: xr.Dataset,
+    model="2T",
+    *,
+    max_iterations: int = 1000,
+    intervals="linear",
+    store=(),
 ) -> xr.Dataset:
-    """Fit multi-temperature blackbody models to every spectrum of an observation.
+    """Fit a model to every spectrum of an observation.
 
     Parameters
     ----------
     observation : xarray.Dataset
-        Observation layout (see the project spec): spectral dim ``wavelength`` [um] or ``band``
+        Observation layout (``docs/layout.md``): spectral dim ``wavelength`` [um] or ``band``
         (names from :mod:`thermal.bands`), ``intensity`` [W sr-1 um-1] or ``radiance``
         [W m-2 sr-1 um-1] with its ``_uncertainty`` (1 sigma; ``units`` attributes are
         honoured), optional ``pixel_area`` [m2]. Every other dim is a batch dim. numpy or dask
         backed (dask in, dask out: nothing is computed until asked).
     model : str or model object, optional
-        ``"1T"``, ``"2T"`` (default), ``"3T"``, or a :class:`thermal.models.MultiBlackbody`
-        (emissivity, bounded or fixed temperatures, reflected-sunlight background). Any other
-        object with a ``fit_observation(observation, max_iterations=...)`` method (a cooling
-        model) is asked to fit itself and returns its own result Dataset.
+        ``"1T"``, ``"2T"`` (default), ``"3T"``, ``"flow"``, or a model object of
+        :mod:`thermal.models`: a :class:`~thermal.models.MultiBlackbody` (emissivity, bounded
+        or fixed temperatures, reflected-sunlight background) or a
+        :class:`~thermal.models.FlowModel` (Io Flow Model: areal rate, duration).
     max_iterations : int, optional
-        Levenberg-Marquardt iteration limit per spectrum.
+        Iteration limit per spectrum.
     intervals : {"linear", "profile"}, optional
         ``"profile"`` adds profile-likelihood 1-sigma intervals, ``temperature_lower``,
         ``temperature_upper`` [K] and ``power_lower``, ``power_upper`` [W]: the values where
@@ -276,18 +251,24 @@ def fit_spectra(
         (Venzon & Moolgavkar 1988, doi:10.2307/2347496). They follow curved, one-sided and
         bounded valleys that the linearised ``*_uncertainty`` (always given) cannot; a
         temperature interval stops at the model's bound, a power interval the data cannot
-        close is 0 or inf. About 10-20 times the cost of the fit.
+        close is 0 or inf. About 10-20 times the cost of the fit. Blackbody models only.
+    store : str or sequence of str, optional
+        Further variables: ``"covariance"`` (``covariance`` over ``param``, ``param_j``),
+        ``"model"`` (the best-fit ``model_intensity`` or ``model_radiance``), ``"input"`` (a
+        copy of the observed data, uncertainties and geometry). Default none: parameters,
+        uncertainties, fit statistics and status only.
 
     Returns
     -------
     xarray.Dataset
-        Result layout: ``temperature`` [K] and ``area`` [m2] (or ``area_fraction`` for radiance
-        without ``pixel_area``) over (..., component), hottest first when components are
-        exchangeable, with ``*_uncertainty`` (1 sigma); ``power`` [W] (``W m-2`` per unit pixel
-        area for area fractions) and ``power_uncertainty``; ``covariance`` (..., param,
-        param_j); ``chi2``, ``dof``, ``aic``, ``bic``, ``status`` (CF flags, 0 = converged),
-        ``message``, ``nfev``, ``model_intensity`` or ``model_radiance``; ``background`` when
-        the model fits one.
+        Result layout: for blackbody models ``temperature`` [K] and ``area`` [m2] (or
+        ``area_fraction`` for radiance without ``pixel_area``) over (..., component), hottest
+        first when components are exchangeable, with ``*_uncertainty`` (1 sigma); ``power``
+        [W] (``W m-2`` per unit pixel area for area fractions) and ``power_uncertainty``;
+        ``chi2``, ``dof``, ``aic``, ``bic``, ``status`` (:class:`thermal.status.Status`
+        codes with CF flag attributes; 0 = converged), ``nfev``; ``background`` when the model
+        fits one. A FlowModel gives ``areal_rate`` [m2 s-1], ``duration`` [s], ``area`` [m2],
+        ``effusion_rate`` [m3 s-1] and ``power`` [W] instead.
 
     Notes
     -----
@@ -300,221 +281,82 @@ def fit_spectra(
     Invalid arguments (unknown band, inconsistent units, missing variables) raise ValueError.
     """
     _check_intervals(intervals)
-    fit_observation = getattr(model, "fit_observation", None)
-    if callable(fit_observation):  # e.g. a lava-cooling model (thermal.cooling): fits itself
-        return fit_observation(observation, max_iterations=max_iterations)
+    wanted = layout.check_store(store)
     m = get_model(model)
     kind, dim, channels, data, unc = _observation_parts(observation)
-    c = m.n_components
-    n_par = 2 * c + int(m.background)
-    data, unc = xr.broadcast(data, unc)
-    if data.chunks is not None or unc.chunks is not None:
-        data = data.chunk({dim: -1})
-        unc = unc.chunk({dim: -1})
-    out_dims = [["component"], ["component"], [], ["param", "param_j"], [], [], [], [dim], []]
-    out_types = [float, float, float, float, float, np.int64, np.int8, float, np.int64]
-    if intervals == "profile":
-        out_dims += [["component"], ["component"], [], []]
-        out_types += [float] * 4
-    results = xr.apply_ufunc(
-        _apply,
-        data,
-        unc,
-        kwargs={
-            "channels": channels,
-            "model": m,
-            "max_iterations": max_iterations,
-            "intervals": intervals,
-        },
-        input_core_dims=[[dim], [dim]],
-        output_core_dims=out_dims,
-        dask="parallelized",
-        output_dtypes=out_types,
-        keep_attrs=False,
-        dask_gufunc_kwargs={
-            "output_sizes": {"component": c, "param": n_par, "param_j": n_par},
-            "allow_rechunk": False,
-        },
+    scaled = kind == "radiance" and "pixel_area" in observation.variables
+    problem = Problem(
+        channels, dim, kind, scaled, int(max_iterations), intervals, wanted - {"input"}
     )
-    t, a, bg, cov, chi2, dof, status, mod, nfev = results[:9]
-
-    has_pixel = kind == "radiance" and "pixel_area" in observation.variables
-    fraction = kind == "radiance" and not has_pixel
-    params = list(m.parameter_names)
-    component = np.arange(c)
-    coords = {"component": component, "param": params, "param_j": params}
-    t = t.assign_coords(component=component)
-    a = a.assign_coords(component=component)
-    cov = cov.assign_coords(param=params, param_j=params)
-    if has_pixel:
-        pixel = observation["pixel_area"]
-        a = a * pixel
-        scale = xr.concat(
-            [xr.ones_like(pixel).expand_dims(param=params[:c]),
-             pixel.expand_dims(param=params[c : 2 * c]),
-             *([xr.ones_like(pixel).expand_dims(param=params[2 * c :])] if m.background else [])],
-            dim="param",
+    outputs = m.outputs(problem)
+    if data.dims != unc.dims or data.shape != unc.shape:
+        data, unc = xr.broadcast(data, unc)
+    batch = [d for d in data.dims if d != dim]
+    data = data.transpose(*batch, dim)
+    unc = unc.transpose(*batch, dim)
+    scale = None
+    if scaled:
+        scale = observation["pixel_area"].broadcast_like(data.isel({dim: 0}, drop=True))
+        scale = scale.transpose(*batch)
+    names = [out.name for out in outputs]
+    lazy = any(a is not None and a.chunks is not None for a in (data, unc, scale))
+    if lazy:
+        args = [data.chunk({dim: -1}), unc.chunk({dim: -1})]
+        if scale is not None:
+            args.append(scale)
+        sizes = {"param": len(m.parameter_names), "param_j": len(m.parameter_names)}
+        sizes["component"] = getattr(m, "n_components", 1)
+        results = xr.apply_ufunc(
+            _block, *args,
+            kwargs={"model": m, "problem": problem, "names": names},
+            input_core_dims=[[dim], [dim]] + [[]] * (len(args) - 2),
+            output_core_dims=[list(out.dims) for out in outputs],
+            dask="parallelized",
+            output_dtypes=[out.dtype for out in outputs],
+            keep_attrs=False,
+            dask_gufunc_kwargs={"output_sizes": sizes, "allow_rechunk": False},
         )  # fmt: skip
-        cov = cov * scale * scale.rename(param="param_j")
-    var = xr.apply_ufunc(
-        np.diagonal, cov, input_core_dims=[["param", "param_j"]], output_core_dims=[["param"]],
-        kwargs={"axis1": -2, "axis2": -1}, dask="parallelized", output_dtypes=[float],
-    )  # fmt: skip
-    sd = np.sqrt(var)
-    t_sd = sd.isel(param=slice(0, c)).rename(param="component").assign_coords(component=component)
-    a_sd = (
-        sd.isel(param=slice(c, 2 * c)).rename(param="component").assign_coords(component=component)
-    )
-    eps = xr.DataArray(np.asarray(m.emissivity), dims="component", coords={"component": component})
-    power = (eps * STEFAN_BOLTZMANN * t**4 * a).sum("component", skipna=False)
-    grad_t = (4.0 * eps * STEFAN_BOLTZMANN * t**3 * a).rename(component="param")
-    grad_a = (eps * STEFAN_BOLTZMANN * t**4).rename(component="param")
-    parts = [grad_t.assign_coords(param=params[:c]), grad_a.assign_coords(param=params[c : 2 * c])]
-    if m.background:
-        parts.append(xr.zeros_like(power).expand_dims(param=params[2 * c :]))
-    grad = xr.concat(parts, dim="param")
-    if grad.chunks is not None:
-        grad = grad.chunk({"param": -1})
-    power_var = xr.apply_ufunc(
-        _quadratic_form, grad, cov, input_core_dims=[["param"], ["param", "param_j"]],
-        dask="parallelized", output_dtypes=[float],
-    )  # fmt: skip
-    power_sd = np.sqrt(power_var.where(power_var >= 0))
-    k_par = m.n_free
-    n_used = dof + k_par
-    aic = chi2 + 2.0 * k_par
-    bic = chi2 + k_par * np.log(n_used.astype(float))
-    messages = np.array(STATUS_MESSAGES)
-    message = xr.apply_ufunc(
-        lambda s: messages[s], status, dask="parallelized", output_dtypes=[messages.dtype]
-    )
-
-    area_name = "area_fraction" if fraction else "area"
-    area_units = "1" if fraction else "m2"
-    power_units = "W m-2" if fraction else "W"
-    mk = f"model_{kind}"
-    ds = xr.Dataset(
-        {
-            "temperature": t.assign_attrs(_attrs("fitted component temperature", "K")),
-            "temperature_uncertainty": t_sd.assign_attrs(
-                _attrs("1-sigma uncertainty of temperature", "K", "qualityInformation")
-            ),
-            area_name: a.assign_attrs(
-                _attrs(
-                    "fitted component area fraction of the pixel"
-                    if fraction
-                    else "fitted component emitting area",
-                    area_units,
-                )
-            ),
-            f"{area_name}_uncertainty": a_sd.assign_attrs(
-                _attrs(f"1-sigma uncertainty of {area_name}", area_units, "qualityInformation")
-            ),
-            "power": power.assign_attrs(
-                _attrs(
-                    "total emitted power per unit pixel area (sum of eps sigma T^4 fraction)"
-                    if fraction
-                    else "total emitted power (sum of emissivity sigma T^4 area)",
-                    power_units,
-                )
-            ),
-            "power_uncertainty": power_sd.assign_attrs(
-                _attrs("1-sigma uncertainty of power", power_units, "qualityInformation")
-            ),
-            "covariance": cov.assign_attrs(
-                _attrs(
-                    "covariance of the fitted parameters",
-                    "1",
-                    "qualityInformation",
-                    comment="entry (p, q) has the unit of parameter p times that of q "
-                    "(temperature K, area m2 or 1, background as the data); NaN rows: "
-                    "parameter not constrained (status)",
-                )
-            ),
-            "chi2": chi2.assign_attrs(
-                _attrs(
-                    "chi-square of the fit (sum of squared normalised residuals)",
-                    "1",
-                    "qualityInformation",
-                )
-            ),
-            "dof": dof.assign_attrs(
-                _attrs(
-                    "degrees of freedom (valid channels minus fitted parameters)",
-                    "1",
-                    "qualityInformation",
-                )
-            ),
-            "aic": aic.assign_attrs(
-                _attrs("Akaike information criterion, chi2 + 2 k", "1", "qualityInformation")
-            ),
-            "bic": bic.assign_attrs(
-                _attrs("Bayesian information criterion, chi2 + k ln n", "1", "qualityInformation")
-            ),
-            "status": status.assign_attrs(
-                long_name="fit status",
-                flag_values=np.arange(len(STATUS), dtype=np.int8),
-                flag_meanings=" ".join(STATUS),
-                coverage_content_type="qualityInformation",
-            ),
-            "message": message.assign_attrs(
-                long_name="fit status explained", coverage_content_type="qualityInformation"
-            ),
-            "nfev": nfev.assign_attrs(
-                _attrs("number of model evaluations", "1", "auxiliaryInformation")
-            ),
-            mk: mod.assign_attrs(_attrs(f"best-fit model {kind}", _CANONICAL[kind])),
-        },
-        coords=coords,
-    )
-    if intervals == "profile":
-        t_lo, t_hi, p_lo, p_hi = results[9:]
-        if has_pixel:
-            p_lo, p_hi = p_lo * pixel, p_hi * pixel
-        what = "of the 68.3 % profile-likelihood interval (chi2 minimum + 1)"
-        for name, value, units_ in (
-            ("temperature_lower", t_lo, "K"), ("temperature_upper", t_hi, "K"),
-            ("power_lower", p_lo, power_units), ("power_upper", p_hi, power_units),
-        ):  # fmt: skip
-            quantity, end = name.split("_")
-            if quantity == "temperature":
-                value = value.assign_coords(component=component)
-            ds[name] = value.assign_attrs(
-                _attrs(f"{'lower' if end == 'lower' else 'upper'} end {what} of {quantity}",
-                       units_, "qualityInformation")
-            )  # fmt: skip
-    if m.background:
-        ds["background"] = bg.assign_attrs(
-            _attrs("reflected sunlight at 1 um (5772 K blackbody shape)", _CANONICAL[kind])
-        )
-    ds["component"].attrs.update(long_name="component index, hottest first when exchangeable",
-                                 units="1")  # fmt: skip
-    ds["param"].attrs.update(long_name="fitted parameter")
-    ds["param_j"].attrs.update(long_name="fitted parameter (second covariance index)")
-    for name in ds.coords:
-        if name not in ("component", "param", "param_j") and name in observation.coords:
-            ds[name].attrs = dict(observation[name].attrs)
+        variables = {out.name: (r.dims, r.data) for out, r in zip(outputs, results, strict=True)}
+    else:
+        values = _block(
+            data.values, unc.values, None if scale is None else scale.values,
+            model=m, problem=problem, names=names,
+        )  # fmt: skip
+        variables = {
+            out.name: ((*batch, *out.dims), v) for out, v in zip(outputs, values, strict=True)
+        }
+    coords = {name: coord for name, coord in data.coords.items() if dim not in coord.dims}
+    used = {d for out in outputs for d in out.dims}
+    if "component" in used:
+        coords["component"] = (
+            "component", np.arange(getattr(m, "n_components", 1)),
+            {"long_name": "component index, hottest first when exchangeable", "units": "1"},
+        )  # fmt: skip
+    if "param" in used:
+        params = list(m.parameter_names)
+        coords["param"] = ("param", params, {"long_name": "fitted parameter"})
+        coords["param_j"] = (
+            "param_j", params, {"long_name": "fitted parameter (second covariance index)"}
+        )  # fmt: skip
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ds.attrs = {
+    attrs = {
         "Conventions": "CF-1.11, ACDD-1.3",
         "title": "thermal: fitted hot-spot thermal emission",
         "thermal_model_description": m.description,
         "thermal_version": _thermal_version(),
         "history": f"{now}: thermal.fit.fit_spectra(model={model!r}, intervals={intervals!r})",
         "source": str(observation.attrs.get("source", observation.attrs.get("product_id", ""))),
+        **m.attributes(),
     }
-    return ds
+    result = layout.build_result(variables, outputs, coords=coords, attrs=attrs)
+    if "input" in wanted:
+        for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
+            if name in observation.variables:
+                result[name] = observation[name]
+    return result
 
 
-def _quadratic_form(g, cov):
-    """g^T C g over the last axes, with 0 x NaN = 0 (a parameter the power does not depend
-    on may have no variance); the same summation order for any batch shape or chunking."""
-    terms = g[..., :, None] * g[..., None, :]
-    terms = np.where(terms != 0.0, terms * cov, 0.0)
-    return terms.reshape(*terms.shape[:-2], -1).sum(axis=-1)
-
-
-def _apply(y, sigma, *, channels, model, max_iterations, intervals):
-    return fit_arrays(
-        y, sigma, channels, model, max_iterations=max_iterations, intervals=intervals
-    )
+def _block(y, sigma, scale=None, *, model, problem, names):
+    """Fit one block of spectra (numpy arrays, spectral axis last) into the named outputs."""
+    values = model.evaluate(y, sigma, scale, problem)
+    return tuple(values[name] for name in names)

@@ -1,4 +1,4 @@
-"""Inversion of flow spectra for areal rate and duration (FlowModel through fit_spectra)."""
+"""thermal.models.flow: the Io Flow Model fitted for areal rate and duration through fit_spectra."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import xarray as xr
 from thermal import simulate
 from thermal.cooling import FlowModel
 from thermal.cooling import eruptions as e
-from thermal.cooling.inversion import STATUS
+from thermal.status import Status
 from thermal.fit import fit_spectra
 
 LAM = np.linspace(1.0, 5.2, 17)
@@ -51,7 +51,9 @@ def test_areal_rate_and_duration_are_recovered_within_their_uncertainties(synthe
 
 def test_noiseless_flow_is_recovered_exactly_with_derived_quantities():
     y = e.flow_intensity(LAM, 300.0, 2 * DAY)[None, :]
-    res = fit_spectra(observation(y, 1e-3 * y), model=FlowModel(effusion_thickness=2.0))
+    res = fit_spectra(
+        observation(y, 1e-3 * y), model=FlowModel(effusion_thickness=2.0), store="model"
+    )
     r = res.isel(spectrum=0)
     assert float(r.areal_rate) == pytest.approx(300.0, rel=1e-4)
     assert float(r.duration) == pytest.approx(2 * DAY, rel=1e-4)
@@ -75,7 +77,7 @@ def test_bad_spectra_are_flagged_and_others_fitted():
     y[2, 1:] = np.nan
     sigma[3, 4] = 0.0
     res = fit_spectra(observation(y, sigma), model=FlowModel())
-    names = [STATUS[int(s)] for s in res.status]
+    names = [Status(int(s)).meaning for s in res.status]
     assert names == ["converged", "no_data", "not_enough_channels", "invalid_uncertainty"]
     assert float(res.areal_rate[0]) == pytest.approx(300.0, rel=1e-3)
 

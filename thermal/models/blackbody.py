@@ -1,6 +1,6 @@
-"""Forward models the fitter understands.
+"""Sums of blackbodies: the multi-temperature model of hot-spot fits.
 
-A model is a small immutable object. The fit engine (:mod:`thermal.fit`) asks it for
+:class:`MultiBlackbody` is a small immutable object. The fit engine (:mod:`thermal.fit`) uses
 
 * ``n_components`` : int, number of blackbody components (1-3);
 * ``emissivity`` : tuple of float in (0, 1], one per component;
@@ -15,9 +15,8 @@ The observable is ``I(channel) = sum_j eps_j A_j Bbar(channel, T_j) + b S(channe
 areas ``A_j >= 0`` and ``b >= 0`` entering linearly: the engine solves them exactly for every
 set of temperatures (variable projection), so only temperatures are searched. Any model that
 can be written as non-negative amplitudes times basis spectra depending on at most three
-nonlinear parameters fits the same scheme; a lava-cooling model (flow age distribution turned
-into a spectrum) would supply its own channel basis in place of ``Bbar`` (not yet wired: the
-kernel evaluates Planck bases only).
+nonlinear parameters fits the same scheme (the Io Flow Model of :mod:`thermal.models.flow` has
+its own compiled solver).
 
 ``Bbar`` is B_lambda at a spectral channel's wavelength, or the response-weighted band mean
 (:mod:`thermal.bands`) for a photometric channel. ``S`` is the reflected-sunlight shape: a
@@ -33,7 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SOLAR_TEMPERATURE", "MultiBlackbody", "get_model"]
+from thermal.constants import STEFAN_BOLTZMANN
+from thermal.layout import CANONICAL_DATA_UNITS, output, statistics_outputs, uncertainty
+
+__all__ = ["DEFAULT_BOUNDS", "SOLAR_TEMPERATURE", "MultiBlackbody"]
 
 SOLAR_TEMPERATURE = 5772.0
 """Effective temperature of the Sun [K] used for the reflected-sunlight shape."""
@@ -159,18 +161,94 @@ class MultiBlackbody:
             text += " + reflected sunlight (5772 K blackbody shape)"
         return text
 
+    def attributes(self) -> dict:
+        """Global attributes of a result of this model."""
+        return {}
 
-def get_model(model) -> MultiBlackbody:
-    """A model object from ``"1T"``, ``"2T"``, ``"3T"`` or a model object (returned as is)."""
-    if isinstance(model, str):
-        key = model.strip().upper()
-        if key in ("1T", "2T", "3T"):
-            return MultiBlackbody(int(key[0]))
-        raise ValueError(
-            f"model must be '1T', '2T', '3T' or a thermal.models object; got {model!r}"
-        )
-    needed = ("n_components", "emissivity", "lower", "upper", "exchangeable", "background")
-    missing = [name for name in needed if not hasattr(model, name)]
-    if missing:
-        raise ValueError(f"model object lacks {', '.join(missing)} (see thermal.models)")
-    return model
+    def outputs(self, problem) -> list:
+        """The result variables of a fit of ``problem`` (see :mod:`thermal.models`)."""
+        area = "area_fraction" if problem.fraction else "area"
+        power_units = "W m-2" if problem.fraction else "W"
+        rows = [
+            output("temperature", ("component",), long_name="fitted component temperature",
+                   units="K"),
+            output(area, ("component",), units="1" if problem.fraction else "m2",
+                   long_name="fitted component area fraction of the pixel" if problem.fraction
+                   else "fitted component emitting area"),
+            output("power", units=power_units,
+                   long_name="total emitted power per unit pixel area (sum of eps sigma T^4 "
+                   "fraction)" if problem.fraction
+                   else "total emitted power (sum of emissivity sigma T^4 area)"),
+        ]  # fmt: skip
+        rows = [row for value in rows for row in (value, uncertainty(value))]
+        if problem.intervals == "profile":
+            what = "of the 68.3 % profile-likelihood interval (chi2 minimum + 1)"
+            for name, dims, units in (
+                ("temperature_lower", ("component",), "K"),
+                ("temperature_upper", ("component",), "K"),
+                ("power_lower", (), power_units),
+                ("power_upper", (), power_units),
+            ):
+                quantity, end = name.split("_")
+                rows.append(
+                    output(name, dims, long_name=f"{end} end {what} of {quantity}", units=units,
+                           content="qualityInformation")
+                )  # fmt: skip
+        rows += statistics_outputs(self.parameter_names, problem.dim, problem.kind, problem.store)
+        if self.background:
+            rows.append(
+                output("background", units=CANONICAL_DATA_UNITS[problem.kind],
+                       long_name="reflected sunlight at 1 um (5772 K blackbody shape)")
+            )  # fmt: skip
+        return rows
+
+    def evaluate(self, y, sigma, scale, problem) -> dict:
+        """Fit a block of spectra (see :mod:`thermal.models`); areas scaled by ``scale``."""
+        from thermal.fit.engine import fit_arrays
+
+        out = fit_arrays(
+            y, sigma, problem.channels, self, max_iterations=problem.max_iterations,
+            intervals=problem.intervals,
+        )  # fmt: skip
+        t, a, bg, cov, chi2, dof, status, model, nfev = out[:9]
+        c = self.n
+        if scale is not None:
+            a = a * scale[..., None]
+            factor = np.ones(cov.shape[:-1])
+            factor[..., c : 2 * c] = scale[..., None]
+            cov = cov * factor[..., :, None] * factor[..., None, :]
+        sd = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+        eps = np.asarray(self.emissivity)
+        power = (eps * STEFAN_BOLTZMANN * t**4 * a).sum(axis=-1)
+        grad = np.zeros(cov.shape[:-1])
+        grad[..., :c] = 4.0 * eps * STEFAN_BOLTZMANN * t**3 * a
+        grad[..., c : 2 * c] = eps * STEFAN_BOLTZMANN * t**4
+        power_var = quadratic_form(grad, cov)
+        k = self.n_free
+        with np.errstate(divide="ignore", invalid="ignore"):
+            power_sd = np.sqrt(np.where(power_var >= 0, power_var, np.nan))
+            bic = chi2 + k * np.log((dof + k).astype(float))
+        area = "area_fraction" if problem.fraction else "area"
+        values = {
+            "temperature": t, "temperature_uncertainty": sd[..., :c],
+            area: a, f"{area}_uncertainty": sd[..., c : 2 * c],
+            "power": power, "power_uncertainty": power_sd,
+            "covariance": cov, "chi2": chi2, "dof": dof, "aic": chi2 + 2.0 * k, "bic": bic,
+            "status": status, "nfev": nfev, f"model_{problem.kind}": model, "background": bg,
+        }  # fmt: skip
+        if problem.intervals == "profile":
+            t_lo, t_hi, p_lo, p_hi = out[9:]
+            if scale is not None:
+                p_lo, p_hi = p_lo * scale, p_hi * scale
+            values.update(
+                temperature_lower=t_lo, temperature_upper=t_hi, power_lower=p_lo, power_upper=p_hi
+            )
+        return values
+
+
+def quadratic_form(g, cov):
+    """g^T C g over the last axes, with 0 x NaN = 0 (a parameter the result does not depend on
+    may have no variance); the same summation order for any batch shape or chunking."""
+    terms = g[..., :, None] * g[..., None, :]
+    terms = np.where(terms != 0.0, terms * cov, 0.0)
+    return terms.reshape(*terms.shape[:-2], -1).sum(axis=-1)
