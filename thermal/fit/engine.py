@@ -14,6 +14,7 @@ so numba's thread pool is never nested). The model's outputs become the result D
 from __future__ import annotations
 
 import datetime
+import functools
 
 import numpy as np
 import xarray as xr
@@ -49,6 +50,37 @@ def _channel_basis(node_lam, node_w, node_ch, n_ch, temperature):
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _start_grid_cached(key, lower, upper, emissivity):
+    nodes, n_ch = key
+    n = len(nodes) // 24  # float64 wavelength, float64 weight and int64 channel per node
+    node_lam = np.frombuffer(nodes, np.float64, n, 0)
+    node_w = np.frombuffer(nodes, np.float64, n, 8 * n)
+    node_ch = np.frombuffer(nodes, np.int64, n, 16 * n)
+    c = len(lower)
+    lo = np.log(np.asarray(lower, dtype=float))
+    hi = np.log(np.asarray(upper, dtype=float))
+    eps = np.asarray(emissivity, dtype=float)
+    n_grid = _GRID[c]
+    grid = np.empty((c, n_grid))
+    for j in range(c):
+        grid[j] = np.linspace(lo[j], hi[j], n_grid) if hi[j] > lo[j] else lo[j]
+    basis = np.empty((c, n_grid, n_ch))
+    for j in range(c):
+        basis[j] = eps[j] * _channel_basis(node_lam, node_w, node_ch, n_ch, np.exp(grid[j]))
+    bg = _channel_basis(node_lam, node_w, node_ch, n_ch, [SOLAR_TEMPERATURE])[0] / float(
+        planck.spectral_radiance(1.0, SOLAR_TEMPERATURE)
+    )
+    return lo, hi, eps, grid, basis, bg
+
+
+def _start_grid(channels, lower, upper, emissivity):
+    """ln T bounds, emissivities, the multi-start grid in ln T, its channel basis and the
+    reflected-sunlight shape of a model over ``channels``; computed once per channel set and
+    model bounds (the kernels only read them, so later calls share the arrays)."""
+    return _start_grid_cached(channels.key, tuple(lower), tuple(upper), tuple(emissivity))
+
+
 class Channels:
     """Quadrature nodes of an observation's channels (shared by all spectra of a batch)."""
 
@@ -57,6 +89,10 @@ class Channels:
         self.node_w = np.ascontiguousarray(node_w, dtype=np.float64)
         self.node_ch = np.ascontiguousarray(node_ch, dtype=np.int64)
         self.n_ch = int(n_ch)
+        self.key = (
+            self.node_lam.tobytes() + self.node_w.tobytes() + self.node_ch.tobytes(),
+            self.n_ch,
+        )
 
     @classmethod
     def from_wavelength(cls, wavelength):
@@ -125,21 +161,7 @@ def fit_arrays(
     s2 = np.ascontiguousarray(sigma.reshape(-1, n_ch))
     n_fits = y2.shape[0]
     c = m.n_components
-    lo = np.log(np.asarray(m.lower, dtype=float))
-    hi = np.log(np.asarray(m.upper, dtype=float))
-    eps = np.asarray(m.emissivity, dtype=float)
-    n_grid = _GRID[c]
-    grid = np.empty((c, n_grid))
-    for j in range(c):
-        grid[j] = np.linspace(lo[j], hi[j], n_grid) if hi[j] > lo[j] else lo[j]
-    basis = np.empty((c, n_grid, n_ch))
-    for j in range(c):
-        basis[j] = eps[j] * _channel_basis(
-            channels.node_lam, channels.node_w, channels.node_ch, n_ch, np.exp(grid[j])
-        )
-    bg = _channel_basis(
-        channels.node_lam, channels.node_w, channels.node_ch, n_ch, [SOLAR_TEMPERATURE]
-    )[0] / float(planck.spectral_radiance(1.0, SOLAR_TEMPERATURE))
+    lo, hi, eps, grid, basis, bg = _start_grid(channels, m.lower, m.upper, m.emissivity)
     n_par = 2 * c + int(m.background)
     out = (
         np.empty((n_fits, c)),
