@@ -211,6 +211,10 @@ class MultiBlackbody:
             intervals=problem.intervals,
         )  # fmt: skip
         t, a, bg, cov, chi2, dof, status, model, nfev = out[:9]
+        intervals = out[9:]
+        del out  # what is not asked for is freed as soon as it is not needed
+        if "model" not in problem.store:
+            model = None
         c = self.n
         if scale is not None:
             a = a * scale[..., None]
@@ -224,6 +228,9 @@ class MultiBlackbody:
         grad[..., :c] = 4.0 * eps * STEFAN_BOLTZMANN * t**3 * a
         grad[..., c : 2 * c] = eps * STEFAN_BOLTZMANN * t**4
         power_var = quadratic_form(grad, cov)
+        del grad
+        if "covariance" not in problem.store:
+            cov = None
         k = self.n_free
         with np.errstate(divide="ignore", invalid="ignore"):
             power_sd = np.sqrt(np.where(power_var >= 0, power_var, np.nan))
@@ -237,7 +244,7 @@ class MultiBlackbody:
             "status": status, "nfev": nfev, f"model_{problem.kind}": model, "background": bg,
         }  # fmt: skip
         if problem.intervals == "profile":
-            t_lo, t_hi, p_lo, p_hi = out[9:]
+            t_lo, t_hi, p_lo, p_hi = intervals
             if scale is not None:
                 p_lo, p_hi = p_lo * scale, p_hi * scale
             values.update(
@@ -246,9 +253,16 @@ class MultiBlackbody:
         return values
 
 
-def quadratic_form(g, cov):
+def quadratic_form(g, cov, rows: int = 1 << 15):
     """g^T C g over the last axes, with 0 x NaN = 0 (a parameter the result does not depend on
-    may have no variance); the same summation order for any batch shape or chunking."""
-    terms = g[..., :, None] * g[..., None, :]
-    terms = np.where(terms != 0.0, terms * cov, 0.0)
-    return terms.reshape(*terms.shape[:-2], -1).sum(axis=-1)
+    may have no variance); the same summation order for any batch shape or chunking. Works
+    through ``rows`` spectra at a time so that its temporaries stay small."""
+    g2 = g.reshape(-1, g.shape[-1])
+    c2 = cov.reshape(-1, *cov.shape[-2:])
+    out = np.empty(g2.shape[0])
+    for start in range(0, g2.shape[0], rows):
+        part = slice(start, start + rows)
+        terms = g2[part, :, None] * g2[part, None, :]
+        terms = np.where(terms != 0.0, terms * c2[part], 0.0)
+        out[part] = terms.reshape(terms.shape[0], -1).sum(axis=-1)
+    return out.reshape(g.shape[:-1])
