@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import logging
 import os
 import shlex
 import sys
 import time
 import traceback
 import warnings
+
+log = logging.getLogger("thermal")
 
 _RESULT_SUFFIX = ".fit.nc"
 _JIRAM_DATA = (".img", ".dat")
@@ -317,34 +320,34 @@ def _summary_from_file(output: str) -> dict:
 
 
 class _Progress:
-    """A one-line progress indicator on stderr (only when stderr is a terminal)."""
+    """Progress over input files on stderr (tqdm; only when stderr is a terminal)."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.done, self.enabled = total, 0, enabled and sys.stderr.isatty()
-        self.started = time.perf_counter()
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total, unit="file", file=sys.stderr, leave=False, dynamic_ncols=True,
+            disable=not (enabled and sys.stderr.isatty()),
+        )  # fmt: skip
 
     def update(self, name: str) -> None:
-        self.done += 1
-        if self.enabled:
-            elapsed = time.perf_counter() - self.started
-            rate = self.done / elapsed if elapsed > 0 else 0.0
-            line = f"[{self.done}/{self.total}] {os.path.basename(name)}  {rate:.2f} files/s"
-            sys.stderr.write("\r" + line[:120].ljust(120))
-            sys.stderr.flush()
+        self.bar.set_postfix_str(os.path.basename(name), refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
-        if self.enabled and self.done:
-            sys.stderr.write("\r" + " " * 120 + "\r")
-            sys.stderr.flush()
+        self.bar.close()
 
 
 def _report(row: dict, debug: bool) -> None:
+    if not row["error"]:
+        what = "resumed" if row.get("skipped") else f"{row.get('spectra', 0)} spectra fitted"
+        log.info(f"{row['input']}: {what} in {row.get('seconds', 0.0):.2f} s -> {row['output']}")
     for line in row.get("warnings", []):
-        print(line, file=sys.stderr)
+        log.warning(line)
     if row["error"]:
-        print(row["error"], file=sys.stderr)
+        log.error(row["error"])
         if debug and row.get("traceback"):
-            print(row["traceback"], file=sys.stderr)
+            log.error(row["traceback"].rstrip())
 
 
 def _format_power(value: float, fraction: bool) -> str:
@@ -391,8 +394,6 @@ def _run_serial(plan, model, options, progress) -> list[dict]:
     for path, output in plan:
         row = fit_file(path, output, model, options)
         progress.update(path)
-        if row["error"] or row["warnings"]:
-            progress.close()
         _report(row, options.get("debug", False))
         rows.append(row)
     return rows
@@ -469,7 +470,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     for folder in folders:
         problem = _prepare_directory(folder)
         if problem:
-            print(f"{folder}: {problem}", file=sys.stderr)
+            log.error(f"{folder}: {problem}")
             return 1
     options = {
         "intervals": args.intervals,
@@ -536,7 +537,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 return 0
         ds = open_observation(path)
     except InputError as error:
-        print(str(error), file=sys.stderr)
+        log.error(str(error))
         return 1
     kind = "intensity" if "intensity" in ds else "radiance"
     spectral = "wavelength" if "wavelength" in ds.dims else "band"
@@ -575,7 +576,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     try:
         plot_result(args.result, output, max_spectra=args.max_spectra)
     except InputError as error:
-        print(str(error), file=sys.stderr)
+        log.error(str(error))
         return 1
     print(output)
     return 0
@@ -670,7 +671,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
     )
     p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress line and no summary")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, no summary, errors only"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also log each input's outcome and time"
+    )
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("info", help="what an observation or result file holds")
@@ -728,18 +734,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _LogHandler(logging.Handler):
+    """Messages as plain lines on the current stderr, drawn around any progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """The ``thermal`` logger: warnings and errors by default, progress details with -v
+    (``fit``), errors only with -q, everything with --debug."""
+    level = logging.WARNING
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    if args.command == "fit" and getattr(args, "verbose", False):
+        level = logging.INFO
+    if getattr(args, "debug", False):
+        level = logging.DEBUG
+    handler = _LogHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``thermal`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    _setup_logging(args)
     try:
         return args.func(args)
     except UsageError as error:
         parser.exit(2, f"thermal {args.command}: error: {error}\n")
     except KeyboardInterrupt:
-        print("interrupted; finished outputs are kept, run again to resume", file=sys.stderr)
+        log.error("interrupted; finished outputs are kept, run again to resume")
         return 130
     except BrokenPipeError:  # e.g. `thermal bands | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
