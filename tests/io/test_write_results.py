@@ -146,25 +146,24 @@ def test_bad_destination(result, tmp_path):
         write_results(result, tmp_path)
 
 
-def test_status_words_go_to_the_status_comment(tmp_path):
-    """A message that only spells out status is kept as the status comment, not per spectrum;
-    one that says more is written as it is."""
+def test_status_words_are_in_the_status_comment(tmp_path):
+    """A result holds codes only; every code's words are in the status variable's comment,
+    as the status enum gives them, and survive the write."""
     from thermal.fit import fit_spectra
+    from thermal.status import Status
 
     obs = simulate.observation([1200.0, 450.0], [0.5e6, 60e6], wavelength=[2.0, 3.0, 4.0], n=3)
     obs["intensity"][1, :] = np.nan  # no data
     result = fit_spectra(obs)
-    assert len(np.unique(result.status)) == 2
+    assert "message" not in result
+    assert result.status.dtype == np.int8
+    assert Status(int(result.status[1])) is Status.NO_DATA
     path = write_results(result, tmp_path / "r.nc")
     with xr.open_dataset(path) as ds:
         assert "message" not in ds
-        for code in np.unique(result.status.values):
-            text = result.message.values[result.status.values == code][0]
-            assert f"{int(code)} " in ds.status.attrs["comment"]
-            assert str(text) in ds.status.attrs["comment"]
+        for status in Status:
+            assert (
+                f"{int(status)} {status.meaning}: {status.message}" in ds.status.attrs["comment"]
+            )
+        assert list(ds.status.attrs["flag_values"]) == [int(s) for s in Status]
         assert "units" not in ds.status.attrs
-    words = result.message.values.copy()
-    words[0] = "something particular to this spectrum"
-    result["message"] = (result.message.dims, words)
-    with xr.open_dataset(write_results(result, tmp_path / "v.nc")) as ds:
-        assert ds.message.values[0] == "something particular to this spectrum"

@@ -14,6 +14,7 @@ import xarray as xr
 
 from thermal.fit.engine import fit_spectra
 from thermal.models import get_model
+from thermal.status import Status
 
 __all__ = ["SUPPORT", "select_model"]
 
@@ -27,8 +28,15 @@ SUPPORT = (
 )
 """Support codes of :func:`select_model` (index = code)."""
 
-# engine status -> support code
-_FROM_STATUS = {0: 0, 1: 4, 2: 1, 3: 5, 4: 2, 5: 3, 6: 5, 7: 5}
+# fit status -> support code (statuses not listed: no_data)
+_FROM_STATUS = {
+    Status.CONVERGED: SUPPORT.index("supported"),
+    Status.MAX_ITERATIONS: SUPPORT.index("not_converged"),
+    Status.NOT_ENOUGH_CHANNELS: SUPPORT.index("not_enough_channels"),
+    Status.DEGENERATE: SUPPORT.index("degenerate"),
+    Status.AT_BOUND: SUPPORT.index("component_at_bound"),
+}
+_SUPPORT_OF = np.array([_FROM_STATUS.get(s, SUPPORT.index("no_data")) for s in Status], np.int8)
 
 
 def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterion: str = "bic"):
@@ -83,7 +91,7 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
         fits.append(fit_spectra(observation, model=m))
     status = xr.concat([f.status for f in fits], dim="model")
     support = xr.apply_ufunc(
-        lambda s: np.vectorize(_FROM_STATUS.get, otypes=[np.int8])(s),
+        lambda s: _SUPPORT_OF[s],
         status,
         dask="parallelized",
         output_dtypes=[np.int8],

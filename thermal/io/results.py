@@ -12,10 +12,9 @@ Conventions (reference/formats.md section 6):
 - Compression is off by default: fit results compress ~1.1x for ~35x slower writes
   (reference/engineering.md section 6). ``compress=True`` gives zlib level 1 with shuffle and
   chunks of at most ~1 MiB along the leading (batch) dimensions.
-- A per-spectrum ``message`` that only spells out ``status`` is not written: each code's text
-  goes into the ``status`` variable's ``comment`` (``"<code> <meaning>: <text>"``), next to
-  its CF ``flag_values``/``flag_meanings``. Variable-length strings cost ~30 % of a result
-  file's write time and 10 % of its size for no information.
+- Results hold status codes only (:class:`thermal.status.Status`): each code's words are in
+  the ``status`` variable's ``comment`` (``"<code> <meaning>: <message>"``), next to its CF
+  ``flag_values``/``flag_meanings``.
 - The file is written to a temporary name in the target directory and renamed into place, so
   a reader (or a resumed ``thermal fit``) never sees a partial file.
 """
@@ -89,34 +88,10 @@ def _chunks(variable: xr.Variable) -> tuple[int, ...] | None:
     return tuple(max(1, min(c, s)) for c, s in zip(chunks, shape, strict=True))
 
 
-def _status_words_to_comment(ds: xr.Dataset) -> xr.Dataset:
-    """Drop ``message`` when it is a function of ``status``, keeping each code's text in the
-    ``comment`` attribute of ``status``."""
-    if "message" not in ds.data_vars or "status" not in ds.data_vars:
-        return ds
-    if ds["message"].chunks is not None or ds["status"].chunks is not None:
-        return ds
-    codes = np.asarray(ds["status"].values).ravel()
-    words = np.asarray(ds["message"].values).ravel()
-    if codes.shape != words.shape:
-        return ds
-    found, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    if not np.array_equal(words, words[first][inverse]):
-        return ds  # not a function of status: keep it
-    texts = {int(c): str(words[k]) for c, k in zip(found, first, strict=True)}
-    meanings = str(ds["status"].attrs.get("flag_meanings", "")).split()
-    values = [int(v) for v in np.atleast_1d(ds["status"].attrs.get("flag_values", []))]
-    name = dict(zip(values, meanings, strict=False))
-    comment = "; ".join(f"{c} {name.get(c, '')}: {t}".replace(" :", ":") for c, t in texts.items())
-    status = ds["status"].copy(deep=False)
-    status.attrs = {**status.attrs, "comment": comment}
-    return ds.drop_vars("message").assign(status=status)
-
-
 def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Dataset:
     from thermal import __version__
 
-    ds = _status_words_to_comment(dataset.copy(deep=False))
+    ds = dataset.copy(deep=False)
     now = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     attrs = dict(ds.attrs)
     lines = [line for line in str(attrs.get("history", "")).splitlines() if line.strip()]
