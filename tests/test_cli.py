@@ -375,3 +375,33 @@ def test_keck_example_reproduces_de_pater_2014(tmp_path):
     assert power_tw[0] == pytest.approx(8.0, rel=0.05)  # "nearly 8 TW"
     assert t[1] == pytest.approx(720.0, rel=0.03) and area_km2[1] > 300.0  # "more than 300 km2"
     assert 4.5 < power_tw[1] < 6.0  # "~5-6 TW"
+
+
+@needs_fit
+def test_bands_registered_at_run_time_reach_dask_workers(tmp_path):
+    """A band a script registers before calling main() is known to the worker processes."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    from thermal import bands, planck
+
+    name = "test_narrow_38"
+    bands.register(bands.top_hat(name, 3.8, 0.1), overwrite=True)
+    try:
+        columns = ["nirc2_kc", "nirc2_lp", name, "nirc2_ms"]
+        values = [1e6 * float(planck.band_radiance(b, 900.0)) / 1e9 for b in columns]
+        header = ",".join(["hotspot", *columns, *(f"{c}_uncertainty" for c in columns)])
+        row = ",".join(["a", *(f"{v:.8g}" for v in values), *(f"{0.02 * v:.8g}" for v in values)])
+        table = tmp_path / "custom.csv"
+        table.write_text(f"{header}\n{row}\n")
+        with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+            code = main(
+                ["fit", str(table), "-o", str(tmp_path / "out"), "--model", "1T", "-q",
+                 "--scheduler", cluster.scheduler_address]
+            )  # fmt: skip
+        assert code == 0
+        with xr.open_dataset(tmp_path / "out" / "custom.fit.nc") as result:
+            assert int(result.status[0]) == 0
+            assert float(result.temperature[0, 0]) == pytest.approx(900.0, rel=1e-6)
+    finally:
+        bands._REGISTRY.pop(name, None)

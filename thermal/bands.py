@@ -27,7 +27,16 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["Band", "from_table", "get", "names", "read_response", "register", "top_hat"]
+__all__ = [
+    "Band",
+    "from_table",
+    "get",
+    "names",
+    "read_response",
+    "register",
+    "registered",
+    "top_hat",
+]
 
 _MIN_NODES = 24
 
@@ -228,6 +237,7 @@ def _load_bundled() -> dict[str, Band]:
 
 
 _REGISTRY: dict[str, Band] = _load_bundled()
+_BUNDLED = dict(_REGISTRY)
 
 
 def names() -> list[str]:
@@ -257,3 +267,9 @@ def register(band: Band, *, overwrite: bool = False) -> None:
     if key in _REGISTRY and not overwrite:
         raise ValueError(f"band {band.name!r} exists; pass overwrite=True to replace it")
     _REGISTRY[key] = band
+
+
+def registered() -> list[Band]:
+    """The bands :func:`register` made known in this session (not the bundled ones), so that
+    other processes (dask workers) can be given them."""
+    return [band for key, band in _REGISTRY.items() if _BUNDLED.get(key) is not band]

@@ -260,6 +260,11 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             row.update(_summary_from_file(output))
             return row
         _remove_stale_temporaries(output)
+        if options.get("bands"):
+            from thermal import bands
+
+            for band in options["bands"]:
+                bands.register(band, overwrite=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             from thermal.fit import fit_spectra
@@ -452,6 +457,16 @@ def _run_dask(plan, model, options, progress, workers, scheduler) -> list[dict]:
             cluster.close()
 
 
+def _registered_bands() -> list:
+    """Bands registered in this process (by a script calling :func:`main`), handed to every
+    worker so that they read the same band names."""
+    if "thermal.bands" not in sys.modules:
+        return []
+    from thermal import bands
+
+    return bands.registered()
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
@@ -475,6 +490,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = {
         "intervals": args.intervals,
         "store": store,
+        "bands": _registered_bands(),
         "overwrite": args.overwrite,
         "compress": args.compress,
         "debug": args.debug,
