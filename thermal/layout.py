@@ -165,8 +165,8 @@ def spectral_dim_and_kind(ds: xr.Dataset, error=ValueError) -> tuple[str, str]:
     kinds = [k for k in DATA_VARIABLES if k in ds.data_vars]
     if len(kinds) != 1:
         raise error(
-            "observation must hold exactly one of 'intensity' [W sr-1 um-1] or 'radiance' "
-            f"[W m-2 sr-1 um-1]; found {kinds or 'neither'}"
+            "observation must hold exactly one data variable, 'intensity' or 'radiance' "
+            f"([W sr-1 um-1] or [W m-2 sr-1 um-1]); found {kinds or 'neither'}"
         )
     return dims[0], kinds[0]
 

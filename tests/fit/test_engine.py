@@ -341,3 +341,15 @@ def test_local_cluster_with_two_processes_gives_identical_results():
         assert client.scheduler_info()["workers"]
         remote = fit_spectra(obs.chunk({"spectrum": 100})).compute()
     xr.testing.assert_identical(_no_history(remote), _no_history(eager))
+
+
+def test_dask_backed_fit_stores_covariance_and_model_like_the_eager_one():
+    obs = _batch_observation().isel(spectrum=slice(0, 150))
+    store = ("covariance", "model")
+    eager = fit_spectra(obs, store=store)
+    lazy = fit_spectra(obs.chunk({"spectrum": 50}), store=store)
+    assert lazy.covariance.chunks is not None
+    assert set(eager.data_vars) >= {"covariance", "model_intensity", "temperature"}
+    xr.testing.assert_identical(_no_history(lazy.compute()), _no_history(eager))
+    lean = fit_spectra(obs)
+    assert "covariance" not in lean and "model_intensity" not in lean and "param" not in lean.dims

@@ -326,8 +326,10 @@ def fit_spectra(
         args = [data.chunk({dim: -1}), unc.chunk({dim: -1})]
         if scale is not None:
             args.append(scale)
-        sizes = {"param": len(m.parameter_names), "param_j": len(m.parameter_names)}
-        sizes["component"] = getattr(m, "n_components", 1)
+        known = {"param": len(m.parameter_names), "param_j": len(m.parameter_names)}
+        known["component"] = getattr(m, "n_components", 1)
+        used = {d for out in outputs for d in out.dims}
+        sizes = {d: n for d, n in known.items() if d in used}
         results = xr.apply_ufunc(
             _block, *args,
             kwargs={"model": m, "problem": problem, "names": names},
