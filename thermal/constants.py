@@ -31,3 +31,9 @@ ASTRONOMICAL_UNIT = 1.495978707e11
 """Astronomical unit [m] (IAU 2012, exact)."""
 JANSKY = 1e-26
 """Jansky [W m-2 Hz-1]."""
+
+IO_RADIUS = 1821.6e3
+"""Mean radius of Io [m] (1821.6 km; Thomas et al. 1998, Icarus 135:175,
+doi:10.1006/icar.1998.5987, from Galileo and Voyager limb fits)."""
+IO_PROJECTED_AREA = 3.141592653589793 * IO_RADIUS * IO_RADIUS
+"""Area of Io's projected disk, pi R^2 [m2] (1.04e13 m2): no hot spot can emit from more."""

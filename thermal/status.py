@@ -16,7 +16,11 @@ __all__ = ["Status", "flag_attributes", "messages"]
 
 
 class Status(enum.IntEnum):
-    """Outcome of one spectrum's fit; 0 is the only code whose numbers are a result."""
+    """Outcome of one spectrum's fit; 0 is the only code whose numbers are a result.
+
+    ``at_bound`` fits hold numbers to read with care (a component the data do not support);
+    ``not_detected``, ``implausible`` and ``limb`` spectra hold no result (see their messages).
+    """
 
     CONVERGED = 0
     MAX_ITERATIONS = 1
@@ -26,6 +30,9 @@ class Status(enum.IntEnum):
     AT_BOUND = 5
     INVALID_UNCERTAINTY = 6
     INVALID_DATA = 7
+    NOT_DETECTED = 8
+    IMPLAUSIBLE = 9
+    LIMB = 10
 
     @property
     def meaning(self) -> str:
@@ -49,6 +56,11 @@ _MESSAGES = {
     "the data support fewer components; its uncertainty is not reported",
     Status.INVALID_UNCERTAINTY: "zero, negative or non-finite uncertainty on a measured channel",
     Status.INVALID_DATA: "infinite data value",
+    Status.NOT_DETECTED: "no significant signal above the background: no temperature or area; "
+    "see power_upper_limit",
+    Status.IMPLAUSIBLE: "the solution is physically implausible (area larger than Io's disk or "
+    "the pixel footprint, or power above the limit): not a result",
+    Status.LIMB: "emission angle beyond the limb limit: no area or power (1/cos(e) diverges)",
 }
 
 

@@ -353,3 +353,35 @@ def test_dask_backed_fit_stores_covariance_and_model_like_the_eager_one():
     xr.testing.assert_identical(_no_history(lazy.compute()), _no_history(eager))
     lean = fit_spectra(obs)
     assert "covariance" not in lean and "model_intensity" not in lean and "param" not in lean.dims
+
+
+# --- guards: limb and plausibility -----------------------------------------------------------
+
+
+def test_spectra_beyond_the_limb_limit_get_no_area_or_power():
+    lam = np.linspace(1.5, 5.0, 12)
+    obs = simulate.observation([900.0], [1e6], wavelength=lam, n=4, seed=1)
+    obs["emission_angle"] = ("spectrum", [0.0, 79.9, 89.9, np.nan], {"units": "degree"})
+    res = fit_spectra(obs, model="1T")
+    assert [Status(int(s)) for s in res.status] == [
+        Status.CONVERGED, Status.CONVERGED, Status.LIMB, Status.CONVERGED,
+    ]  # fmt: skip
+    assert np.isnan(res.power[2]) and np.isnan(res.area[2]).all()
+    assert np.isfinite(res.power[[0, 1, 3]]).all()
+    relaxed = fit_spectra(obs, model="1T", max_emission_angle=90.0)
+    assert int(relaxed.status[2]) == Status.CONVERGED
+    with pytest.raises(ValueError, match="max_emission_angle"):
+        fit_spectra(obs, model="1T", max_emission_angle=120.0)
+
+
+def test_solutions_larger_than_io_or_the_pixel_are_implausible():
+    lam = np.linspace(1.5, 5.0, 12)
+    big = simulate.observation([300.0], [2e13], wavelength=lam, n=1, seed=2)  # > Io's disk
+    assert int(fit_spectra(big, model="1T").status[0]) == Status.IMPLAUSIBLE
+    # radiance of a 900 K surface over 1 km2, and over twice the 400 km2 pixel it is seen in
+    pixels = simulate.observation(
+        [[900.0], [900.0]], [[1e6], [8e8]], wavelength=lam, seed=3, pixel_area=4e8
+    )
+    res = fit_spectra(pixels, model="1T")
+    assert [Status(int(s)) for s in res.status] == [Status.CONVERGED, Status.IMPLAUSIBLE]
+    assert res.area.attrs["units"] == "m2"

@@ -23,9 +23,11 @@ from thermal import bands as _bands
 from thermal import layout, planck, units
 from thermal._kernels import fit as _kfit
 from thermal._kernels import profile as _kprofile
+from thermal.constants import IO_PROJECTED_AREA
 from thermal.models import SOLAR_TEMPERATURE, Problem, get_model
+from thermal.status import Status
 
-__all__ = ["Channels", "fit_arrays", "fit_spectra"]
+__all__ = ["AREA_LIMIT", "POWER_LIMIT", "Channels", "fit_arrays", "fit_spectra", "guard"]
 
 _GRID = {1: 40, 2: 12, 3: 12}
 
@@ -248,6 +250,7 @@ def fit_spectra(
     max_iterations: int = 1000,
     intervals="linear",
     store=(),
+    max_emission_angle: float = 80.0,
 ) -> xr.Dataset:
     """Fit a model to every spectrum of an observation.
 
@@ -279,6 +282,9 @@ def fit_spectra(
         ``"model"`` (the best-fit ``model_intensity`` or ``model_radiance``), ``"input"`` (a
         copy of the observed data, uncertainties and geometry). Default none: parameters,
         uncertainties, fit statistics and status only.
+    max_emission_angle : float, optional
+        Limb limit [degree], in (0, 90] (default 80): spectra whose ``emission_angle`` exceeds
+        it get the status ``limb`` and no area or power (see :func:`guard`).
 
     Returns
     -------
@@ -310,30 +316,41 @@ def fit_spectra(
     problem = Problem(
         channels, dim, kind, scaled, int(max_iterations), intervals, wanted - {"input"}
     )
+    limb = _check_angle("max_emission_angle", max_emission_angle)
     outputs = m.outputs(problem)
     if data.dims != unc.dims or data.shape != unc.shape:
         data, unc = xr.broadcast(data, unc)
     batch = [d for d in data.dims if d != dim]
     data = data.transpose(*batch, dim)
     unc = unc.transpose(*batch, dim)
-    scale = None
-    if scaled:
-        scale = observation["pixel_area"].broadcast_like(data.isel({dim: 0}, drop=True))
-        scale = scale.transpose(*batch)
+    template = data.isel({dim: 0}, drop=True)
+    aux = {}  # per-spectrum geometry, broadcast to the batch
+    for name in ("pixel_area", "emission_angle"):
+        if name in observation.variables and (name != "pixel_area" or scaled):
+            factor = units.conversion_factor(
+                observation[name].attrs.get("units", _AUX_UNITS[name]), _AUX_UNITS[name]
+            )
+            value = observation[name] * factor if factor != 1.0 else observation[name]
+            aux[name] = value.broadcast_like(template).transpose(*batch)
     names = [out.name for out in outputs]
-    lazy = any(a is not None and a.chunks is not None for a in (data, unc, scale))
+    options = {
+        "model": m,
+        "problem": problem,
+        "names": names,
+        "aux_names": list(aux),
+        "limb": limb,
+    }
+    lazy = any(a.chunks is not None for a in (data, unc, *aux.values()))
     if lazy:
-        args = [data.chunk({dim: -1}), unc.chunk({dim: -1})]
-        if scale is not None:
-            args.append(scale)
+        args = [data.chunk({dim: -1}), unc.chunk({dim: -1}), *aux.values()]
         known = {"param": len(m.parameter_names), "param_j": len(m.parameter_names)}
         known["component"] = getattr(m, "n_components", 1)
         used = {d for out in outputs for d in out.dims}
         sizes = {d: n for d, n in known.items() if d in used}
         results = xr.apply_ufunc(
             _block, *args,
-            kwargs={"model": m, "problem": problem, "names": names},
-            input_core_dims=[[dim], [dim]] + [[]] * (len(args) - 2),
+            kwargs=options,
+            input_core_dims=[[dim], [dim]] + [[]] * len(aux),
             output_core_dims=[list(out.dims) for out in outputs],
             dask="parallelized",
             output_dtypes=[out.dtype for out in outputs],
@@ -342,10 +359,7 @@ def fit_spectra(
         )  # fmt: skip
         variables = {out.name: (r.dims, r.data) for out, r in zip(outputs, results, strict=True)}
     else:
-        values = _block(
-            data.values, unc.values, None if scale is None else scale.values,
-            model=m, problem=problem, names=names,
-        )  # fmt: skip
+        values = _block(data.values, unc.values, *(a.values for a in aux.values()), **options)
         variables = {
             out.name: ((*batch, *out.dims), v) for out, v in zip(outputs, values, strict=True)
         }
@@ -380,7 +394,72 @@ def fit_spectra(
     return result
 
 
-def _block(y, sigma, scale=None, *, model, problem, names):
-    """Fit one block of spectra (numpy arrays, spectral axis last) into the named outputs."""
-    values = model.evaluate(y, sigma, scale, problem)
+def _block(y, sigma, *aux, model, problem, names, aux_names, limb):
+    """Fit one block of spectra (numpy arrays, spectral axis last) into the named outputs;
+    ``aux`` holds the per-spectrum geometry named by ``aux_names``."""
+    geometry = dict(zip(aux_names, (np.asarray(a, dtype=float) for a in aux), strict=True))
+    values = model.evaluate(y, sigma, geometry, problem)
+    guard(values, geometry, limb)
     return tuple(values[name] for name in names)
+
+
+_AUX_UNITS = {"pixel_area": "m2", "emission_angle": "degree"}
+AREA_LIMIT = IO_PROJECTED_AREA
+"""Largest plausible emitting area [m2]: Io's projected disk."""
+POWER_LIMIT = 1e15
+"""Largest plausible power of one hot spot [W] (Io's whole thermal output is ~1e14 W)."""
+_RESULTS = (Status.CONVERGED, Status.AT_BOUND, Status.MAX_ITERATIONS, Status.DEGENERATE)
+_GEOMETRIC = ("area", "power", "effusion_rate", "areal_rate")
+
+
+def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
+    """Flag, in place, what no default may report as a result.
+
+    Spectra seen beyond ``max_emission_angle`` [degree] get the status ``limb`` and no area or
+    power (their footprint grows as 1/cos(e)); fitted solutions whose total area exceeds Io's
+    projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel footprint, whose area fraction
+    exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get the status ``implausible``.
+
+    Parameters
+    ----------
+    values : dict
+        A model's outputs for a block of spectra (``status`` and any of ``area`` [m2],
+        ``area_fraction``, ``power`` [W], ...).
+    geometry : dict
+        ``pixel_area`` [m2] and ``emission_angle`` [degree] per spectrum, where known.
+    max_emission_angle : float
+        Limb limit [degree].
+    """
+    status = values["status"]
+    fitted = np.isin(status, _RESULTS)
+    implausible = np.zeros(status.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name, limit in (("area", AREA_LIMIT), ("area_fraction", 1.0)):
+            if name in values:
+                total = np.asarray(values[name], dtype=float)
+                if total.ndim > status.ndim:
+                    total = np.nansum(total, axis=-1)
+                bound = limit
+                if name == "area" and "pixel_area" in geometry:
+                    bound = np.minimum(limit, geometry["pixel_area"])
+                implausible |= total > bound
+        if "power" in values:
+            implausible |= np.asarray(values["power"], dtype=float) > POWER_LIMIT
+        status = np.where(fitted & implausible, Status.IMPLAUSIBLE, status)
+        if "emission_angle" in geometry:
+            angle = geometry["emission_angle"]
+            beyond = np.isfinite(angle) & ~(angle <= max_emission_angle)
+            status = np.where(beyond & (status != Status.NO_DATA), Status.LIMB, status)
+            for name in values:
+                if name.startswith(_GEOMETRIC) and name != "power_upper_limit":
+                    v = np.asarray(values[name], dtype=float)
+                    mask = beyond.reshape(beyond.shape + (1,) * (v.ndim - beyond.ndim))
+                    values[name] = np.where(mask, np.nan, v)
+    values["status"] = status.astype(np.int8)
+
+
+def _check_angle(name, value) -> float:
+    value = float(value)
+    if not 0.0 < value <= 90.0:
+        raise ValueError(f"{name} must be in (0, 90] degrees; got {value!r}")
+    return value

@@ -14,9 +14,11 @@ Dataset through :func:`thermal.layout.build_result`):
 * ``outputs(problem) -> list[thermal.layout.Output]``: the result variables it produces for a
   :class:`~thermal.models.base.Problem` (spectral dim, data kind, options), with their dims
   after the batch dims, dtype and CF attributes;
-* ``evaluate(y, sigma, scale, problem) -> dict``: fits a block of spectra held in numpy arrays
-  (``y``, ``sigma``: (..., n_channels) in canonical units; ``scale``: the pixel area [m2]
-  broadcast to the batch shape, or None) and returns every output's values.
+* ``evaluate(y, sigma, geometry, problem) -> dict``: fits a block of spectra held in numpy
+  arrays (``y``, ``sigma``: (..., n_channels) in canonical units; ``geometry``: a dict with
+  the ``pixel_area`` [m2] (radiance only) and ``emission_angle`` [degree] per spectrum where
+  the observation has them) and returns every output's values. The engine then applies
+  :func:`thermal.fit.engine.guard` (limb and plausibility) to them.
 
 Models also carry ``parameter_names`` (the ``param`` coordinate), ``n_free`` (fitted
 parameters, for information criteria), ``description`` (one line stored in the result) and

@@ -202,8 +202,10 @@ class MultiBlackbody:
             )  # fmt: skip
         return rows
 
-    def evaluate(self, y, sigma, scale, problem) -> dict:
-        """Fit a block of spectra (see :mod:`thermal.models`); areas scaled by ``scale``."""
+    def evaluate(self, y, sigma, geometry, problem) -> dict:
+        """Fit a block of spectra (see :mod:`thermal.models`); radiance areas times the pixel
+        area [m2] where ``geometry`` gives one."""
+        scale = geometry.get("pixel_area")
         from thermal.fit.engine import fit_arrays
 
         out = fit_arrays(

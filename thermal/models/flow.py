@@ -124,8 +124,10 @@ class FlowModel:
     def _effusion_thickness(self) -> float:
         return self.effusion_thickness if self.thickness is None else self.thickness
 
-    def evaluate(self, y, sigma, scale, problem) -> dict:
-        """Fit a block of spectra (see :mod:`thermal.models`); radiance times ``scale``."""
+    def evaluate(self, y, sigma, geometry, problem) -> dict:
+        """Fit a block of spectra (see :mod:`thermal.models`); radiance times the pixel area
+        [m2] of ``geometry``."""
+        scale = geometry.get("pixel_area")
         if scale is not None and problem.kind == "radiance":
             y = y * scale[..., None]
             sigma = sigma * scale[..., None]
