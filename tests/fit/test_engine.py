@@ -13,9 +13,9 @@ import xarray as xr
 from thermal import planck, simulate
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.fit import Status, fit_arrays, fit_spectra
-from thermal.status import messages
 from thermal.fit.engine import Channels
 from thermal.models import MultiBlackbody
+from thermal.status import messages
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 from tests.fit.reference import reference_cost, two_temperature_population

@@ -1,4 +1,4 @@
-"""thermal.models.flow: the Io Flow Model fitted for areal rate and duration through fit_spectra."""
+"""thermal.models.flow: the Io Flow Model fitted for areal rate and duration (fit_spectra)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import xarray as xr
 from thermal import simulate
 from thermal.cooling import FlowModel
 from thermal.cooling import eruptions as e
-from thermal.status import Status
 from thermal.fit import fit_spectra
+from thermal.status import Status
 
 LAM = np.linspace(1.0, 5.2, 17)
 DAY = 86400.0
