@@ -176,7 +176,9 @@ def _prepare_directory(folder: str) -> str | None:
     return None
 
 
-def _already_done(output: str, checksum: str, model: str, intervals: str, store: str) -> bool:
+def _already_done(
+    output: str, checksum: str, model: str, intervals: str, store: str, temperature_range: str
+) -> bool:
     """True when ``output`` is a complete result of this input (same checksum), model, kind
     of intervals and stored extras."""
     if not checksum or not os.path.isfile(output):
@@ -193,6 +195,7 @@ def _already_done(output: str, checksum: str, model: str, intervals: str, store:
         and attrs.get("thermal_model") == model
         and attrs.get("thermal_intervals", "linear") == intervals
         and attrs.get("thermal_store", "") == store
+        and attrs.get("thermal_temperature_range", "") == temperature_range
     )
 
 
@@ -253,8 +256,10 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
         checksum = _checksum(path)
         intervals = options.get("intervals", "linear")
         store = options.get("store", "")
+        bounds = options.get("temperature_range")
+        bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
         if not options.get("overwrite") and _already_done(
-            output, checksum, model, intervals, store
+            output, checksum, model, intervals, store, bounds_text
         ):
             row["skipped"] = True
             row.update(_summary_from_file(output))
@@ -271,7 +276,13 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             from thermal.io import open_observation, write_results
 
             observation = open_observation(path)
-            result = fit_spectra(observation, model=model, intervals=intervals, store=store)
+            result = fit_spectra(
+                observation,
+                model=model,
+                intervals=intervals,
+                store=store,
+                temperature_range=bounds,
+            )
         row["warnings"] = [
             f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
         ]
@@ -290,6 +301,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             thermal_model=model,
             thermal_intervals=intervals,
             thermal_store=store,
+            thermal_temperature_range=bounds_text,
             thermal_version=__version__,
             product_id=str(product),
         )
@@ -475,7 +487,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from thermal.models import get_model
 
     try:
-        get_model(args.model)
+        get_model(args.model, args.temperature_range)
         store = ",".join(sorted(check_store(args.store)))
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -490,6 +502,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = {
         "intervals": args.intervals,
         "store": store,
+        "temperature_range": args.temperature_range,
         "bands": _registered_bands(),
         "overwrite": args.overwrite,
         "compress": args.compress,
@@ -662,7 +675,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="observation files")
     p.add_argument("-o", "--output", metavar="OUTPUT", help="result file (one input) or directory")
-    p.add_argument("--model", default="2T", help="1T, 2T, 3T or flow (default 2T)")
+    p.add_argument(
+        "--model",
+        default="2T",
+        help="auto (per spectrum the simplest of no source, 1T, 2T, 3T the data support), 1T, "
+        "2T, 3T or flow (default 2T)",
+    )
+    p.add_argument(
+        "--temperature-range",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="temperature bounds [K] of every blackbody component (default 100 3000)",
+    )
     p.add_argument(
         "--intervals",
         choices=("linear", "profile"),

@@ -23,11 +23,10 @@ from thermal import bands as _bands
 from thermal import layout, planck, units
 from thermal._kernels import fit as _kfit
 from thermal._kernels import profile as _kprofile
-from thermal.constants import IO_PROJECTED_AREA
 from thermal.models import SOLAR_TEMPERATURE, Problem, get_model
-from thermal.status import Status
+from thermal.plausibility import MAX_EMISSION_ANGLE, guard
 
-__all__ = ["AREA_LIMIT", "POWER_LIMIT", "Channels", "fit_arrays", "fit_spectra", "guard"]
+__all__ = ["Channels", "fit_arrays", "fit_spectra"]
 
 _GRID = {1: 40, 2: 12, 3: 12}
 
@@ -94,6 +93,13 @@ class Channels:
         self.key = (
             self.node_lam.tobytes() + self.node_w.tobytes() + self.node_ch.tobytes(),
             self.n_ch,
+        )
+
+    def radiance(self, temperature):
+        """Channel radiances [W m-2 sr-1 um-1] of blackbodies at ``temperature`` [K] (1-D):
+        B at each wavelength, or the response-weighted band mean; shape (n_T, n_channels)."""
+        return _channel_basis(
+            self.node_lam, self.node_w, self.node_ch, self.n_ch, np.atleast_1d(temperature)
         )
 
     @classmethod
@@ -250,7 +256,8 @@ def fit_spectra(
     max_iterations: int = 1000,
     intervals="linear",
     store=(),
-    max_emission_angle: float = 80.0,
+    max_emission_angle: float = MAX_EMISSION_ANGLE,
+    temperature_range=None,
 ) -> xr.Dataset:
     """Fit a model to every spectrum of an observation.
 
@@ -263,10 +270,12 @@ def fit_spectra(
         honoured), optional ``pixel_area`` [m2]. Every other dim is a batch dim. numpy or dask
         backed (dask in, dask out: nothing is computed until asked).
     model : str or model object, optional
-        ``"1T"``, ``"2T"`` (default), ``"3T"``, ``"flow"``, or a model object of
-        :mod:`thermal.models`: a :class:`~thermal.models.MultiBlackbody` (emissivity, bounded
-        or fixed temperatures, reflected-sunlight background) or a
-        :class:`~thermal.models.FlowModel` (Io Flow Model: areal rate, duration).
+        ``"auto"`` (per spectrum the simplest of no source, 1T, 2T and 3T the data support,
+        see :class:`~thermal.models.AutoModel`), ``"1T"``, ``"2T"`` (default), ``"3T"``,
+        ``"flow"``, or a model object of :mod:`thermal.models`: a
+        :class:`~thermal.models.MultiBlackbody` (emissivity, bounded or fixed temperatures,
+        reflected-sunlight background), an :class:`~thermal.models.AutoModel` with its
+        thresholds, or a :class:`~thermal.models.FlowModel` (Io Flow Model).
     max_iterations : int, optional
         Iteration limit per spectrum.
     intervals : {"linear", "profile"}, optional
@@ -284,7 +293,10 @@ def fit_spectra(
         uncertainties, fit statistics and status only.
     max_emission_angle : float, optional
         Limb limit [degree], in (0, 90] (default 80): spectra whose ``emission_angle`` exceeds
-        it get the status ``limb`` and no area or power (see :func:`guard`).
+        it get the status ``limb`` and no area or power (see :func:`thermal.plausibility.guard`).
+    temperature_range : (float, float), optional
+        Temperature bounds [K] of every component of a named blackbody model (default
+        :data:`thermal.models.DEFAULT_BOUNDS`); recorded in the model description.
 
     Returns
     -------
@@ -310,7 +322,7 @@ def fit_spectra(
     """
     _check_intervals(intervals)
     wanted = layout.check_store(store)
-    m = get_model(model)
+    m = get_model(model, temperature_range)
     kind, dim, channels, data, unc = _observation_parts(observation)
     scaled = kind == "radiance" and "pixel_area" in observation.variables
     problem = Problem(
@@ -404,58 +416,6 @@ def _block(y, sigma, *aux, model, problem, names, aux_names, limb):
 
 
 _AUX_UNITS = {"pixel_area": "m2", "emission_angle": "degree"}
-AREA_LIMIT = IO_PROJECTED_AREA
-"""Largest plausible emitting area [m2]: Io's projected disk."""
-POWER_LIMIT = 1e15
-"""Largest plausible power of one hot spot [W] (Io's whole thermal output is ~1e14 W)."""
-_RESULTS = (Status.CONVERGED, Status.AT_BOUND, Status.MAX_ITERATIONS, Status.DEGENERATE)
-_GEOMETRIC = ("area", "power", "effusion_rate", "areal_rate")
-
-
-def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
-    """Flag, in place, what no default may report as a result.
-
-    Spectra seen beyond ``max_emission_angle`` [degree] get the status ``limb`` and no area or
-    power (their footprint grows as 1/cos(e)); fitted solutions whose total area exceeds Io's
-    projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel footprint, whose area fraction
-    exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get the status ``implausible``.
-
-    Parameters
-    ----------
-    values : dict
-        A model's outputs for a block of spectra (``status`` and any of ``area`` [m2],
-        ``area_fraction``, ``power`` [W], ...).
-    geometry : dict
-        ``pixel_area`` [m2] and ``emission_angle`` [degree] per spectrum, where known.
-    max_emission_angle : float
-        Limb limit [degree].
-    """
-    status = values["status"]
-    fitted = np.isin(status, _RESULTS)
-    implausible = np.zeros(status.shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        for name, limit in (("area", AREA_LIMIT), ("area_fraction", 1.0)):
-            if name in values:
-                total = np.asarray(values[name], dtype=float)
-                if total.ndim > status.ndim:
-                    total = np.nansum(total, axis=-1)
-                bound = limit
-                if name == "area" and "pixel_area" in geometry:
-                    bound = np.minimum(limit, geometry["pixel_area"])
-                implausible |= total > bound
-        if "power" in values:
-            implausible |= np.asarray(values["power"], dtype=float) > POWER_LIMIT
-        status = np.where(fitted & implausible, Status.IMPLAUSIBLE, status)
-        if "emission_angle" in geometry:
-            angle = geometry["emission_angle"]
-            beyond = np.isfinite(angle) & ~(angle <= max_emission_angle)
-            status = np.where(beyond & (status != Status.NO_DATA), Status.LIMB, status)
-            for name in values:
-                if name.startswith(_GEOMETRIC) and name != "power_upper_limit":
-                    v = np.asarray(values[name], dtype=float)
-                    mask = beyond.reshape(beyond.shape + (1,) * (v.ndim - beyond.ndim))
-                    values[name] = np.where(mask, np.nan, v)
-    values["status"] = status.astype(np.int8)
 
 
 def _check_angle(name, value) -> float:

@@ -1,5 +1,7 @@
 """Forward models the fit engine understands, one module per model.
 
+* :class:`AutoModel` (:mod:`thermal.models.auto`, ``"auto"``): per spectrum the
+  simplest of no source, 1T, 2T and 3T that the data support, with detection and upper limits.
 * :class:`MultiBlackbody` (:mod:`thermal.models.blackbody`): a sum of 1-3 blackbodies with
   emissivity, bounded or fixed temperatures and an optional reflected-sunlight term;
   ``"1T"``, ``"2T"`` and ``"3T"`` name its common forms.
@@ -27,12 +29,15 @@ parameters, for information criteria), ``description`` (one line stored in the r
 
 from __future__ import annotations
 
+import math
+
 from thermal.models.base import Problem
 from thermal.models.blackbody import DEFAULT_BOUNDS, SOLAR_TEMPERATURE, MultiBlackbody
 
 __all__ = [
     "DEFAULT_BOUNDS",
     "SOLAR_TEMPERATURE",
+    "AutoModel",
     "FlowModel",
     "MultiBlackbody",
     "Problem",
@@ -45,16 +50,23 @@ def __getattr__(name: str):
         from thermal.models.flow import FlowModel
 
         return FlowModel
+    if name == "AutoModel":
+        from thermal.models.auto import AutoModel
+
+        return AutoModel
     raise AttributeError(f"module 'thermal.models' has no attribute {name!r}")
 
 
-def get_model(model):
-    """A model object from ``"1T"``, ``"2T"``, ``"3T"``, ``"flow"`` or a model object.
+def get_model(model, temperature_range=None):
+    """A model object from ``"auto"``, ``"1T"``, ``"2T"``, ``"3T"``, ``"flow"`` or a model object.
 
     Parameters
     ----------
     model : str or model object
         A name, or an object with ``outputs`` and ``evaluate`` (returned as it is).
+    temperature_range : (float, float), optional
+        Temperature bounds [K] of every component of a named blackbody model (``"auto"``,
+        ``"1T"``, ``"2T"``, ``"3T"``); default :data:`DEFAULT_BOUNDS`.
 
     Returns
     -------
@@ -67,15 +79,29 @@ def get_model(model):
     """
     if isinstance(model, str):
         key = model.strip().upper()
+        bounds = DEFAULT_BOUNDS if temperature_range is None else tuple(temperature_range)
+        if key == "AUTO":
+            from thermal.models.auto import AutoModel
+
+            return AutoModel(temperature_range=bounds)
         if key in ("1T", "2T", "3T"):
-            return MultiBlackbody(int(key[0]))
-        if key == "FLOW":
+            n = int(key[0])
+            lo, hi = (float(b) for b in bounds)
+            if not (0 < lo < hi and math.isfinite(hi)):
+                raise ValueError(
+                    f"temperature_range must satisfy 0 < low < high [K]; got {temperature_range}"
+                )
+            return MultiBlackbody(n, bounds=dict.fromkeys(range(n), (lo, hi)))
+        if key == "FLOW" and temperature_range is None:
             from thermal.models.flow import FlowModel
 
             return FlowModel()
         raise ValueError(
-            f"model must be '1T', '2T', '3T', 'flow' or a thermal.models object; got {model!r}"
+            "model must be 'auto', '1T', '2T', '3T', 'flow' or a thermal.models object (and "
+            f"temperature_range goes with the blackbody names only); got {model!r}"
         )
+    if temperature_range is not None:
+        raise ValueError("temperature_range goes with a model name; set a model object's bounds")
     needed = ("outputs", "evaluate", "parameter_names")
     missing = [name for name in needed if not hasattr(model, name)]
     if missing:

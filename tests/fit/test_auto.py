@@ -1,0 +1,139 @@
+"""thermal.models.auto: the automatic choice of no source, 1T, 2T or 3T per spectrum."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermal import planck, simulate
+from thermal.fit import fit_spectra
+from thermal.io import open_observation
+from thermal.models import AutoModel
+from thermal.status import Status
+
+LAM = np.linspace(1.0, 5.2, 17)
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "data", "examples")
+
+
+def spectra(y, sigma):
+    y = np.atleast_2d(y)
+    return xr.Dataset(
+        {
+            "intensity": (("spectrum", "wavelength"), y, {"units": "W sr-1 um-1"}),
+            "intensity_uncertainty": (
+                ("spectrum", "wavelength"),
+                np.broadcast_to(sigma, y.shape),
+                {"units": "W sr-1 um-1"},
+            ),
+        },
+        coords={"wavelength": LAM},
+    )  # fmt: skip
+
+
+def test_one_temperature_sources_are_fitted_with_one_temperature():
+    rng = np.random.default_rng(1)
+    n = 1000
+    t = rng.uniform(500, 1500, n)[:, None]
+    a = 10 ** rng.uniform(5, 7, n)[:, None]
+    res = fit_spectra(simulate.observation(t, a, wavelength=LAM, seed=2), model="auto")
+    assert (res.model.values == 1).mean() >= 0.9
+    assert res.sizes["component"] == 3
+    one = res.model.values == 1
+    assert np.isnan(res.temperature.values[one, 1:]).all()
+    np.testing.assert_allclose(res.temperature.values[one, 0], t[one, 0], rtol=0.05)
+    assert (res.detected.values == 1).all()
+    assert (res.status.values == Status.CONVERGED).mean() >= 0.9
+
+
+def test_two_temperature_sources_get_two_temperatures_with_evidence():
+    rng = np.random.default_rng(3)
+    n = 200
+    t = np.column_stack([rng.uniform(1000, 1400, n), rng.uniform(350, 500, n)])
+    a = np.column_stack([10 ** rng.uniform(5, 6, n), 10 ** rng.uniform(8, 8.5, n)])
+    res = fit_spectra(simulate.observation(t, a, wavelength=LAM, seed=4), model="auto")
+    two = res.model.values == 2
+    assert two.mean() >= 0.9
+    assert (res.evidence.values[two] > 10).all()
+    assert (res.status.values[two] == Status.CONVERGED).all()
+
+
+def test_noise_is_not_detected_and_gets_an_upper_limit():
+    rng = np.random.default_rng(5)
+    sigma = 1e6
+    res = fit_spectra(spectra(rng.normal(0.0, sigma, (2000, LAM.size)), sigma), model="auto")
+    not_detected = res.status.values == Status.NOT_DETECTED
+    assert not_detected.mean() >= 0.99
+    assert np.isnan(res.temperature.values[not_detected]).all()
+    assert np.isnan(res.power.values[not_detected]).all()
+    limit = res.power_upper_limit.values[not_detected]
+    assert np.all(np.isfinite(limit) & (limit > 0))
+    assert res.power_upper_limit.attrs["units"] == "W"
+
+
+def test_sources_at_snr_10_are_detected():
+    rng = np.random.default_rng(6)
+    n = 1000
+    t = rng.uniform(400, 1500, n)[:, None]
+    clean = planck.spectral_radiance(LAM, t)
+    sigma = np.linalg.norm(clean, axis=1, keepdims=True) / 10.0  # SNR 10 over the spectrum
+    y = clean + rng.normal(0.0, 1.0, clean.shape) * sigma
+    res = fit_spectra(spectra(y, sigma), model="auto")
+    assert (res.detected.values == 1).mean() >= 0.99
+
+
+def test_the_upper_limit_bounds_an_undetected_source():
+    rng = np.random.default_rng(7)
+    n = 500
+    sigma = 1e5
+    column = planck.spectral_radiance(LAM, 1000.0)
+    area = 0.5 * sigma / np.sqrt((column**2).sum())  # well below detection
+    y = area * column + rng.normal(0.0, sigma, (n, LAM.size))
+    res = fit_spectra(spectra(y, sigma), model="auto")
+    true_power = 5.670374419e-8 * 1000.0**4 * area
+    undetected = res.detected.values == 0
+    assert undetected.mean() > 0.95
+    assert (res.power_upper_limit.values[undetected] >= true_power).mean() >= 0.99
+
+
+def test_keck_example_every_row_fitted_one_temperature_where_bands_are_few():
+    res = fit_spectra(open_observation(os.path.join(EXAMPLES, "keck_2013-08.csv")), model="auto")
+    assert (res.status.values == Status.CONVERGED).all()
+    bands = np.isfinite(open_observation(os.path.join(EXAMPLES, "keck_2013-08.csv")).intensity)
+    few = bands.sum("band").values <= 3
+    assert (res.model.values[few] == 1).all()
+    rarog = float(res.temperature[0, 0])
+    assert rarog == pytest.approx(1040.0, rel=0.05)  # de Pater et al. 2014: ~1040 K
+
+
+def test_covariance_and_model_spectra_are_padded_to_the_largest_model():
+    rng = np.random.default_rng(8)
+    t = np.column_stack([rng.uniform(1000, 1400, 20), rng.uniform(350, 500, 20)])
+    a = np.column_stack([10 ** rng.uniform(5, 6, 20), 10 ** rng.uniform(8, 8.5, 20)])
+    obs = simulate.observation(t, a, wavelength=LAM, seed=9)
+    auto = fit_spectra(obs, model="auto", store=("covariance", "model"))
+    fixed = fit_spectra(obs, model=AutoModel().candidate(2), store=("covariance", "model"))
+    two = auto.model.values == 2
+    assert two.any()
+    cov = auto.covariance.sel(
+        param=["temperature_0", "temperature_1", "area_0", "area_1"],
+        param_j=["temperature_0", "temperature_1", "area_0", "area_1"],
+    ).values[two]
+    np.testing.assert_array_equal(cov, fixed.covariance.values[two])
+    assert np.isnan(auto.covariance.sel(param="temperature_2").values[two]).all()
+    np.testing.assert_array_equal(
+        auto.model_intensity.values[two], fixed.model_intensity.values[two]
+    )
+
+
+def test_invalid_options_raise_naming_them():
+    with pytest.raises(ValueError, match="temperature_range"):
+        AutoModel(temperature_range=(2000.0, 150.0))
+    with pytest.raises(ValueError, match="max_components"):
+        AutoModel(max_components=4)
+    with pytest.raises(ValueError, match="profile"):
+        fit_spectra(spectra(np.ones(LAM.size), 0.1), model="auto", intervals="profile")
+    with pytest.raises(ValueError, match="temperature_range"):
+        fit_spectra(spectra(np.ones(LAM.size), 0.1), model="1T", temperature_range=(10, 5))

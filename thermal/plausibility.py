@@ -1,0 +1,71 @@
+"""What no default may report as a result: hot spots beyond the limb, and solutions larger or
+more powerful than any hot spot on Io can be.
+
+:func:`guard` runs on every block of fitted spectra in the engine (:func:`thermal.fit.fit_spectra`)
+and inside the automatic model choice, so that such solutions carry the status ``limb`` or
+``implausible`` (:class:`thermal.status.Status`) and never ``converged``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thermal.constants import IO_PROJECTED_AREA
+from thermal.status import Status
+
+__all__ = ["AREA_LIMIT", "MAX_EMISSION_ANGLE", "POWER_LIMIT", "guard"]
+
+MAX_EMISSION_ANGLE = 80.0
+"""Default limb limit [degree]: beyond it a pixel's footprint (1/cos e) is not trusted."""
+AREA_LIMIT = IO_PROJECTED_AREA
+"""Largest plausible emitting area [m2]: Io's projected disk."""
+POWER_LIMIT = 1e15
+"""Largest plausible power of one hot spot [W] (Io's whole thermal output is ~1e14 W)."""
+_RESULTS = (Status.CONVERGED, Status.AT_BOUND, Status.MAX_ITERATIONS, Status.DEGENERATE)
+_GEOMETRIC = ("area", "power", "effusion_rate", "areal_rate")
+
+
+def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
+    """Flag, in place, what no default may report as a result.
+
+    Spectra seen beyond ``max_emission_angle`` [degree] get the status ``limb`` and no area or
+    power (their footprint grows as 1/cos(e)); fitted solutions whose total area exceeds Io's
+    projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel footprint, whose area fraction
+    exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get the status ``implausible``.
+
+    Parameters
+    ----------
+    values : dict
+        A model's outputs for a block of spectra (``status`` and any of ``area`` [m2],
+        ``area_fraction``, ``power`` [W], ...).
+    geometry : dict
+        ``pixel_area`` [m2] and ``emission_angle`` [degree] per spectrum, where known.
+    max_emission_angle : float
+        Limb limit [degree].
+    """
+    status = values["status"]
+    fitted = np.isin(status, _RESULTS)
+    implausible = np.zeros(status.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name, limit in (("area", AREA_LIMIT), ("area_fraction", 1.0)):
+            if name in values:
+                total = np.asarray(values[name], dtype=float)
+                if total.ndim > status.ndim:
+                    total = np.nansum(total, axis=-1)
+                bound = limit
+                if name == "area" and "pixel_area" in geometry:
+                    bound = np.minimum(limit, geometry["pixel_area"])
+                implausible |= total > bound
+        if "power" in values:
+            implausible |= np.asarray(values["power"], dtype=float) > POWER_LIMIT
+        status = np.where(fitted & implausible, Status.IMPLAUSIBLE, status)
+        if "emission_angle" in geometry:
+            angle = geometry["emission_angle"]
+            beyond = np.isfinite(angle) & ~(angle <= max_emission_angle)
+            status = np.where(beyond & (status != Status.NO_DATA), Status.LIMB, status)
+            for name in values:
+                if name.startswith(_GEOMETRIC) and name != "power_upper_limit":
+                    v = np.asarray(values[name], dtype=float)
+                    mask = beyond.reshape(beyond.shape + (1,) * (v.ndim - beyond.ndim))
+                    values[name] = np.where(mask, np.nan, v)
+    values["status"] = status.astype(np.int8)
