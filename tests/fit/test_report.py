@@ -1,0 +1,70 @@
+"""thermal.fit.fit (plain arrays) and thermal.fit.report (one spectrum in words)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from thermal import bands, planck
+from thermal.fit import fit, fit_spectra, report
+from thermal.io import open_observation
+
+LAM = np.linspace(1.0, 5.0, 12)
+KECK = os.path.join(os.path.dirname(__file__), "..", "..", "data", "examples", "keck_2013-08.csv")
+
+
+def test_fit_of_arrays_equals_fit_spectra_of_the_same_dataset():
+    y = 1e6 * planck.spectral_radiance(LAM, [[900.0], [1200.0]]) + 1e8 * planck.spectral_radiance(
+        LAM, 400.0
+    )
+    res = fit(LAM, y, 0.02 * y, model="2T")
+    assert res.temperature.dims == ("spectrum", "component")
+    np.testing.assert_allclose(res.temperature.values[:, 0], [900.0, 1200.0], rtol=1e-6)
+    np.testing.assert_allclose(res.temperature.values[:, 1], 400.0, rtol=1e-6)
+    again = fit(LAM, y[0], 0.02 * y[0], model="2T")  # one spectrum: no batch dim
+    assert again.temperature.dims == ("component",)
+    assert float(again.temperature[0]) == float(res.temperature[0, 0])
+
+
+def test_fit_of_band_photometry_in_catalogue_units_with_geometry():
+    names = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
+    y = np.array([[float(planck.band_radiance(b, 1000.0)) * 1e6 / 1e9 for b in names]] * 3)
+    res = fit(names, y, 0.01 * y, model="1T", unit="GW um-1 sr-1", emission_angle=[0, 30, 85])
+    assert res.temperature.values[:2, 0] == pytest.approx([1000.0, 1000.0], rel=1e-6)
+    assert res.area.values[0, 0] == pytest.approx(1e6, rel=1e-6)
+    assert int(res.status[2]) == 10  # limb
+    custom = bands.top_hat("report_test_band", 3.2, 0.2)
+    y[0, 1] = float(planck.band_radiance(custom, 1000.0)) * 1e6 / 1e9
+    try:
+        res = fit(
+            ["nirc2_kc", custom, "nirc2_ms"], y[0], 0.01 * y[0], model="1T", unit="GW um-1 sr-1"
+        )
+        assert float(res.temperature[0]) == pytest.approx(1000.0, rel=1e-6)
+    finally:
+        bands._REGISTRY.pop("report_test_band", None)
+
+
+def test_fit_rejects_inconsistent_shapes_naming_them():
+    with pytest.raises(ValueError, match="channels last"):
+        fit(LAM, np.ones((3, 5)), 0.1)
+    with pytest.raises(ValueError, match="broadcast"):
+        fit(LAM, np.ones((3, 12)), np.ones((2, 12)))
+    with pytest.raises(ValueError, match="kind"):
+        fit(LAM, np.ones(12), 0.1, kind="flux")
+
+
+def test_report_states_model_status_parameters_and_statistics():
+    obs = open_observation(KECK)
+    res = fit_spectra(obs, model="auto")
+    text = report(res, 0)
+    assert "Rarog Patera" in text and "chosen:  1T" in text and "converged" in text
+    t, sd = float(res.temperature[0, 0]), float(res.temperature_uncertainty[0, 0])
+    assert f"T_0 = {t:.5g} +- {sd:.2g} K" in text
+    assert f"chi2 = {float(res.chi2[0]):.4g}, dof = {int(res.dof[0])}" in text
+    assert "delta BIC" in text
+    two = report(fit_spectra(obs, model="2T", intervals="profile"), {"obs": 3})
+    assert "T_1 = " in two and "profile 68% interval" in two
+    with pytest.raises(ValueError, match="index"):
+        report(res, 10)
