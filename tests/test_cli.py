@@ -85,9 +85,10 @@ def test_readme_command_on_example_data(tmp_path):
     ]
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith("input"))
-    for column in ("spectra", "converged", "failed", "hottest_T_K", "total_power"):
+    for column in ("spectra", "fitted", "not_detected", "implausible", "limb", "failed",
+                   "hottest_T_K", "total_power"):  # fmt: skip
         assert column in header
-    assert "5 of 5 inputs fitted" in proc.stdout
+    assert "5 of 5 inputs read" in proc.stdout
     nims = next(line for line in lines if "nims_like_spectra" in line)
     assert nims.split()[1] == "12"
 
@@ -182,7 +183,7 @@ def test_bad_input_catalogue(tmp_path, capsys):
         (line,) = [e for e in errors if e.startswith(str(folder / name) + ":")]
         assert phrase in line, line
     assert sorted(os.listdir(out)) == ["good.fit.nc"]  # no partial outputs, no temporaries
-    assert f"1 of {len(inputs)} inputs fitted" in captured.out
+    assert f"1 of {len(inputs)} inputs read" in captured.out
 
     # --debug adds the tracebacks
     code = main(["fit", str(folder / "truncated.nc"), "-o", str(out), "--debug"])
@@ -326,7 +327,7 @@ def test_workers_equal_serial(tmp_path):
     proc = run("fit", *inputs, "-o", parallel, "--workers", "2")
     assert proc.returncode == 1, proc.stderr
     assert f"{tmp_path / 'broken.nc'}: not a readable netCDF" in proc.stderr
-    assert "5 of 6 inputs fitted" in proc.stdout
+    assert "5 of 6 inputs read" in proc.stdout
     names = sorted(os.listdir(serial))
     assert sorted(os.listdir(parallel)) == names and len(names) == 5
     for name in names:

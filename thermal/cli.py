@@ -216,29 +216,10 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
-def _summarise(result, kind: str) -> dict:
-    """Per-input numbers for the summary table."""
-    import numpy as np
+def _summarise(result) -> dict:
+    from thermal.summary import summarise
 
-    status = np.asarray(result["status"].values)
-    converged = status == 0
-    info = {"spectra": int(status.size), "converged": int(converged.sum())}
-    info["failed"] = info["spectra"] - info["converged"]
-    hottest = float("nan")
-    if "temperature" in result and converged.any():
-        t = np.asarray(result["temperature"].values, dtype=float)
-        t = t.reshape(status.size, -1)[converged.ravel()]
-        if np.isfinite(t).any():
-            hottest = float(np.nanmax(t))
-    power = float("nan")
-    if "power" in result and converged.any():
-        p = np.asarray(result["power"].values, dtype=float).ravel()[converged.ravel()]
-        if np.isfinite(p).any():
-            power = float(np.nansum(p))
-    info["hottest_temperature"] = hottest
-    info["total_power"] = power
-    info["power_is_fraction"] = "power" in result and "area_fraction" in result
-    return info
+    return summarise(result)
 
 
 def fit_file(path: str, output: str, model: str, options: dict) -> dict:
@@ -286,7 +267,6 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
         row["warnings"] = [
             f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
         ]
-        kind = "intensity" if "intensity" in observation else "radiance"
         result.attrs.update(
             {
                 k: v
@@ -312,7 +292,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             history=options.get("command"),
             source=f"{os.path.basename(path)} (product {product})",
         )
-        row.update(_summarise(result, kind))
+        row.update(_summarise(result))
     except Exception as error:
         from thermal.io import InputError
 
@@ -332,8 +312,7 @@ def _summary_from_file(output: str) -> dict:
     import xarray as xr
 
     with xr.open_dataset(output, engine="netcdf4") as result:
-        kind = "intensity" if "intensity" in result else "radiance"
-        return _summarise(result.load(), kind)
+        return _summarise(result.load())
 
 
 class _Progress:
@@ -375,34 +354,38 @@ def _format_power(value: float, fraction: bool) -> str:
     return f"{value / 1e9:.4g} GW"
 
 
+_COUNTS = ("spectra", "fitted", "not_detected", "implausible", "limb", "failed")
+
+
 def _print_summary(rows: list[dict], elapsed: float) -> None:
-    header = ("input", "spectra", "converged", "failed", "hottest_T_K", "total_power", "note")
+    header = ("input", *_COUNTS, "hottest_T_K", "total_power", "note")
     table = []
-    spectra = 0
+    totals = dict.fromkeys(_COUNTS, 0)
     for row in rows:
         name = row["input"]
         if row["error"]:
-            table.append((name, "-", "-", "-", "-", "-", "FAILED (see above)"))
+            table.append((name, *("-",) * (len(header) - 2), "FAILED (see above)"))
             continue
-        spectra += row["spectra"]
+        for key in _COUNTS:
+            totals[key] += row[key]
         t = row["hottest_temperature"]
+        notes = [n for n in (row.get("note", ""), "resumed" if row["skipped"] else "") if n]
         table.append(
             (
                 name,
-                str(row["spectra"]),
-                str(row["converged"]),
-                str(row["failed"]),
+                *(str(row[key]) for key in _COUNTS),
                 "-" if t != t else f"{t:.1f}",
                 _format_power(row["total_power"], row.get("power_is_fraction", False)),
-                "resumed (already done)" if row["skipped"] else "",
+                "; ".join(notes),
             )
         )
     print()
     _print_table(header, table)
     failed = sum(1 for r in rows if r["error"])
+    counts = ", ".join(f"{totals[k]} {k.replace('_', ' ')}" for k in _COUNTS[1:])
     print(
-        f"\n{len(rows) - failed} of {len(rows)} inputs fitted ({spectra} spectra) in "
-        f"{elapsed:.1f} s; {failed} failed."
+        f"\n{len(rows) - failed} of {len(rows)} inputs read ({totals['spectra']} spectra: "
+        f"{counts}) in {elapsed:.1f} s; {failed} inputs failed."
     )
 
 
@@ -539,18 +522,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
             raw = read_dataset(path)
             if "status" in raw and ("temperature" in raw or "power" in raw):
-                kind = "intensity" if "intensity" in raw else "radiance"
-                info = _summarise(raw, kind)
+                info = _summarise(raw)
                 print(f"{path}: fit result ({raw.attrs.get('thermal_model', '?')} model)")
-                print(
-                    f"  spectra {info['spectra']}, converged {info['converged']}, "
-                    f"failed {info['failed']}"
-                )
+                print("  " + ", ".join(f"{k.replace('_', ' ')} {info[k]}" for k in _COUNTS))
                 t = info["hottest_temperature"]
                 print(f"  hottest T {t:.1f} K" if t == t else "  hottest T -")
                 print(
                     "  total power "
                     f"{_format_power(info['total_power'], info['power_is_fraction'])}"
+                    + (f" ({info['note']})" if info["note"] else "")
                 )
                 flags = raw["status"].attrs.get("flag_meanings", "").split()
                 values = np.atleast_1d(raw["status"].attrs.get("flag_values", []))
