@@ -121,3 +121,61 @@ def test_longitudes():
     np.testing.assert_allclose(
         units.east_to_west(units.west_to_east([10.0, 309.0])), [10.0, 309.0]
     )
+
+
+# --- astropy Quantities and DataArrays with units in every public function -------------------
+
+
+def test_quantities_convert_in_planck_units_cooling_and_fits():
+    u = pytest.importorskip("astropy.units")
+    from thermal import cooling, planck
+    from thermal.fit import fit
+
+    plain = planck.spectral_radiance(3.776, 1000.0)
+    assert planck.spectral_radiance(3776 * u.nm, 1000.0) == pytest.approx(plain, rel=1e-15)
+    assert planck.spectral_radiance(3.776, 726.85 * u.deg_C) == pytest.approx(plain, rel=1e-15)
+    assert planck.spectral_radiance_wavenumber(2648.3 / u.cm, 1000 * u.K) == pytest.approx(
+        float(planck.spectral_radiance_wavenumber(2648.3, 1000.0)), rel=1e-15
+    )
+    assert cooling.surface_temperature(1 * u.h) == cooling.surface_temperature(3600.0)
+    flux = units.intensity_to_flux(0.5 * u.TW / (u.um * u.sr), emission_angle=30 * u.deg)
+    assert flux == pytest.approx(units.intensity_to_flux(5e11, emission_angle=30.0), rel=1e-15)
+    lam = np.linspace(1.0, 5.0, 12)
+    y = 1e6 * planck.spectral_radiance(lam, 900.0)
+    a = fit(lam, y, 0.01 * y, model="1T")
+    b = fit(
+        lam * 1000 * u.nm,
+        y / 1e9 * u.GW / (u.sr * u.um),
+        y / 1e11 * u.GW / (u.sr * u.um),
+        model="1T",
+    )
+    np.testing.assert_allclose(b.temperature.values, a.temperature.values, rtol=1e-12)
+    np.testing.assert_allclose(b.area.values, a.area.values, rtol=1e-12)
+
+
+def test_unconvertible_quantities_raise_naming_argument_and_unit():
+    u = pytest.importorskip("astropy.units")
+    from thermal import planck
+    from thermal.fit import fit
+
+    with pytest.raises(ValueError, match="wavelength.*kg"):
+        planck.spectral_radiance(3 * u.kg, 1000.0)
+    with pytest.raises(ValueError, match="temperature.*m"):
+        planck.exitance(3 * u.m)
+    with pytest.raises(ValueError, match="data.*Jy"):
+        fit(np.linspace(1, 5, 4), np.ones(4) * u.Jy, np.ones(4) * u.Jy)
+    with pytest.raises(ValueError, match="max_emission_angle"):
+        units.intensity_to_flux(1.0, emission_angle=85.0)  # the limb guard
+    assert units.intensity_to_flux(1.0, emission_angle=85.0, max_emission_angle=89.0) > 0
+
+
+def test_dataarray_units_are_honoured_and_celsius_is_converted():
+    import xarray as xr
+
+    from thermal import planck
+
+    lam = xr.DataArray([3776.0], dims="w", attrs={"units": "nm"})
+    t = xr.DataArray(726.85, attrs={"units": "degC"})
+    assert float(planck.spectral_radiance(lam, t)[0]) == pytest.approx(3513.0983, rel=1e-7)
+    with pytest.raises(ValueError, match="temperature.*'kg'"):
+        planck.exitance(xr.DataArray(1.0, attrs={"units": "kg"}))

@@ -1,9 +1,12 @@
 """Planck radiometry: spectral radiance, its derivative and exact inverse, band averages.
 
-All functions accept Python scalars, numpy arrays (broadcast against each other) and xarray
-DataArrays (returned as DataArrays with ``units`` and ``long_name`` attributes; a DataArray
-argument's own ``units`` attribute is honoured, e.g. a wavelength in ``"nm"``; dask-backed
-DataArrays stay lazy). Scalars give numpy float64 scalars.
+All functions accept Python scalars, numpy arrays (broadcast against each other), astropy
+Quantities (converted: a wavelength in nm or a temperature in degC gives the same answer as the
+same value in um or K; a unit that does not convert raises ValueError naming the argument) and
+xarray DataArrays (returned as DataArrays with ``units`` and ``long_name`` attributes; a
+DataArray argument's own ``units`` attribute is honoured, e.g. a wavelength in ``"nm"`` or a
+temperature in ``"degC"``; dask-backed DataArrays stay lazy). Scalars give numpy float64
+scalars.
 
 Conventions: wavelength [um], wavenumber [cm-1], temperature [K], spectral radiance
 [W m-2 sr-1 um-1]. Invalid input (wavelength <= 0, temperature <= 0, radiance < 0, or an
@@ -23,7 +26,7 @@ import numpy as np
 from thermal import bands as _bands
 from thermal._kernels import planck as _k
 from thermal.constants import STEFAN_BOLTZMANN
-from thermal.units import CANONICAL, conversion_factor
+from thermal.units import CANONICAL, conversion_factor, quantity_inputs
 
 __all__ = [
     "band_brightness_temperature",
@@ -113,6 +116,7 @@ def _forward(code, first, temperature, first_name, units, long_name):
     )
 
 
+@quantity_inputs(wavelength="um", temperature="K")
 def spectral_radiance(wavelength, temperature):
     """Blackbody spectral radiance per unit wavelength, B_lambda(T).
 
@@ -143,6 +147,7 @@ def spectral_radiance(wavelength, temperature):
     )
 
 
+@quantity_inputs(wavenumber="cm-1", temperature="K")
 def spectral_radiance_wavenumber(wavenumber, temperature):
     """Blackbody spectral radiance per unit wavenumber, B_nu~(T).
 
@@ -168,6 +173,7 @@ def spectral_radiance_wavenumber(wavenumber, temperature):
     )
 
 
+@quantity_inputs(wavelength="um", temperature="K")
 def photon_radiance(wavelength, temperature):
     """Blackbody photon spectral radiance, B_lambda lambda / (h c).
 
@@ -193,6 +199,7 @@ def photon_radiance(wavelength, temperature):
     )
 
 
+@quantity_inputs(wavelength="um", temperature="K")
 def radiance_derivative(wavelength, temperature):
     """Temperature derivative of the spectral radiance, dB_lambda/dT.
 
@@ -219,6 +226,7 @@ def radiance_derivative(wavelength, temperature):
     )
 
 
+@quantity_inputs(wavelength="um", radiance="W m-2 sr-1 um-1")
 def brightness_temperature(wavelength, radiance):
     """Brightness temperature: the exact inverse of :func:`spectral_radiance`.
 
@@ -258,6 +266,7 @@ def _band_numpy(band, values, inverse: bool, name: str):
     return out[()] if out.ndim == 0 else out
 
 
+@quantity_inputs(temperature="K")
 def band_radiance(band, temperature):
     """Band-averaged blackbody radiance: the response-weighted mean of B_lambda over a band.
 
@@ -285,6 +294,7 @@ def band_radiance(band, temperature):
     )
 
 
+@quantity_inputs(radiance="W m-2 sr-1 um-1")
 def band_brightness_temperature(band, radiance):
     """Band brightness temperature: the inverse of :func:`band_radiance`.
 
@@ -320,6 +330,7 @@ def _exitance_numpy(temperature):
     return out[()] if np.ndim(out) == 0 else out
 
 
+@quantity_inputs(temperature="K")
 def exitance(temperature):
     """Blackbody radiant exitance, sigma T^4 (the power per unit area into a hemisphere).
 

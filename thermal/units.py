@@ -17,6 +17,8 @@ hemispheric spectral radiant flux used by NIMS and JIRAM studies is ``pi I / cos
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
 from functools import lru_cache
@@ -37,9 +39,12 @@ __all__ = [
     "intensity_to_flux",
     "intensity_to_flux_density",
     "intensity_to_radiance",
+    "is_quantity",
     "parse_unit",
+    "quantity_inputs",
     "radiance_to_intensity",
     "surface_brightness_to_radiance",
+    "to_unit",
     "west_to_east",
 ]
 
@@ -248,6 +253,106 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
     return s_from / s_to
 
 
+_CELSIUS = frozenset({"degC", "deg_C", "Celsius", "celsius", "°C"})
+
+
+def is_quantity(value) -> bool:
+    """True for an astropy Quantity (duck-typed: astropy is imported only when one is given)."""
+    return hasattr(value, "unit") and hasattr(value, "to_value") and not isinstance(value, str)
+
+
+def to_unit(value, unit: str, name: str):
+    """``value`` expressed in ``unit``: astropy Quantities and DataArrays with a ``units``
+    attribute are converted (or rejected); anything else is taken to be in ``unit`` already.
+
+    Parameters
+    ----------
+    value : scalar, array_like, astropy Quantity or DataArray
+        The argument.
+    unit : str
+        The unit the caller works in (e.g. ``"um"``, ``"K"``, ``"W sr-1 um-1"``).
+    name : str
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    float, ndarray or DataArray
+        A Quantity becomes a plain value in ``unit`` (wavelengths convert from any length,
+        frequency or wavenumber, temperatures from degC); a DataArray stays one, with
+        ``units = unit``.
+
+    Raises
+    ------
+    ValueError
+        When the unit cannot be converted; the message names the argument and both units.
+
+    Examples
+    --------
+    >>> import astropy.units as u                                   # doctest: +SKIP
+    >>> to_unit(3776 * u.nm, "um", "wavelength")                    # doctest: +SKIP
+    3.776
+    """
+    if is_quantity(value):
+        import astropy.units as u
+
+        equivalencies = []
+        if unit in ("um", "cm-1"):
+            equivalencies = u.spectral()
+        elif unit == "K":
+            equivalencies = u.temperature()
+        try:
+            return value.to_value(u.Unit(unit), equivalencies=equivalencies)
+        except (u.UnitsError, ValueError, TypeError):
+            raise ValueError(
+                f"{name}: a Quantity in {value.unit} cannot be converted to {unit}"
+            ) from None
+    attrs = getattr(value, "attrs", None)
+    if attrs is None or not hasattr(value, "dims") or not attrs.get("units"):
+        return value
+    given = str(attrs["units"])
+    if unit == "K" and given in _CELSIUS:
+        out = value + 273.15
+    else:
+        try:
+            factor = conversion_factor(given, unit)
+        except ValueError:
+            raise ValueError(f"{name}: units {given!r} cannot be converted to {unit!r}") from None
+        if factor == 1.0:
+            return value
+        out = value * factor
+    out.attrs = {**attrs, "units": unit}
+    return out
+
+
+def quantity_inputs(**units_by_argument):
+    """Decorator: the named arguments accept astropy Quantities and DataArrays with units.
+
+    ``@quantity_inputs(wavelength="um", temperature="K")`` converts those arguments with
+    :func:`to_unit` before the call; a Quantity given for any other argument is an error
+    naming it. Plain numbers and arrays pass unchanged (they are in the documented units).
+    """
+
+    def decorate(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            given = (*args, *kwargs.values())
+            if not any(is_quantity(a) or hasattr(a, "attrs") for a in given):
+                return function(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            for name, value in bound.arguments.items():
+                if name in units_by_argument:
+                    bound.arguments[name] = to_unit(value, units_by_argument[name], name)
+                elif is_quantity(value):
+                    raise ValueError(f"{name} takes a plain number, not a Quantity ({value.unit})")
+            return function(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def convert(value, from_unit: str, to_unit: str):
     """Convert ``value`` (scalar, array or DataArray) from ``from_unit`` to ``to_unit``.
 
@@ -269,15 +374,27 @@ def _check_nonnegative(name: str, value, unit: str, strict: bool = False):
     return value
 
 
-def _cos_emission(emission_angle):
+MAX_EMISSION_ANGLE = 80.0
+"""Default limb limit [degree] of every conversion that divides by cos(e)."""
+
+
+def _cos_emission(emission_angle, max_emission_angle=90.0):
+    """cos(e) of an emission angle in [0, max_emission_angle] [degree] (below 90 where it
+    divides: :data:`MAX_EMISSION_ANGLE` by default, the limb guard)."""
+    limit = float(max_emission_angle)
+    if not 0.0 < limit <= 90.0:
+        raise ValueError(f"max_emission_angle must be in (0, 90] [degree]; got {limit!r}")
     e = np.asarray(emission_angle, dtype=float)
-    if np.any((e < 0) | (e >= 90)):
+    bad = (e < 0) | (e >= 90) | (e > limit)
+    if np.any(bad):
         raise ValueError(
-            f"emission_angle must be in [0, 90) [degree]; got {e[(e < 0) | (e >= 90)].flat[0]}"
+            f"emission_angle must be in [0, {min(limit, 90.0):g}{']' if limit < 90 else ')'} "
+            f"[degree] (max_emission_angle, the limb guard); got {e[bad].flat[0]}"
         )
     return np.cos(np.deg2rad(emission_angle))
 
 
+@quantity_inputs(radiance="W m-2 sr-1 um-1", pixel_area="m2", emission_angle="degree")
 def radiance_to_intensity(radiance, pixel_area, emission_angle=0.0):
     """Spectral intensity of a Lambertian surface patch.
 
@@ -299,7 +416,10 @@ def radiance_to_intensity(radiance, pixel_area, emission_angle=0.0):
     return radiance * pixel_area * _cos_emission(emission_angle)
 
 
-def intensity_to_radiance(intensity, pixel_area, emission_angle=0.0):
+@quantity_inputs(intensity="W sr-1 um-1", pixel_area="m2", emission_angle="degree")
+def intensity_to_radiance(
+    intensity, pixel_area, emission_angle=0.0, max_emission_angle=MAX_EMISSION_ANGLE
+):
     """Inverse of :func:`radiance_to_intensity`: radiance [W m-2 sr-1 um-1] of a patch.
 
     Parameters
@@ -309,13 +429,16 @@ def intensity_to_radiance(intensity, pixel_area, emission_angle=0.0):
     pixel_area : array_like
         Surface area [m2], > 0.
     emission_angle : array_like, optional
-        Emission angle [degree], 0 <= e < 90.
+        Emission angle [degree], 0 <= e <= ``max_emission_angle``.
+    max_emission_angle : float, optional
+        Limb guard [degree] (default 80): 1/cos(e) diverges at the limb.
     """
     _check_nonnegative("pixel_area", pixel_area, "m2", strict=True)
-    return intensity / (pixel_area * _cos_emission(emission_angle))
+    return intensity / (pixel_area * _cos_emission(emission_angle, max_emission_angle))
 
 
-def intensity_to_flux(intensity, emission_angle=0.0):
+@quantity_inputs(intensity="W sr-1 um-1", emission_angle="degree")
+def intensity_to_flux(intensity, emission_angle=0.0, max_emission_angle=MAX_EMISSION_ANGLE):
     """Hemispheric spectral radiant flux ``pi I / cos e`` [W um-1] (Lambertian).
 
     Parameters
@@ -323,16 +446,20 @@ def intensity_to_flux(intensity, emission_angle=0.0):
     intensity : array_like
         Spectral intensity towards the observer [W sr-1 um-1].
     emission_angle : array_like, optional
-        Emission angle [degree], 0 <= e < 90.
+        Emission angle [degree], 0 <= e <= ``max_emission_angle``.
+    max_emission_angle : float, optional
+        Limb guard [degree] (default 80): 1/cos(e) diverges at the limb, so angles beyond it
+        raise ValueError.
 
     Notes
     -----
     The NIMS/JIRAM convention of Davies et al. (2012), doi:10.1029/2011GL049999. Non-Lambertian
     sources (Pele: Radebaugh et al. 2004, doi:10.1016/j.icarus.2004.03.001) break it.
     """
-    return math.pi * intensity / _cos_emission(emission_angle)
+    return math.pi * intensity / _cos_emission(emission_angle, max_emission_angle)
 
 
+@quantity_inputs(flux="W um-1", emission_angle="degree")
 def flux_to_intensity(flux, emission_angle=0.0):
     """Inverse of :func:`intensity_to_flux`: intensity [W sr-1 um-1] from flux [W um-1]."""
     return flux * _cos_emission(emission_angle) / math.pi
@@ -347,6 +474,7 @@ def _flux_density_factor(wavelength, distance):
     return SPEED_OF_LIGHT * 1e6 * JANSKY / (wavelength * wavelength) * distance * distance
 
 
+@quantity_inputs(flux_density="Jy", wavelength="um", distance="m")
 def flux_density_to_intensity(flux_density, wavelength, distance):
     """Spectral intensity from a flux density seen at a distance.
 
@@ -367,12 +495,14 @@ def flux_density_to_intensity(flux_density, wavelength, distance):
     return flux_density * _flux_density_factor(wavelength, distance)
 
 
+@quantity_inputs(intensity="W sr-1 um-1", wavelength="um", distance="m")
 def intensity_to_flux_density(intensity, wavelength, distance):
     """Inverse of :func:`flux_density_to_intensity`: flux density [Jy] of an intensity
     [W sr-1 um-1] at ``wavelength`` [um] seen from ``distance`` [m]."""
     return intensity / _flux_density_factor(wavelength, distance)
 
 
+@quantity_inputs(surface_brightness="MJy sr-1", wavelength="um")
 def surface_brightness_to_radiance(surface_brightness, wavelength):
     """Convert surface brightness [MJy sr-1] (JWST s3d cubes) to radiance [W m-2 sr-1 um-1].
 

@@ -43,6 +43,7 @@ import xarray as xr
 from thermal._kernels import crust as _k
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling.materials import Material, get_material
+from thermal.units import quantity_inputs
 
 __all__ = ["CoolingCurve", "cooling_curve", "crust_thickness", "surface_temperature"]
 
@@ -282,6 +283,7 @@ def _evaluate(age, material, model, thickness, overrides, which):
     return out[()] if np.ndim(out) == 0 else out
 
 
+@quantity_inputs(age="s", thickness="m")
 def surface_temperature(age, material="basalt", model="stefan", *, thickness=None, **overrides):
     """Surface temperature of cooling lava [K] versus age.
 
@@ -310,6 +312,7 @@ def surface_temperature(age, material="basalt", model="stefan", *, thickness=Non
     return _evaluate(age, material, model, thickness, overrides, 0)
 
 
+@quantity_inputs(age="s", thickness="m")
 def crust_thickness(age, material="basalt", model="stefan", *, thickness=None, **overrides):
     """Crust thickness of cooling lava [m] versus age.
 

@@ -38,6 +38,7 @@ from thermal._kernels import eruptions as _k
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling.crust import cooling_curve
 from thermal.cooling.materials import get_material
+from thermal.units import quantity_inputs
 
 __all__ = [
     "flow_band_intensity",
@@ -118,6 +119,7 @@ def _integrate(wavelength, areal_rate, duration, time, material, model, thicknes
     return eps * rate * spectrum, eps * rate * energy
 
 
+@quantity_inputs(wavelength="um", areal_rate="m2 s-1", duration="s", time="s", thickness="m")
 def flow_intensity(
     wavelength, areal_rate, duration, material="basalt", *, time=None, model="stefan",
     thickness=None, **overrides,
@@ -156,6 +158,7 @@ def flow_intensity(
     return out.reshape(np.shape(wavelength)) if np.ndim(wavelength) else float(out[0])
 
 
+@quantity_inputs(areal_rate="m2 s-1", duration="s", time="s", thickness="m")
 def flow_power(
     areal_rate, duration, material="basalt", *, time=None, model="stefan", thickness=None,
     **overrides,
@@ -187,6 +190,7 @@ def _howell_time(material, overrides):
     return age * (t_s / m.eruption_temperature) ** 8, curve
 
 
+@quantity_inputs(wavelength="um", scaled_rate="m2", scaled_duration="s")
 def howell_intensity(wavelength, scaled_rate, scaled_duration, material="basalt", **overrides):
     """Howell's (1997) two-parameter constant-rate flow spectrum [W sr-1 um-1].
 
@@ -227,6 +231,7 @@ def howell_intensity(wavelength, scaled_rate, scaled_duration, material="basalt"
     return flow_intensity(wavelength, rate / t_c, duration * t_c, curve.material, model="howell")
 
 
+@quantity_inputs(areal_rate="m2 s-1", duration="s")
 def flow_band_intensity(band, areal_rate, duration, material="basalt", **options):
     """Band-averaged intensity [W sr-1 um-1] of a constant-rate flow in a filter of
     :mod:`thermal.bands` (name or Band); options as :func:`flow_intensity`."""
@@ -235,6 +240,7 @@ def flow_band_intensity(band, areal_rate, duration, material="basalt", **options
     return float(np.dot(b.weights, values))
 
 
+@quantity_inputs(areal_rate="m2 s-1", thickness="m")
 def flow_effusion_rate(areal_rate, thickness=1.0):
     """Effusion rate Q = R_A x mean flow thickness [m3 s-1].
 
@@ -265,6 +271,7 @@ def flow_effusion_rate(areal_rate, thickness=1.0):
     return float(out) if out.ndim == 0 else out
 
 
+@quantity_inputs(duration="s")
 def flow_ratio(duration, material="basalt", *, short=2.0, long=5.0, **options):
     """Ratio of a flow's intensity at ``short`` and ``long`` wavelengths [um] (default the
     2/5 um ratio of Davies, Keszthelyi & Harris 2010, doi:10.1016/j.jvolgeores.2010.04.009);
@@ -410,6 +417,15 @@ def lake_power(time, area, period, material="basalt", *, wave_speed=None, length
     return float(_lake([1.0], time, area, period, wave_speed, length, material, options)[1])
 
 
+@quantity_inputs(
+    wavelength="um",
+    fountain_area="m2",
+    areal_rate="m2 s-1",
+    duration="s",
+    clast_cooling="K",
+    time="s",
+    thickness="m",
+)
 def fountain_intensity(
     wavelength, fountain_area, areal_rate, duration, material="ultramafic", *,
     clast_cooling=200.0, time=None, model="stefan", thickness=None, **overrides,

@@ -12,6 +12,7 @@ import xarray as xr
 
 from thermal import bands as _bands
 from thermal.status import Status
+from thermal.units import CANONICAL, is_quantity, to_unit
 
 __all__ = ["fit", "report"]
 
@@ -32,13 +33,15 @@ def fit(
 
     Parameters
     ----------
-    wavelength_or_bands : array_like of float, or sequence of str or Band
-        Wavelengths [um] of the channels, or band names of :mod:`thermal.bands` (or
+    wavelength_or_bands : array_like of float or Quantity, or sequence of str or Band
+        Wavelengths [um] of the channels (an astropy Quantity of any length, frequency or
+        wavenumber is converted), or band names of :mod:`thermal.bands` (or
         :class:`~thermal.bands.Band` objects, registered by their names for this session) for
         photometry.
-    data, uncertainty : array_like
+    data, uncertainty : array_like or Quantity
         Spectra and their 1-sigma uncertainties, shape (..., n_channels), broadcast together;
-        NaN marks a missing channel.
+        NaN marks a missing channel. Quantities are converted to the unit of ``kind`` (or to
+        ``unit``).
     model : str or model object, optional
         As in :func:`thermal.fit.fit_spectra` (``"auto"``, ``"1T"``, ``"2T"``, ``"3T"``,
         ``"flow"`` or a :mod:`thermal.models` object).
@@ -81,6 +84,14 @@ def fit(
 
     if kind not in ("intensity", "radiance"):
         raise ValueError(f"kind must be 'intensity' or 'radiance'; got {kind!r}")
+    canonical = CANONICAL[kind]
+    if is_quantity(data) or is_quantity(uncertainty):
+        target = canonical if unit is None else unit
+        data = to_unit(data, target, "data")
+        uncertainty = to_unit(uncertainty, target, "uncertainty")
+    wavelength_or_bands = to_unit(wavelength_or_bands, "um", "wavelength_or_bands")
+    pixel_area = to_unit(pixel_area, "m2", "pixel_area")
+    emission_angle = to_unit(emission_angle, "degree", "emission_angle")
     channels = list(wavelength_or_bands) if not np.isscalar(wavelength_or_bands) else []
     is_bands = bool(channels) and all(isinstance(c, str | _bands.Band) for c in channels)
     data = np.asarray(data, dtype=float)
