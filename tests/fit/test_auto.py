@@ -137,3 +137,37 @@ def test_invalid_options_raise_naming_them():
         fit_spectra(spectra(np.ones(LAM.size), 0.1), model="auto", intervals="profile")
     with pytest.raises(ValueError, match="temperature_range"):
         fit_spectra(spectra(np.ones(LAM.size), 0.1), model="1T", temperature_range=(10, 5))
+
+
+def test_cube_background_spaxels_are_not_detected_and_the_spot_is():
+    """JWST example: a scene background everywhere, one spaxel (y 2, x 3) with 1000 K over 2e-4
+    of it. The automatic choice takes the cube's median spectrum as the background."""
+    path = os.path.join(EXAMPLES, "jwst_nirspec_synthetic_s3d.fits")
+    res = fit_spectra(open_observation(path), model="auto")
+    detected = res.detected.values == 1
+    assert detected.sum() == 1 and detected[2, 3]
+    assert (res.status.values[~detected] == Status.NOT_DETECTED).all()
+    assert int(res.status[2, 3]) == Status.CONVERGED
+    assert float(res.temperature[2, 3, 0]) == pytest.approx(1000.0, rel=0.02)
+    assert float(res.area_fraction[2, 3, 0]) == pytest.approx(2e-4, rel=0.05)
+    assert "median spectrum" in res.attrs["thermal_model_description"]
+    from thermal.summary import summarise
+
+    assert summarise(res)["hottest_temperature"] == float(res.temperature[2, 3, 0])
+
+
+def test_slit_background_pixels_are_not_detected():
+    path = os.path.join(EXAMPLES, "JIR_SPE_RDR_2017033T114007_V99.LBL")
+    res = fit_spectra(open_observation(path), model="auto")
+    assert list(np.flatnonzero(res.detected.values)) == [40, 200]
+    assert (res.status.values[res.detected.values == 0] == Status.NOT_DETECTED).all()
+
+
+def test_a_hot_spot_list_gets_no_scene_background():
+    res = fit_spectra(
+        open_observation(os.path.join(EXAMPLES, "nims_like_spectra.nc")), model="auto"
+    )
+    assert "median" not in res.attrs["thermal_model_description"]
+    assert (res.detected.values == 1).all()
+    with pytest.raises(ValueError, match="background"):
+        AutoModel(background="dark")

@@ -13,6 +13,7 @@ so numba's thread pool is never nested). The model's outputs become the result D
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 
@@ -170,6 +171,10 @@ def fit_arrays(
     n_fits = y2.shape[0]
     c = m.n_components
     lo, hi, eps, grid, basis, bg = _start_grid(channels, m.lower, m.upper, m.emissivity)
+    if getattr(m, "background_shape", None) is not None:
+        bg = np.ascontiguousarray(m.background_shape, dtype=np.float64)
+        if bg.size != n_ch:
+            raise ValueError(f"background_shape has {bg.size} values for {n_ch} channels")
     n_par = 2 * c + int(m.background)
     out = (
         np.empty((n_fits, c)),
@@ -324,6 +329,7 @@ def fit_spectra(
     wanted = layout.check_store(store)
     m = get_model(model, temperature_range)
     kind, dim, channels, data, unc = _observation_parts(observation)
+    m = _with_scene(m, model, data, dim)
     scaled = kind == "radiance" and "pixel_area" in observation.variables
     problem = Problem(
         channels, dim, kind, scaled, int(max_iterations), intervals, wanted - {"input"}
@@ -404,6 +410,33 @@ def fit_spectra(
             if name in observation.variables:
                 result[name] = observation[name]
     return result
+
+
+SPATIAL_DIMS = ("x", "y", "line", "sample", "pixel")
+"""Batch dims of images and cubes: with ``model="auto"`` their median spectrum is the default
+background (at least :data:`SCENE_MIN_SPECTRA` spectra)."""
+SCENE_MIN_SPECTRA = 9
+
+
+def _with_scene(m, name, data, dim):
+    """The automatic model with the scene's median spectrum as its background where it asks for
+    one, or (``model="auto"`` by name) where the observation is an image or cube."""
+    from thermal.models.auto import AutoModel
+
+    if not isinstance(m, AutoModel) or m.scene is not None:
+        return m
+    batch = [d for d in data.dims if d != dim]
+    n = int(np.prod([data.sizes[d] for d in batch])) if batch else 1
+    spatial = any(d in SPATIAL_DIMS for d in batch) and n >= SCENE_MIN_SPECTRA
+    if m.background != "scene" and not (
+        isinstance(name, str) and m.background is False and spatial
+    ):
+        return m
+    scene = np.asarray(data.median(dim=batch, skipna=True).values, dtype=float)
+    scene = np.where(np.isfinite(scene) & (scene > 0), scene, 0.0)
+    if not scene.max() > 0:
+        return m  # no positive background to scale: fit without one
+    return dataclasses.replace(m, background="scene", scene=tuple(scene))
 
 
 def _block(y, sigma, *aux, model, problem, names, aux_names, limb):

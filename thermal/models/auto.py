@@ -53,8 +53,14 @@ class AutoModel:
         :data:`thermal.models.DEFAULT_BOUNDS`).
     max_components : int
         Largest number of temperatures tried, 1 to 3 (default 3).
-    background : bool
-        Fit an additive reflected-sunlight term in every candidate (day-side data).
+    background : bool or {"sunlight", "scene"}
+        An additive background in every candidate and in the no-source model: False (none),
+        True or ``"sunlight"`` (reflected sunlight, day-side data), or ``"scene"`` (the
+        observation's median spectrum over all its spectra, scaled per spectrum: images and
+        cubes whose spectra are mostly background; the engine computes it, see ``scene``).
+    scene : sequence of float, optional
+        The background spectrum of ``background="scene"`` [canonical data unit]; filled in
+        by :func:`thermal.fit.fit_spectra` when not given.
     emissivity : float
         Emissivity of every component, in (0, 1].
     detection : float
@@ -69,7 +75,8 @@ class AutoModel:
 
     temperature_range: tuple = DEFAULT_BOUNDS
     max_components: int = 3
-    background: bool = False
+    background: bool | str = False
+    scene: tuple | None = None
     emissivity: float = 1.0
     detection: float = 25.0
     evidence: float = 10.0
@@ -83,6 +90,12 @@ class AutoModel:
                 f"temperature_range must satisfy 0 < low < high [K]; got {self.temperature_range}"
             )
         object.__setattr__(self, "temperature_range", (lo, hi))
+        if self.background not in (False, True, "sunlight", "scene"):
+            raise ValueError(
+                f"background must be False, True, 'sunlight' or 'scene'; got {self.background!r}"
+            )
+        if self.scene is not None:
+            object.__setattr__(self, "scene", tuple(float(v) for v in self.scene))
         if self.max_components not in (1, 2, 3):
             raise ValueError(f"max_components must be 1, 2 or 3; got {self.max_components!r}")
         for name in ("detection", "evidence", "limit_temperature", "limit_sigma"):
@@ -94,9 +107,11 @@ class AutoModel:
     def candidate(self, n: int) -> MultiBlackbody:
         """The ``n``-temperature model tried."""
         bounds = dict.fromkeys(range(n), self.temperature_range)
+        shape = self.scene if self.background == "scene" else None
         return MultiBlackbody(
-            n, emissivity=self.emissivity, bounds=bounds, background=self.background
-        )
+            n, emissivity=self.emissivity, bounds=bounds, background=bool(self.background),
+            background_shape=shape,
+        )  # fmt: skip
 
     @property
     def n_components(self) -> int:
@@ -119,6 +134,8 @@ class AutoModel:
             f">= {self.detection:g} against no source, one more component when BIC drops by "
             f"> {self.evidence:g}"
         )
+        if self.background == "scene":
+            return text + " + the scene's median spectrum as background"
         return text + (" + reflected sunlight" if self.background else "")
 
     def attributes(self) -> dict:
@@ -132,6 +149,10 @@ class AutoModel:
 
     def outputs(self, problem) -> list:
         """The result variables of a fit of ``problem`` (see :mod:`thermal.models`)."""
+        if self.background == "scene" and self.scene is None:
+            raise ValueError(
+                "background='scene' needs the scene's spectrum (fit_spectra makes it)"
+            )
         if problem.intervals != "linear":
             raise ValueError(
                 "intervals='profile' needs a fixed model ('1T', '2T', '3T'), not 'auto'"
@@ -178,9 +199,13 @@ class AutoModel:
         valid = np.isfinite(y2) & np.isfinite(s2) & (s2 > 0)
         w = np.where(valid, 1.0 / np.where(valid, s2, 1.0) ** 2, 0.0)
         yv = np.where(valid, y2, 0.0)
-        k_none = int(self.background)
+        k_none = int(bool(self.background))
         if self.background:
-            sun = _sunlight(problem.channels)
+            sun = (
+                np.asarray(big.background_shape)
+                if big.background_shape is not None
+                else _sunlight(problem.channels)
+            )
             den = (w * sun * sun).sum(axis=-1)
             b = np.maximum((w * yv * sun).sum(axis=-1) / np.where(den > 0, den, 1.0), 0.0)
             chi2_none = (w * (yv - b[:, None] * sun) ** 2).sum(axis=-1)
@@ -204,6 +229,8 @@ class AutoModel:
                 break
             part = {k: v[rows] for k, v in flat.items()}
             values = model.evaluate(y2[rows], s2[rows], part, problem)
+            if self.background:
+                _background_at_zero_is_no_bound(values, self.temperature_range)
             guard(values, part, 90.0)  # an implausible solution is never chosen
             status = values["status"]
             bic[m][rows] = values["bic"]
@@ -260,6 +287,22 @@ class AutoModel:
         if pixel_area is not None and problem.kind == "radiance":
             power = power * pixel_area
         return power
+
+
+def _background_at_zero_is_no_bound(values, temperature_range) -> None:
+    """A background amplitude of zero (a bright source outshines it) is a result, not a
+    component the data cannot support: such at_bound fits become converged where every
+    temperature lies inside the range with an uncertainty and every area is positive."""
+    lo, hi = np.log(temperature_range)
+    t = np.log(values["temperature"])
+    inside = np.all((t > lo + 1e-6) & (t < hi - 1e-6), axis=-1)
+    area = values.get("area", values.get("area_fraction"))
+    sd = values["temperature_uncertainty"]
+    fine = inside & np.all(area > 0, axis=-1) & np.all(np.isfinite(sd), axis=-1)
+    fine &= values["background"] == 0.0
+    values["status"] = np.where(
+        fine & (values["status"] == Status.AT_BOUND), Status.CONVERGED, values["status"]
+    ).astype(np.int8)
 
 
 def _sunlight(channels):

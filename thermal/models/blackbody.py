@@ -61,6 +61,10 @@ class MultiBlackbody:
         is still fitted.
     background : bool, optional
         Fit an additive reflected-sunlight term (amplitude >= 0, see module docstring).
+    background_shape : sequence of float, optional
+        With ``background=True``, the additive term's shape over the channels (in the data's
+        canonical unit, e.g. a scene's median spectrum) instead of reflected sunlight; the
+        fitted ``background`` is then the background spectrum's peak value.
 
     Notes
     -----
@@ -79,8 +83,24 @@ class MultiBlackbody:
     bounds: dict = field(default_factory=dict)
     fixed: dict = field(default_factory=dict)
     background: bool = False
+    background_shape: tuple | None = None
 
     def __post_init__(self):
+        if self.background_shape is not None:
+            shape = np.asarray(self.background_shape, dtype=float)
+            if (
+                shape.ndim != 1
+                or not np.all(np.isfinite(shape) & (shape >= 0))
+                or not self.background
+            ):
+                raise ValueError(
+                    "background_shape must be finite values >= 0, one per channel, with "
+                    "background=True"
+                )
+            if not shape.max() > 0:
+                raise ValueError("background_shape must have a value > 0")
+            shape = shape / shape.max()  # the amplitude is then the background's peak
+            object.__setattr__(self, "background_shape", tuple(float(v) for v in shape))
         if not isinstance(self.n, int | np.integer) or not 1 <= self.n <= 3:
             raise ValueError(f"n (number of components) must be 1, 2 or 3; got {self.n!r}")
         eps = np.broadcast_to(np.asarray(self.emissivity, dtype=float), (self.n,))
@@ -157,7 +177,9 @@ class MultiBlackbody:
             t = f"T={lo:g} K fixed" if lo == hi else f"{lo:g}<=T<={hi:g} K"
             parts.append(f"eps={self.emissivity[j]:g} x area x B({t})")
         text = f"{self.n}-temperature blackbody sum: " + " + ".join(parts)
-        if self.background:
+        if self.background_shape is not None:
+            text += " + a background spectrum (e.g. the scene's median) times an amplitude"
+        elif self.background:
             text += " + reflected sunlight (5772 K blackbody shape)"
         return text
 
@@ -196,10 +218,17 @@ class MultiBlackbody:
                 )  # fmt: skip
         rows += statistics_outputs(self.parameter_names, problem.dim, problem.kind, problem.store)
         if self.background:
-            rows.append(
-                output("background", units=CANONICAL_DATA_UNITS[problem.kind],
-                       long_name="reflected sunlight at 1 um (5772 K blackbody shape)")
-            )  # fmt: skip
+            if self.background_shape is not None:
+                rows.append(
+                    output("background", units=CANONICAL_DATA_UNITS[problem.kind],
+                           long_name="peak of the fitted background spectrum (its shape: "
+                           "background_shape, e.g. the scene's median)")
+                )  # fmt: skip
+            else:
+                rows.append(
+                    output("background", units=CANONICAL_DATA_UNITS[problem.kind],
+                           long_name="reflected sunlight at 1 um (5772 K blackbody shape)")
+                )  # fmt: skip
         return rows
 
     def evaluate(self, y, sigma, geometry, problem) -> dict:
