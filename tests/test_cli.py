@@ -135,12 +135,6 @@ def make_bad_inputs(folder) -> dict[str, str]:
         handle.write("x,1,0.1,2,0.2\n")
     nm = obs.assign_coords(wavelength=obs.wavelength.values * 1000.0)
     nm.to_netcdf(os.path.join(folder, "nm_no_units.nc"))
-    negative = obs.copy(deep=True)
-    negative["intensity_uncertainty"][0, 3] = -1.0
-    negative.to_netcdf(os.path.join(folder, "negative_sigma.nc"))
-    zero = obs.copy(deep=True)
-    zero["intensity_uncertainty"][0, 3] = 0.0
-    zero.to_netcdf(os.path.join(folder, "zero_sigma.nc"))
     w = obs.wavelength.values.copy()
     w[5] = w[4]
     obs.assign_coords(wavelength=w).to_netcdf(os.path.join(folder, "duplicate.nc"))
@@ -158,8 +152,6 @@ def make_bad_inputs(folder) -> dict[str, str]:
         "wrong_size.LBL": "the label implies",
         "unknown_band.csv": "unknown band name 'nirc2_qq'",
         "nm_no_units.nc": "no units attribute",
-        "negative_sigma.nc": "must be > 0",
-        "zero_sigma.nc": "must be > 0",
         "duplicate.nc": "duplicate wavelength",
         "unsorted.nc": "not increasing",
         "all_nan.nc": "every spectrum is NaN",
@@ -188,6 +180,21 @@ def test_bad_input_catalogue(tmp_path, capsys):
     # --debug adds the tracebacks
     code = main(["fit", str(folder / "truncated.nc"), "-o", str(out), "--debug"])
     assert code == 1 and "Traceback" in capsys.readouterr().err
+
+
+@needs_fit
+def test_a_bad_uncertainty_flags_only_its_spectrum(tmp_path):
+    from thermal.status import Status
+
+    obs = simulate.observation([1100.0, 450.0], [1e6, 5e7], wavelength=np.linspace(1, 5, 20), n=4)
+    obs["intensity_uncertainty"][1, 3] = 0.0
+    obs["intensity_uncertainty"][2, 7] = -1.0
+    obs.to_netcdf(tmp_path / "sigma.nc")
+    assert main(["fit", str(tmp_path / "sigma.nc"), "-o", str(tmp_path / "r.nc"), "-q"]) == 0
+    with xr.open_dataset(tmp_path / "r.nc") as res:
+        status = [Status(int(s)) for s in res.status]
+    assert status[1] == status[2] == Status.INVALID_UNCERTAINTY
+    assert status[0] == status[3] == Status.CONVERGED
 
 
 @needs_fit

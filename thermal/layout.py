@@ -215,14 +215,7 @@ def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
         if _units_of(ds[sigma]) is None and _units_of(ds[kind]) is not None:
             ds[sigma].attrs["units"] = ds[kind].attrs.get("original_units", canonical)
         _to_unit(ds, sigma, canonical, path)
-        values = ds[sigma].values
-        bad = np.isfinite(values) & (values <= 0)
-        if np.any(bad):
-            raise InputError(
-                path,
-                f"{sigma} has {int(bad.sum())} value(s) <= 0 (first {values[bad][0]:.6g}); "
-                "1-sigma uncertainties must be > 0",
-            )
+        # a zero, negative or non-finite uncertainty flags its spectrum (invalid_uncertainty)
     data = ds[kind].values
     if not np.any(np.isfinite(data)):
         raise InputError(path, f"no finite {kind} values: every spectrum is NaN")
