@@ -137,10 +137,15 @@ def make_bad_inputs(folder) -> dict[str, str]:
     nm.to_netcdf(os.path.join(folder, "nm_no_units.nc"))
     w = obs.wavelength.values.copy()
     w[5] = w[4]
-    obs.assign_coords(wavelength=w).to_netcdf(os.path.join(folder, "duplicate.nc"))
+    units = obs.wavelength.attrs
+    obs.assign_coords(wavelength=("wavelength", w, units)).to_netcdf(
+        os.path.join(folder, "duplicate.nc")
+    )
     w = obs.wavelength.values.copy()
     w[[5, 6]] = w[[6, 5]]
-    obs.assign_coords(wavelength=w).to_netcdf(os.path.join(folder, "unsorted.nc"))
+    obs.assign_coords(wavelength=("wavelength", w, units)).to_netcdf(
+        os.path.join(folder, "unsorted.nc")
+    )
     nan = obs.copy(deep=True)
     nan["intensity"][:] = np.nan
     nan.to_netcdf(os.path.join(folder, "all_nan.nc"))

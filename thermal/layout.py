@@ -36,9 +36,14 @@ _GEOMETRY_UNITS = {
     "distance": CANONICAL["distance"],
     "emission_angle": CANONICAL["angle"],
 }
-# A wavelength coordinate without units is taken as um only inside this range [um]; values
-# above it look like nm (JIRAM: 2006.76-5018.69) and are rejected rather than guessed.
-_UNITLESS_WAVELENGTH_MAX = 100.0
+_EXAMPLE_UNITS = {
+    "intensity": " or 'GW um-1 sr-1'",
+    "intensity_uncertainty": " or 'GW um-1 sr-1'",
+    "radiance": " or 'W/(m^2*sr*micron)'",
+    "pixel_area": " or 'km2'",
+    "distance": " or 'km'",
+    "emission_angle": "",
+}
 
 _LONG_NAMES = {
     "intensity": "spectral intensity",
@@ -68,10 +73,11 @@ def _to_unit(ds: xr.Dataset, name: str, target: str, path) -> None:
     units = _units_of(variable)
     attrs = dict(variable.attrs)
     if units is None:
-        attrs["units"] = target
-        ds[name] = variable.copy(data=np.asarray(variable.values, dtype=float))
-        ds[name].attrs = attrs
-        return
+        raise InputError(
+            path,
+            f"variable {name!r} has no units attribute; give it one in the file (e.g. "
+            f"units = {target!r}{_EXAMPLE_UNITS.get(name, '')})",
+        )
     try:
         factor = conversion_factor(units, target)
     except ValueError as error:
@@ -95,13 +101,11 @@ def _check_wavelength(ds: xr.Dataset, path) -> xr.Dataset:
     units = _units_of(coord)
     attrs = {k: v for k, v in coord.attrs.items() if k not in ("units", "_FillValue")}
     if units is None:
-        if values.max() > _UNITLESS_WAVELENGTH_MAX:
-            raise InputError(
-                path,
-                f"wavelength coordinate has no units attribute and values up to "
-                f"{values.max():.6g} (nm?); give it units (e.g. 'nm' or 'um')",
-            )
-        attrs["original_units"] = "(none; taken as um)"
+        raise InputError(
+            path,
+            f"wavelength coordinate has no units attribute (values up to {values.max():.6g}); "
+            "give it one in the file (e.g. units = 'um' or 'nm')",
+        )
     else:
         try:
             factor = conversion_factor(units, "um")

@@ -31,15 +31,18 @@ def test_round_trip_converts_nm_and_gw(spectra, tmp_path, write):
     assert obs.intensity.dims[-1] == "wavelength"
 
 
-def test_wavelength_without_units(spectra, tmp_path, write):
+def test_variables_without_units_are_errors_naming_them(spectra, tmp_path, write):
+    """Nothing is guessed: a wavelength or data variable without units names itself and how
+    to give the unit."""
     ds = spectra.copy()
     del ds.wavelength.attrs["units"]
-    obs = open_observation(write(ds, tmp_path / "um.nc"))  # values <= 100: taken as um
-    np.testing.assert_array_equal(obs.wavelength, spectra.wavelength)
-    ds = ds.assign_coords(wavelength=ds.wavelength.values * 1000.0)
-    path = write(ds, tmp_path / "nm_no_units.nc")
-    with pytest.raises(InputError, match=r"nm_no_units\.nc: wavelength .*no units.*nm"):
-        open_observation(path)
+    with pytest.raises(InputError, match=r"um\.nc: wavelength .*no units.*units = 'um'"):
+        open_observation(write(ds, tmp_path / "um.nc"))
+    ds = spectra.copy()
+    ds["intensity"].attrs.pop("units", None)
+    ds["intensity_uncertainty"].attrs.pop("units", None)
+    with pytest.raises(InputError, match=r"'intensity' has no units attribute.*W sr-1 um-1"):
+        open_observation(write(ds, tmp_path / "data.nc"))
 
 
 @pytest.mark.parametrize(
@@ -50,7 +53,8 @@ def test_wavelength_without_units(spectra, tmp_path, write):
     ],
 )
 def test_duplicate_or_unsorted_wavelengths(spectra, tmp_path, edit, message, write):
-    ds = spectra.assign_coords(wavelength=edit(spectra.wavelength.values))
+    w = spectra.wavelength
+    ds = spectra.assign_coords(wavelength=("wavelength", edit(w.values), w.attrs))
     with pytest.raises(InputError, match=message):
         open_observation(write(ds, tmp_path / "bad.nc"))
 
