@@ -90,6 +90,55 @@ def test_read_response_in_nm_and_register(tmp_path):
         bands._REGISTRY.pop("my_filter")
 
 
+@pytest.mark.parametrize(
+    "header", ["wavelength,response", "wavelength_nm,transmission", "\ufeffWavelength (nm), T (%)"]
+)
+def test_read_response_skips_a_header_row(tmp_path, monkeypatch, header):
+    """The README's call, as written, on a CSV with a header row (also with the byte-order
+    mark spreadsheets write, and after comment lines)."""
+    monkeypatch.chdir(tmp_path)
+    rows = "3400,0\n3500,80\n3600,80\n3700,0\n"
+    (tmp_path / "filter.csv").write_text(f"{header}\n{rows}", encoding="utf-8")
+    my_band = bands.read_response("filter.csv", "my_filter", wavelength_unit="nm")
+    np.testing.assert_allclose(my_band.wavelength, [3.4, 3.5, 3.6, 3.7], rtol=1e-15)
+    np.testing.assert_allclose(my_band.response, [0.0, 80.0, 80.0, 0.0])
+    assert my_band.centre == pytest.approx(3.55)
+    (tmp_path / "commented.csv").write_text(f"# lab scan\n\n{header}\n{rows}", encoding="utf-8")
+    again = bands.read_response("commented.csv", "my_filter", wavelength_unit="nm")
+    np.testing.assert_array_equal(again.wavelength, my_band.wavelength)
+
+
+def test_read_response_without_header(tmp_path):
+    """Headerless tables keep working: whitespace or commas, comments, extra columns."""
+    path = tmp_path / "plain.txt"
+    path.write_text("3.4 0.0 1\n3.5\t0.8 1  # peak\n\n3.6, 0.8, 1\n3.7 0.0 1\n")
+    band = bands.read_response(path, "plain")
+    np.testing.assert_array_equal(band.wavelength, [3.4, 3.5, 3.6, 3.7])
+    np.testing.assert_array_equal(band.response, [0.0, 0.8, 0.8, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("wavelength,response\n3400,0\n3500,eighty\n3600,0\n", "line 3: expected numbers"),
+        ("wavelength,response\nnm,%\n3400,0\n3500,80\n", "line 2: expected numbers"),
+        ("3400,0\n3500\n3600,0\n", "line 2: expected 2 columns"),
+        ("3400\n3500\n", "line 1: expected two or more columns"),
+        ("3400,0\n3500,80\n3500,80\n", "line 3: wavelength must be strictly increasing"),
+        ("3400,0\n-3500,80\n", "line 2: wavelength must be finite and > 0"),
+        ("3400,0\n3500,nan\n", "line 2: response must be finite"),
+        ("wavelength,response\n3400,80\n", "at least two rows"),
+        ("3400,0\n3500,0\n", "response must be > 0"),
+    ],
+)
+def test_read_response_names_the_file_and_line_of_a_bad_row(tmp_path, text, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        bands.read_response(path, "bad", wavelength_unit="nm")
+    assert str(path) in str(info.value)
+
+
 def test_thermal_bands_command(capsys):
     assert main(["bands", "--verbose"]) == 0
     out = capsys.readouterr().out

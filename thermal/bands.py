@@ -196,29 +196,106 @@ def top_hat(
     )
 
 
+def _number(field: str) -> float | None:
+    """``field`` as a float, or None when it is not a number."""
+    try:
+        return float(field)
+    except ValueError:
+        return None
+
+
 def read_response(path, name: str, *, wavelength_unit: str = "um", **metadata) -> Band:
     """Read a two-column response table (wavelength, response) into a :class:`Band`.
 
     Parameters
     ----------
     path : str or path-like
-        Text file; columns separated by whitespace or commas; lines starting with ``#`` are
-        comments. A response in percent is fine (only the shape matters).
+        Text or CSV file; columns separated by commas and/or whitespace; ``#`` starts a
+        comment (whole lines or the end of a line); blank lines are skipped. The first
+        remaining line may be a header (e.g. ``wavelength,response`` or
+        ``wavelength_nm,transmission``): a line with a field that is not a number is skipped
+        there, and only there. Further columns must be numbers too and are ignored. A
+        response in percent is fine (only the shape matters).
     name : str
         Band name.
     wavelength_unit : str, optional
-        Unit of the first column (``"um"``, ``"nm"``, ``"Angstrom"``, ...).
+        Unit of the first column (``"um"``, ``"nm"``, ``"Angstrom"``, ...); a header does
+        not set it.
     **metadata
         ``reference``, ``instrument``, ``provenance`` for :func:`from_table`.
+
+    Returns
+    -------
+    Band
+        As :func:`from_table`, wavelengths converted to [um].
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the line: a row that is not all numbers (after the first line),
+        fewer than two columns or a different number of columns than the first row, a
+        wavelength that is not finite, > 0 and increasing, or a response that is not finite;
+        naming the file: fewer than two rows, or no response > 0.
+
+    Examples
+    --------
+    A file ``filter.csv`` with the lines ``wavelength_nm,transmission``, ``3400,0``,
+    ``3500,80``, ``3600,80``, ``3700,0``:
+
+    >>> band = read_response("filter.csv", "my_filter", wavelength_unit="nm")  # doctest: +SKIP
     """
+    import os
+
     from thermal.units import conversion_factor
 
-    text = open(path, encoding="utf-8").read().replace(",", " ")
-    table = np.loadtxt(text.splitlines(), comments="#", ndmin=2)
-    if table.shape[1] < 2:
-        raise ValueError(f"{path}: expected two columns (wavelength, response)")
+    where = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: spreadsheets write a BOM
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{where}: not a UTF-8 text file ({err})") from None
+    rows: list[tuple[float, float]] = []
+    columns = 0
+    first = True
+    for number, line in enumerate(lines, start=1):
+        content = line.split("#", 1)[0].replace(",", " ").split()
+        if not content:
+            continue
+        values = [_number(field) for field in content]
+        if None in values:
+            if first:  # a header row
+                first = False
+                continue
+            raise ValueError(
+                f"{where}, line {number}: expected numbers (wavelength, response); "
+                f"got {line.strip()!r}"
+            )
+        first = False
+        if len(values) < 2 or (columns and len(values) != columns):
+            raise ValueError(
+                f"{where}, line {number}: expected {columns or 'two or more'} columns "
+                f"(wavelength, response); got {len(values)}"
+            )
+        columns = len(values)
+        x, r = values[0], values[1]
+        if not (math.isfinite(x) and x > 0):
+            raise ValueError(f"{where}, line {number}: wavelength must be finite and > 0; got {x}")
+        if rows and not x > rows[-1][0]:
+            raise ValueError(
+                f"{where}, line {number}: wavelength must be strictly increasing; got {x} "
+                f"after {rows[-1][0]}"
+            )
+        if not math.isfinite(r):
+            raise ValueError(f"{where}, line {number}: response must be finite; got {r}")
+        rows.append((x, r))
+    if len(rows) < 2:
+        raise ValueError(f"{where}: expected at least two rows (wavelength, response)")
+    table = np.array(rows)
     factor = conversion_factor(wavelength_unit, "um")
-    return from_table(name, table[:, 0] * factor, table[:, 1], **metadata)
+    try:
+        return from_table(name, table[:, 0] * factor, table[:, 1], **metadata)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def _load_bundled() -> dict[str, Band]:

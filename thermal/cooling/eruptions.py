@@ -322,18 +322,45 @@ def flow_time_series(
     )  # fmt: skip
 
 
-def _lake_windows(time, period, sweep):
-    """Age windows (a0, a1, weight) of a lake surface: ages spread uniformly over ``sweep``
-    seconds behind the front, wrapping around the resurfacing period."""
-    phase = time % period
-    if sweep <= 0.0:
-        return [(phase, phase, 1.0)]
+def _lake_windows(phase, period, sweep):
+    """Age windows of a lake surface resurfaced by a front, at ``phase`` [s] of its cycle.
+
+    The front takes ``sweep`` [s] (> 0, <= ``period``) to cross the lake, so the surface ages
+    are spread uniformly, with density 1 / ``sweep`` per unit age, over windows whose widths
+    add up to ``sweep``: while the front is crossing (``phase`` < ``sweep``) [0, phase] behind
+    it and [period - (sweep - phase), period] ahead of it (last cycle's crust), afterwards
+    [phase - sweep, phase]. A window of zero width holds no surface and is left out: the one
+    behind the front at the resurfacing instant (``phase`` = 0), and the one ahead of it when
+    period - (sweep - phase) rounds to ``period``.
+
+    Parameters
+    ----------
+    phase : float
+        Time since the front last set off [s], 0 <= phase < period.
+    period : float
+        Resurfacing period [s].
+    sweep : float
+        Crossing time of the front [s], 0 < sweep <= period.
+
+    Returns
+    -------
+    list of tuple of float
+        Windows (a0, a1) [s] with a0 < a1.
+    """
     if phase >= sweep:
-        return [(phase - sweep, phase, 1.0 / sweep)]
-    return [(0.0, phase, 1.0 / sweep), (period - (sweep - phase), period, 1.0 / sweep)]
+        windows = [(phase - sweep, phase)]
+    else:
+        windows = [(0.0, phase), (period - (sweep - phase), period)]
+    return [(a0, a1) for a0, a1 in windows if a1 > a0]
 
 
 def _lake(wavelength, time, area, period, wave_speed, length, material, options):
+    """Spectrum [W sr-1 um-1] at ``wavelength`` [um] and power [W] of a resurfacing lake.
+
+    Overturn (``wave_speed`` None): the whole surface has one age, the time since the last
+    overturn (so the power at a whole multiple of ``period`` is that of fresh lava, and the
+    curve is continuous from the right). Wave: ages uniform over :func:`_lake_windows`.
+    """
     area = _positive("area [m2]", area)
     period = _positive("period [s]", period)
     time = float(time)
@@ -350,33 +377,67 @@ def _lake(wavelength, time, area, period, wave_speed, length, material, options)
                 f"period ({period:g} s) must be at least the crossing time length / wave_speed "
                 f"({sweep:g} s)"
             )
-    lam = np.atleast_1d(np.asarray(wavelength, float))
-    spectrum = np.zeros(lam.size)
-    power = 0.0
+        if sweep < 1e-9 * period:  # age windows narrower than the rounding of their ends
+            raise ValueError(
+                f"the crossing time length / wave_speed ({sweep:g} s) must be at least 1e-9 "
+                f"of the period ({period:g} s); a faster front is an overturn (wave_speed=None)"
+            )
+    lam = np.ascontiguousarray(np.atleast_1d(np.asarray(wavelength, dtype=float)).ravel())
+    if not np.all(np.isfinite(lam) & (lam > 0)):
+        raise ValueError("wavelength must be finite and > 0 [um]")
     curve = cooling_curve(
         material, options["model"], thickness=options["thickness"], **options["overrides"]
     )
+    if period > curve.age[-1]:
+        raise ValueError(f"period must be <= {curve.age[-1]:g} s (the tabulated cooling curve)")
     m = curve.material
-    for a0, a1, weight in _lake_windows(time, period, sweep):
-        if a1 > a0:
-            s_i, p_i = _integrate(lam, weight * area, a1 - a0, a1, m, curve.model,
-                                  curve.thickness, {})  # fmt: skip
-            spectrum += s_i
-            power += p_i
-        else:  # overturn: one age everywhere
-            t_s = float(curve.temperature_at(a0))
-            spectrum += m.emissivity * area * np.asarray(planck.spectral_radiance(lam, t_s))
-            power += (
-                m.emissivity * area * STEFAN_BOLTZMANN * (t_s**4 - m.background_temperature**4)
-            )
-    return spectrum, power
+    phase = time % period  # exact for floats: 0 <= phase < period
+    if sweep == 0.0:  # overturn: one age everywhere
+        t_s = float(curve.temperature_at(phase))
+        spectrum = m.emissivity * area * np.asarray(planck.spectral_radiance(lam, t_s), float)
+        power = m.emissivity * area * STEFAN_BOLTZMANN * (t_s**4 - m.background_temperature**4)
+        return spectrum, power
+    lam, bnode, cum, energy_table = age_table(curve, lam.tobytes())
+    spectrum = np.zeros(lam.size)
+    window = np.empty(lam.size)
+    energy = 0.0
+    for a0, a1 in _lake_windows(phase, period, sweep):
+        energy += _k.window_integral(
+            lam, curve.age, curve.surface_temperature, m.background_temperature, bnode, cum,
+            energy_table, a0, a1, window,
+        )  # fmt: skip
+        spectrum += window
+    density = m.emissivity * area / sweep  # [m2 s-1]: surface per unit age, times eps
+    return density * spectrum, density * energy
 
 
+@quantity_inputs(
+    wavelength="um",
+    time="s",
+    area="m2",
+    period="s",
+    wave_speed="m s-1",
+    length="m",
+    thickness="m",
+)
 def lake_intensity(
     wavelength, time, area, period, material="basalt", *, wave_speed=None, length=None,
     model="stefan", thickness=None, **overrides,
 ):  # fmt: skip
     """Spectral intensity of a lava lake whose crust is periodically renewed [W sr-1 um-1].
+
+    The surface is a distribution of crust ages a, each patch cooling along T_s(a) of
+    :mod:`thermal.cooling.crust`:
+
+        I_lambda = eps int B_lambda(T_s(a)) dA(a)
+
+    Overturn (no ``wave_speed``): the whole crust founders at once at every whole multiple
+    of ``period``, so all of the area has age ``time mod period``; the intensity jumps up to
+    that of fresh lava at each overturn and is continuous otherwise (from the right at the
+    overturn itself). Wave: a front sets off every ``period`` and crosses the lake in
+    sweep = length / wave_speed, so the spot it reaches tau after setting off has age
+    (time - tau) mod period and the area is spread uniformly over ages, A / sweep per second
+    of age (Rathbun et al. 2002); the intensity is then continuous in time.
 
     Parameters
     ----------
@@ -391,8 +452,9 @@ def lake_intensity(
     material : str or Material, optional
         Lava; ``**overrides`` replace fields.
     wave_speed : float, optional
-        Speed of a resurfacing front [m s-1] (1-3 km/day = 0.012-0.035 m s-1). Default: the
-        whole crust founders at once (overturn).
+        Speed of a resurfacing front [m s-1] (1-3 km/day = 0.012-0.035 m s-1); the crossing
+        time length / wave_speed must lie between 1e-9 ``period`` and ``period``. Default:
+        the whole crust founders at once (overturn).
     length : float, optional
         Distance the front travels [m] across a strip-shaped lake (default sqrt(area)); the
         surface ages then spread uniformly over length / wave_speed.
@@ -403,16 +465,43 @@ def lake_intensity(
     -------
     float or ndarray
         Intensity [W sr-1 um-1], the shape of ``wavelength``.
+
+    References
+    ----------
+    Rathbun et al. 2002, GRL 29(10):1443, doi:10.1029/2002GL014747; de Kleer et al. 2017,
+    Nature 545:199, doi:10.1038/nature22339.
     """
     options = {"model": model, "thickness": thickness, "overrides": overrides}
     spectrum, _ = _lake(wavelength, time, area, period, wave_speed, length, material, options)
     return spectrum.reshape(np.shape(wavelength)) if np.ndim(wavelength) else float(spectrum[0])
 
 
+@quantity_inputs(time="s", area="m2", period="s", wave_speed="m s-1", length="m", thickness="m")
 def lake_power(time, area, period, material="basalt", *, wave_speed=None, length=None,
                model="stefan", thickness=None, **overrides):  # fmt: skip
-    """Radiated power of a resurfacing lava lake [W] (above the background); parameters as
-    :func:`lake_intensity`."""
+    """Radiated power of a resurfacing lava lake above the background [W].
+
+    P = eps sigma int (T_s(a)^4 - T_bg^4) dA(a) over the lake's crust ages, distributed as
+    in :func:`lake_intensity` (overturn: one age, time mod period; wave: uniform over the
+    ages the front left behind and ahead of it). Continuous in time for a wave; an overturn
+    jumps up to fresh lava at every whole multiple of ``period``.
+
+    Parameters
+    ----------
+    time : float
+        Time since the start of a resurfacing cycle [s], >= 0.
+    area : float
+        Lake surface area [m2], > 0.
+    period : float
+        Resurfacing period [s], > 0.
+    material, wave_speed, length, model, thickness, **overrides
+        As :func:`lake_intensity`.
+
+    Returns
+    -------
+    float
+        Power [W].
+    """
     options = {"model": model, "thickness": thickness, "overrides": overrides}
     return float(_lake([1.0], time, area, period, wave_speed, length, material, options)[1])
 
