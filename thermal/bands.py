@@ -7,7 +7,7 @@ The response is taken as piecewise linear between table points and each interval
 with Gauss-Legendre nodes, so the rule is exact for the table and spectrally accurate for the
 Planck function (a top-hat gets 24 nodes).
 
-The bundled set (:func:`names`) has every filter of ``../shared/spec.md``. Where no measured
+The bundled set (:func:`names`) is described in ``docs/physics.md``. Where no measured
 curve is public, a band is a top-hat over its published 50 % range (``kind == "top-hat"``; its
 ``reference`` says where centre and width come from, and ``provenance`` whether they are
 published or recalled). Build your own from a table with :func:`from_table` or

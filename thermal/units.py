@@ -1,6 +1,6 @@
 """Unit strings, radiometric conversions and viewing geometry.
 
-Canonical units (``../shared/spec.md``): wavelength [um], temperature [K], area [m2], power [W],
+Canonical units (``docs/layout.md``): wavelength [um], temperature [K], area [m2], power [W],
 spectral radiance [W m-2 sr-1 um-1], spectral intensity [W sr-1 um-1], hemispheric spectral
 radiant flux [W um-1], longitude [degrees east].
 
@@ -10,7 +10,7 @@ archive labels and catalogues: ``"W m-2 sr-1 um-1"``, ``"W/(m^2*sr*micron)"``,
 Conversions that need more than a factor (flux density to intensity, surface brightness per
 frequency to radiance per wavelength) are explicit functions below.
 
-Geometry follows the Io literature (science.md section 1): a Lambertian patch of surface area
+Geometry follows the Io literature (``docs/physics.md``): a Lambertian patch of surface area
 ``A`` and radiance ``L`` seen at emission angle ``e`` has intensity ``I = L A cos e``; the
 hemispheric spectral radiant flux used by NIMS and JIRAM studies is ``pi I / cos e = pi L A``.
 """
@@ -44,6 +44,7 @@ __all__ = [
     "quantity_inputs",
     "radiance_to_intensity",
     "surface_brightness_to_radiance",
+    "surface_footprint_area",
     "to_unit",
     "west_to_east",
 ]
@@ -542,6 +543,44 @@ def footprint_area(distance, ifov):
     _check_nonnegative("distance", distance, "m", strict=True)
     _check_nonnegative("ifov", ifov, "rad", strict=True)
     return (distance * ifov) ** 2
+
+
+@quantity_inputs(distance="m", ifov="rad", emission_angle="degree")
+def surface_footprint_area(
+    distance, ifov, emission_angle=0.0, max_emission_angle=MAX_EMISSION_ANGLE
+):
+    """Surface area seen by a square pixel, ``(distance * ifov)**2 / cos e`` [m2].
+
+    Parameters
+    ----------
+    distance : array_like
+        Slant range to the surface [m], > 0.
+    ifov : float
+        Instantaneous field of view [rad], > 0 (JIRAM: 237.767e-6, Juno IK juno_jiram_v02.ti).
+    emission_angle : array_like, optional
+        Emission angle at the surface [degree], 0 <= e <= ``max_emission_angle``.
+    max_emission_angle : float, optional
+        Limb guard [degree] (default 80): 1/cos(e) diverges at the limb, so angles beyond it
+        raise ValueError; at most 90 (exclusive).
+
+    Returns
+    -------
+    array_like
+        :func:`footprint_area` divided by cos(e) [m2]: the area of the patch of surface the
+        pixel sees, for radiance [W m-2 sr-1 um-1] times area = power per steradian and um
+        emitted along the normal.
+
+    Raises
+    ------
+    ValueError
+        For a distance or IFOV <= 0 or an emission angle outside [0, ``max_emission_angle``].
+
+    Examples
+    --------
+    >>> round(float(surface_footprint_area(80_000e3, 237.767e-6, 30.0)) / 1e6, 1)  # km2
+    417.8
+    """
+    return footprint_area(distance, ifov) / _cos_emission(emission_angle, max_emission_angle)
 
 
 def west_to_east(longitude_west):

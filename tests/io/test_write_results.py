@@ -30,7 +30,7 @@ def cf_errors(path, tmp_path) -> list[str]:
 
 @pytest.fixture
 def result():
-    """A Dataset in the result layout (spec.md), built by hand."""
+    """A Dataset in the result layout (docs/layout.md), built by hand."""
     obs = simulate.observation(
         [1200.0, 450.0], [0.5e6, 60e6], bands=["nirc2_kc", "nirc2_lp", "nirc2_ms"], n=4
     )

@@ -1,6 +1,6 @@
 """Lava properties: :class:`Material` and the cited presets in :data:`MATERIALS`.
 
-Values follow ``reference/science.md`` section 6. The Io presets are the reference parameter
+Values are discussed in ``docs/physics.md`` (Materials). The Io presets are the reference parameter
 sets used for the derived tables there (``basalt_ref``, ``ultramafic_ref``): plausible
 literature-style values, not a copy of any one paper's table, so every field can be
 overridden (``get_material("basalt", conductivity=0.8)``).
@@ -105,10 +105,10 @@ class Material:
 
 
 _IO = (
-    "Reference parameter set of reference/science.md section 6 (plausible Io values: "
+    "Reference parameter set of docs/physics.md, Materials (plausible Io values: "
     "Davies 1996, Icarus 124:45, doi:10.1006/icar.1996.0189; Davies et al. 2000, Icarus "
     "148:211, doi:10.1006/icar.2000.6486 [recalled]); 10 K melting interval as the conduction "
-    "check of science.md 8.3; T_bg 100 K (night side, [recalled])."
+    "check in docs/physics.md; T_bg 100 K (night side, [recalled])."
 )
 
 MATERIALS: dict[str, Material] = {

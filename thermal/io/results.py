@@ -1,6 +1,6 @@
 """Write Datasets as CF-1.11 / ACDD-1.3 netCDF4, atomically.
 
-Conventions (reference/formats.md section 6):
+Conventions (``docs/layout.md``, output files):
 
 - ``_FillValue`` only where CF allows it: never on dimension coordinates (CF 2.5.1) nor on
   coordinates without missing values; data variables keep xarray's NaN fill.
@@ -10,7 +10,7 @@ Conventions (reference/formats.md section 6):
   ``"<ISO-UTC>: <command>"`` line per run, appended), ``source``, ``date_created``,
   ``thermal_version``, ``standard_name_vocabulary``, ``processing_level``, ``product_version``.
 - Compression is off by default: fit results compress ~1.1x for ~35x slower writes
-  (reference/engineering.md section 6). ``compress=True`` gives zlib level 1 with shuffle and
+  (measured; see ``docs/layout.md``). ``compress=True`` gives zlib level 1 with shuffle and
   chunks of at most ~1 MiB along the leading (batch) dimensions.
 - Results hold status codes only (:class:`thermal.status.Status`): each code's words are in
   the ``status`` variable's ``comment`` (``"<code> <meaning>: <message>"``), next to its CF
