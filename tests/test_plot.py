@@ -4,49 +4,130 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("thermal.fit")
 
-from thermal import simulate
+from thermal import bands, simulate
 from thermal.fit import fit_spectra
 from thermal.io import InputError, write_results
 from thermal.plot import plot_result, select_spectra
 
 
 @pytest.fixture(scope="module")
-def result():
-    obs = simulate.observation(
+def observation():
+    return simulate.observation(
         [[1200.0, 450.0], [900.0, 400.0], [1000.0, 500.0]],
         [[0.5e6, 60e6], [1e6, 30e6], [2e6, 90e6]],
         wavelength=np.linspace(1.5, 5.0, 25),
         seed=4,
     )
-    fitted = fit_spectra(obs, model="2T")
-    for name in ("intensity", "intensity_uncertainty"):
-        fitted[name] = obs[name]
-    return fitted
+
+
+@pytest.fixture(scope="module")
+def result(observation):
+    """A 2T result holding the model spectra and a copy of the observed data."""
+    return fit_spectra(observation, model="2T", store=("model", "input"))
+
+
+def drawn(figure):
+    """What a figure shows, read back from its artists: per spectrum (in drawing order) the
+    legend label, the data points (x, y, error bar half-length), the model line (x, y) and
+    the residual points (x, y)."""
+    top, bottom = figure.axes
+    points = [c.lines[0] for c in top.containers]
+    models = [line for line in top.lines if line not in points]
+    residuals = [line for line in bottom.lines if list(line.get_xdata()) != [0, 1]]  # not y = 0
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    out = []
+    for label, p, bars, m, r in zip(
+        labels, points, top.containers, models, residuals, strict=True
+    ):
+        segments = bars.lines[2][0].get_segments()
+        half = np.array([0.5 * (s[1][1] - s[0][1]) for s in segments])
+        out.append((label, (p.get_xdata(), p.get_ydata(), half), m.get_data(), r.get_data()))
+    return out
+
+
+def assert_shows(figure, result, spectra, x=None):
+    """The figure shows exactly ``spectra`` of ``result``, in that order, at ``x`` (default
+    the wavelengths; ascending): observed values with their 1-sigma bars, the best-fit model
+    and (observed - model) / sigma."""
+    shown = drawn(figure)
+    assert len(shown) == len(spectra)
+    lam = result.wavelength.values if x is None else np.asarray(x)
+    for (label, (x, y, half), (mx, my), (rx, ry)), i in zip(shown, spectra, strict=True):
+        obs = result.intensity.values[i]
+        sigma = result.intensity_uncertainty.values[i]
+        model = result.model_intensity.values[i]
+        temps = ", ".join(f"{t:.0f}" for t in result.temperature.values[i])
+        assert label == f"#{i} T = {temps} K"
+        np.testing.assert_allclose(x, lam, rtol=1e-15)
+        np.testing.assert_allclose(y, obs, rtol=1e-12)
+        np.testing.assert_allclose(half, sigma, rtol=1e-9)
+        np.testing.assert_allclose(mx, lam, rtol=1e-15)
+        np.testing.assert_allclose(my, model, rtol=1e-12)
+        np.testing.assert_allclose(rx, lam, rtol=1e-15)
+        np.testing.assert_allclose(ry, (obs - model) / sigma, rtol=1e-9, atol=1e-12)
 
 
 def test_png_of_spectra_fits_and_residuals(result, tmp_path):
     path = tmp_path / "fit.png"
     figure = plot_result(result, path, max_spectra=2)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the two converged spectra of highest power, highest first: true powers 4.3e11, 2.0e11
+    # and 0.9e11 W for spectra 2, 0 and 1
+    assert_shows(figure, result, [2, 0])
     top, bottom = figure.axes
-    assert len(top.lines) >= 2 and len(bottom.lines) >= 2
     assert top.get_yscale() == "log"
-    assert "residual" in bottom.get_ylabel()
+    assert top.get_ylabel() == "intensity [W sr-1 um-1]"
+    assert bottom.get_ylabel() == "residual / sigma"
+    assert bottom.get_xlabel() == "wavelength [um]"
+    (zero,) = [line for line in bottom.lines if list(line.get_xdata()) == [0, 1]]
+    np.testing.assert_array_equal(zero.get_ydata(), [0.0, 0.0])
 
 
-def test_from_file_and_selection(result, tmp_path):
+def test_from_file_and_refitted_from_the_input(result, observation, tmp_path):
+    """A written result shows the same data; a lean one (no model spectra) is refitted from
+    the input file it names, and shows the same best fits."""
     path = write_results(result, tmp_path / "r.nc")
-    plot_result(path, tmp_path / "r.png")
-    chosen = select_spectra(result, 2)
-    power = result.power.values.ravel()
-    converged = np.flatnonzero(result.status.values.ravel() == 0)
-    assert chosen == sorted(converged, key=lambda i: -power[i])[:2]
+    assert_shows(plot_result(path, tmp_path / "r.png"), result, [2, 0, 1])
+    lean = fit_spectra(observation, model="2T")
+    assert "model_intensity" not in lean
+    with pytest.raises(InputError, match="holds no model spectra"):
+        plot_result(lean, tmp_path / "lean.png")
+    lean.attrs.update(
+        thermal_input=write_results(observation, tmp_path / "obs.nc"), thermal_model="2T"
+    )
+    assert_shows(plot_result(lean, tmp_path / "lean.png", max_spectra=2), result, [2, 0])
+
+
+def test_band_photometry_is_drawn_at_the_band_centres(tmp_path):
+    names = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
+    obs = simulate.observation([900.0], [1e6], bands=names, n=2, seed=6)
+    res = fit_spectra(obs, model="1T", store=("model", "input"))
+    figure = plot_result(res, tmp_path / "bands.png")
+    centres = [bands.get(n).centre for n in names]  # ascending: Kc, Lp, Ms
+    assert_shows(figure, res, list(np.argsort(-res.power.values)), x=centres)
+    assert figure.axes[1].get_xlabel() == "band centre [um]"
+    assert [t.get_text() for t in figure.axes[1].get_xticklabels()] == names
+
+
+def test_select_spectra_prefers_converged_fits_of_highest_power():
+    ds = xr.Dataset(
+        {
+            "status": ("spectrum", [0, 5, 0, 0, 1]),
+            "power": ("spectrum", [1e9, 1e12, np.nan, 3e9, 5e9]),
+        }
+    )
+    assert select_spectra(ds, 6) == [3, 0, 2]  # 1 and 4 did not converge; NaN power last
+    assert select_spectra(ds, 1) == [3]
+    # none converged: every spectrum is a candidate
+    assert select_spectra(ds.assign(status=ds.status * 0 + 5), 2) == [1, 4]
+    assert select_spectra(ds.drop_vars("power"), 6) == [0, 2, 3]
     with pytest.raises(ValueError, match="max_spectra"):
-        select_spectra(result, 0)
+        select_spectra(ds, 0)
 
 
 def test_not_a_result(tmp_path):

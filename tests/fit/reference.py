@@ -102,6 +102,18 @@ def reference_cost(wavelength, y, sigma, lower=100.0, upper=3000.0, n_grid=160, 
     return out
 
 
+# A fit reaches the optimum when its chi-square is no higher than the reference's, up to
+# rounding: chi2 <= chi2_ref (1 + REACH_RTOL) + REACH_ATOL.
+REACH_RTOL = 1e-6
+REACH_ATOL = 1e-9
+
+
+def reaches_optimum(chi2, reference):
+    """Whether each chi-square is no higher than its reference optimum (up to rounding)."""
+    chi2, reference = np.asarray(chi2, float), np.asarray(reference, float)
+    return chi2 <= reference * (1 + REACH_RTOL) + REACH_ATOL
+
+
 def two_temperature_population(n, channels=17, seed=0):
     """The issue's synthetic 2T population: ``channels`` wavelengths over 1-5.2 um, T_hot
     700-1600 K, T_cold 250-600 K, areas 1e4-1e10 m2, 2 % Gaussian noise.

@@ -25,6 +25,9 @@ SUPPORT = (
     "component_at_bound",
     "not_converged",
     "no_data",
+    "implausible",
+    "limb",
+    "not_detected",
 )
 """Support codes of :func:`select_model` (index = code)."""
 
@@ -35,6 +38,9 @@ _FROM_STATUS = {
     Status.NOT_ENOUGH_CHANNELS: SUPPORT.index("not_enough_channels"),
     Status.DEGENERATE: SUPPORT.index("degenerate"),
     Status.AT_BOUND: SUPPORT.index("component_at_bound"),
+    Status.IMPLAUSIBLE: SUPPORT.index("implausible"),
+    Status.LIMB: SUPPORT.index("limb"),
+    Status.NOT_DETECTED: SUPPORT.index("not_detected"),
 }
 _SUPPORT_OF = np.array([_FROM_STATUS.get(s, SUPPORT.index("no_data")) for s in Status], np.int8)
 
@@ -57,7 +63,7 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     xarray.Dataset
         Over the observation's batch dims and a new dim ``model`` (the candidates' labels):
         ``support`` (int8, CF flags: supported, not_enough_channels, degenerate,
-        component_at_bound, not_converged, no_data), ``chi2``, ``dof``, ``aic``, ``bic``,
+        component_at_bound, not_converged, no_data, implausible, limb, not_detected), ``chi2``, ``dof``, ``aic``, ``bic``,
         ``delta`` (criterion minus the best supported one; NaN when unsupported), and per
         spectrum ``best`` (index along ``model`` of the selected model, -1 when none is
         supported), ``best_model`` (its label, "" when none) and ``n_temperatures`` (0 when

@@ -1,0 +1,1 @@
+"""Tests of thermal.fit and their shared helpers (``reference``)."""
