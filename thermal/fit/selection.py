@@ -63,7 +63,8 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     xarray.Dataset
         Over the observation's batch dims and a new dim ``model`` (the candidates' labels):
         ``support`` (int8, CF flags: supported, not_enough_channels, degenerate,
-        component_at_bound, not_converged, no_data, implausible, limb, not_detected), ``chi2``, ``dof``, ``aic``, ``bic``,
+        component_at_bound, not_converged, no_data, implausible, limb, not_detected),
+        ``chi2``, ``dof``, ``aic``, ``bic``,
         ``delta`` (criterion minus the best supported one; NaN when unsupported), and per
         spectrum ``best`` (index along ``model`` of the selected model, -1 when none is
         supported), ``best_model`` (its label, "" when none) and ``n_temperatures`` (0 when
