@@ -418,3 +418,25 @@ def test_bands_registered_at_run_time_reach_dask_workers(tmp_path):
             assert float(result.temperature[0, 0]) == pytest.approx(900.0, rel=1e-6)
     finally:
         bands._REGISTRY.pop(name, None)
+
+
+@needs_fit
+def test_concurrent_runs_into_one_folder_all_complete(tmp_path):
+    """Eight runs over the same inputs into one folder: no run deletes another's temporary
+    file, every output is complete, and all runs exit 0."""
+    inputs = small_files(tmp_path, 6, n=100, seed=21)
+    reference = tmp_path / "reference"
+    assert main(["fit", *inputs, "-o", str(reference), "-q"]) == 0
+    out = tmp_path / "shared"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "thermal.cli", "fit", *inputs, "-o", str(out), "-q"]
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    names = sorted(os.listdir(reference))
+    assert sorted(os.listdir(out)) == names
+    for name in names:
+        assert_same_results(reference / name, out / name)

@@ -21,8 +21,6 @@ import warnings
 log = logging.getLogger("thermal")
 
 _RESULT_SUFFIX = ".fit.nc"
-_JIRAM_DATA = (".img", ".dat")
-_LABELS = (".lbl",)
 
 
 class UsageError(Exception):
@@ -76,17 +74,9 @@ def _print_table(header, rows, file=None) -> None:
 
 def _input_files(path: str) -> list[str]:
     """The files whose content defines an input: a PDS label and the data file(s) beside it."""
-    stem, ext = os.path.splitext(path)
-    if ext.lower() not in _LABELS:
-        return [path]
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(stem).lower()
-    extra = sorted(
-        os.path.join(folder, f)
-        for f in os.listdir(folder)
-        if os.path.splitext(f)[0].lower() == base and os.path.splitext(f)[1].lower() in _JIRAM_DATA
-    )
-    return [path, *extra]
+    from thermal.io.jiram import input_files
+
+    return input_files(path)
 
 
 def _checksum(path: str) -> str:
@@ -107,18 +97,13 @@ def _checksum(path: str) -> str:
 
 def _normalise_inputs(paths: list[str]) -> list[str]:
     """Replace JIRAM data files by their labels (when beside them) and drop duplicates."""
+    from thermal.io.jiram import find_label
+
     seen: set[str] = set()
     out = []
     for path in paths:
-        stem, ext = os.path.splitext(path)
-        if ext.lower() in _JIRAM_DATA and os.path.isfile(path):
-            folder = os.path.dirname(path) or "."
-            base = os.path.basename(stem).lower()
-            with contextlib.suppress(OSError):
-                for name in sorted(os.listdir(folder)):
-                    if os.path.splitext(name)[0].lower() == base and name.lower().endswith(".lbl"):
-                        path = os.path.join(os.path.dirname(path), name)
-                        break
+        if os.path.isfile(path):
+            path = find_label(path) or path
         key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
@@ -200,15 +185,49 @@ def _already_done(
 
 
 def _remove_stale_temporaries(output: str) -> None:
-    from thermal.io.results import TEMPORARY_PREFIX
+    """Remove temporaries of ``output`` left by runs that died (their process is gone); those
+    of live runs, this one's included, are theirs to finish."""
+    from thermal.io.results import TEMPORARY_PREFIX, temporary_owner
 
     folder = os.path.dirname(os.path.abspath(output))
     prefix = TEMPORARY_PREFIX + os.path.basename(output) + "."
     with contextlib.suppress(OSError):
         for name in os.listdir(folder):
-            if name.startswith(prefix):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(folder, name))
+            if not name.startswith(prefix):
+                continue
+            owner = temporary_owner(name)
+            if owner is not None and _alive(owner):
+                continue
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _claim(output: str):
+    """An advisory lock on ``output`` for the time of its fit: a concurrent run on this machine
+    waits for it, then finds the output done (lock files live in the temporary folder)."""
+    import fcntl
+    import tempfile
+
+    key = hashlib.sha256(os.path.abspath(output).encode()).hexdigest()[:32]
+    folder = os.path.join(tempfile.gettempdir(), "thermal-locks")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, key + ".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _first_line(error: BaseException) -> str:
@@ -227,72 +246,14 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
 
     Runs in the main process or in a dask worker (one task per input file).
     """
-    from thermal import __version__
 
     started = time.perf_counter()
     row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
     try:
         if os.path.realpath(path) == os.path.realpath(output):
             raise ValueError(f"{path}: output path is the input file; choose another -o")
-        checksum = _checksum(path)
-        intervals = options.get("intervals", "linear")
-        store = options.get("store", "")
-        bounds = options.get("temperature_range")
-        bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
-        if not options.get("overwrite") and _already_done(
-            output, checksum, model, intervals, store, bounds_text
-        ):
-            row["skipped"] = True
-            row.update(_summary_from_file(output))
-            return row
-        _remove_stale_temporaries(output)
-        if options.get("bands"):
-            from thermal import bands
-
-            for band in options["bands"]:
-                bands.register(band, overwrite=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            from thermal.fit import fit_spectra
-            from thermal.io import open_observation, write_results
-
-            observation = open_observation(path)
-            result = fit_spectra(
-                observation,
-                model=model,
-                intervals=intervals,
-                store=store,
-                temperature_range=bounds,
-            )
-        row["warnings"] = [
-            f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
-        ]
-        result.attrs.update(
-            {
-                k: v
-                for k, v in observation.attrs.items()
-                if k not in result.attrs and k not in ("Conventions", "history", "title")
-            }
-        )
-        product = observation.attrs.get("product_id", os.path.basename(path))
-        result.attrs.update(
-            thermal_input=os.path.abspath(path),
-            thermal_input_sha256=checksum,
-            thermal_model=model,
-            thermal_intervals=intervals,
-            thermal_store=store,
-            thermal_temperature_range=bounds_text,
-            thermal_version=__version__,
-            product_id=str(product),
-        )
-        write_results(
-            result,
-            output,
-            compress=bool(options.get("compress")),
-            history=options.get("command"),
-            source=f"{os.path.basename(path)} (product {product})",
-        )
-        row.update(_summarise(result))
+        with _claim(output):
+            _fit_claimed(path, output, model, options, row)
     except Exception as error:
         from thermal.io import InputError
 
@@ -306,6 +267,71 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
             row["traceback"] = traceback.format_exc()
     row["seconds"] = time.perf_counter() - started
     return row
+
+
+def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -> None:
+    """The body of :func:`fit_file` while it holds the claim on ``output``."""
+    from thermal import __version__
+
+    checksum = _checksum(path)
+    intervals = options.get("intervals", "linear")
+    store = options.get("store", "")
+    bounds = options.get("temperature_range")
+    bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
+    if not options.get("overwrite") and _already_done(
+        output, checksum, model, intervals, store, bounds_text
+    ):
+        row["skipped"] = True
+        row.update(_summary_from_file(output))
+        return
+    _remove_stale_temporaries(output)
+    if options.get("bands"):
+        from thermal import bands
+
+        for band in options["bands"]:
+            bands.register(band, overwrite=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from thermal.fit import fit_spectra
+        from thermal.io import open_observation, write_results
+
+        observation = open_observation(path)
+        result = fit_spectra(
+            observation,
+            model=model,
+            intervals=intervals,
+            store=store,
+            temperature_range=bounds,
+        )
+    row["warnings"] = [
+        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
+    ]
+    result.attrs.update(
+        {
+            k: v
+            for k, v in observation.attrs.items()
+            if k not in result.attrs and k not in ("Conventions", "history", "title")
+        }
+    )
+    product = observation.attrs.get("product_id", os.path.basename(path))
+    result.attrs.update(
+        thermal_input=os.path.abspath(path),
+        thermal_input_sha256=checksum,
+        thermal_model=model,
+        thermal_intervals=intervals,
+        thermal_store=store,
+        thermal_temperature_range=bounds_text,
+        thermal_version=__version__,
+        product_id=str(product),
+    )
+    write_results(
+        result,
+        output,
+        compress=bool(options.get("compress")),
+        history=options.get("command"),
+        source=f"{os.path.basename(path)} (product {product})",
+    )
+    row.update(_summarise(result))
 
 
 def _summary_from_file(output: str) -> dict:

@@ -11,7 +11,6 @@ label text following the real JIRAM PDS3 keyword layout; little-endian float32 d
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -19,6 +18,7 @@ import xarray as xr
 
 from thermal import bands as _bands
 from thermal import cooling, planck
+from thermal.units import surface_footprint_area
 
 __all__ = ["flow_observation", "jiram_image", "jiram_spectrometer", "observation", "s3d_cube"]
 
@@ -214,7 +214,7 @@ def flow_observation(
 
 # ---------------------------------------------------------------------------------------------
 # JIRAM PDS3 products. Label text is ours, following the keyword layout of real RDR labels
-# (reference/formats.md 1.3): OBJECT = FILE holds RECORD_BYTES, UNIT and the data pointer.
+# (docs/formats.md, JIRAM): OBJECT = FILE holds RECORD_BYTES, UNIT and the data pointer.
 
 _IFOV = 237.767e-6
 
@@ -300,7 +300,7 @@ def jiram_image(
     """
     os.makedirs(folder, exist_ok=True)
     lines, samples = 256, 432
-    pixel_area = (slant_distance * _IFOV) ** 2 / math.cos(math.radians(emission_angle))
+    pixel_area = surface_footprint_area(slant_distance, _IFOV, emission_angle, 90.0)
     rng = np.random.default_rng(seed)
     image = background * (1.0 + noise * rng.standard_normal((lines, samples)))
     for row, col, temperature, area in spots:
@@ -353,15 +353,15 @@ def jiram_spectrometer(
 ) -> tuple[str, str]:
     """Write a synthetic JIRAM spectrometer RDR (``rows`` slit pixels x 336 channels).
 
+    Other parameters are as :func:`jiram_image`. Radiance noise is relative, ``noise`` of the
+    value plus ``noise * background``.
+
     Parameters
     ----------
     spots : sequence of (pixel, ((T [K], area [m2]), ...))
         Multi-temperature hot spots in single slit pixels.
     rows : int, optional
         Slit pixels (256 in the nominal mode).
-
-    Other parameters are as :func:`jiram_image`. Radiance noise is relative, ``noise`` of the
-    value plus ``noise * background``.
 
     Returns
     -------
@@ -372,7 +372,7 @@ def jiram_spectrometer(
     os.makedirs(folder, exist_ok=True)
     lam = spectrometer_wavelengths()
     columns = lam.size
-    pixel_area = (slant_distance * _IFOV) ** 2 / math.cos(math.radians(emission_angle))
+    pixel_area = surface_footprint_area(slant_distance, _IFOV, emission_angle, 90.0)
     rng = np.random.default_rng(seed)
     truth = np.full((rows, columns), background)
     for pixel, components in spots:

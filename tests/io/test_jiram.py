@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import warnings
 
 import numpy as np
@@ -145,3 +146,26 @@ def test_distance_override(image):
     )
     with pytest.raises(ValueError, match="distance must be > 0"):
         open_observation(label, distance=-1.0)
+
+
+def test_footprint_is_the_units_function(image, tmp_path):
+    from thermal.units import surface_footprint_area
+
+    label, data = image
+    obs = open_observation(label)
+    area = surface_footprint_area(RANGE, IFOV, EMISSION, 90.0)
+    assert np.all(obs.pixel_area.values == area)  # the same arithmetic, bit for bit
+    assert area == pytest.approx(PIXEL_AREA, rel=1e-15)
+    # a label whose emission angle has no footprint: no pixel_area, a warning naming the file
+    text = open(label, "rb").read()
+    assert text.count(b"30.0000 <degree>") == 2
+    (tmp_path / "limb.LBL").write_bytes(
+        text.replace(b"30.0000 <degree>", b"95.0000 <degree>").replace(
+            os.path.basename(data).encode(), b"limb.IMG"
+        )
+    )
+    shutil.copy(data, tmp_path / "limb.IMG")
+    with pytest.warns(UserWarning, match=r"limb\.LBL: no pixel_area: emission_angle must be"):
+        limb = open_observation(tmp_path / "limb.IMG")
+    assert "pixel_area" not in limb and float(limb.emission_angle.max()) == 95.0
+    np.testing.assert_array_equal(limb.radiance, obs.radiance)

@@ -2,16 +2,16 @@
 ``JIR_SPE_RDR_*``.
 
 The detached label is parsed with pvl; the data file it points to is read with numpy as
-32-bit floats. Archive traps handled here (reference/formats.md section 1):
+32-bit floats. Archive traps handled here (``docs/formats.md``, Juno/JIRAM):
 
 - **Byte order.** Labels say ``SAMPLE_TYPE = IEEE_REAL`` (big-endian), the files are
-  little-endian. Both interpretations are scored (finite, |x| < 1e4) and the plausible one
+  little-endian. Both interpretations are scored (finite, ``|x| < 1e4``) and the plausible one
   wins, little-endian on a tie; the choice is recorded in ``byte_order``.
 - **Radiance unit.** ``UNIT`` (inside ``OBJECT = FILE``) is kept verbatim as
   ``original_units``. ``"W/(m^2*sr*micron)"`` is spectral radiance. ``"W/(m^2*sr)"`` (SIS
   v7.5 and newer frames) is either the same numbers relabelled or band-integrated radiance;
   ``band_integrated=`` chooses: ``"relabelled"`` (default: treat as per-um, physically
-  consistent with Jupiter and Io values, formats.md 1.2) or ``"divide"`` (divide by the band
+  consistent with Jupiter and Io values, docs/formats.md) or ``"divide"`` (divide by the band
   width, 0.290 um for L and 0.4975 um for M, as Perry's ``spectralUnitConversion.py``).
 - **Imager halves.** A 256-line ``SCI_I1`` frame is L in lines 0-127 and M in lines 128-255;
   128-line ``SCI_I2`` frames are M, ``SCI_I3`` frames are L. Each half is a different patch of
@@ -21,7 +21,14 @@ The detached label is parsed with pvl; the data file it points to is read with n
   ``wavelengths=`` [um] is given.
 - **Footprint.** With ``SLANT_DISTANCE`` [km] and ``EMISSION_ANGLE`` [degree] in the band's
   parameter group (or ``distance=`` [m] given), ``pixel_area`` [m2] is the surface area of a
-  pixel, ``(distance * IFOV)**2 / cos(e)``, IFOV = 237.767 urad (IK ``juno_jiram_v02.ti``).
+  pixel, ``(distance * IFOV)**2 / cos(e)`` (:func:`thermal.units.surface_footprint_area`),
+  IFOV = 237.767 urad (IK ``juno_jiram_v02.ti``). An emission angle outside [0, 90) degrees
+  or a non-positive distance leaves ``pixel_area`` out, with a warning.
+- **Label and data files.** A product is a detached label (``.LBL``) and the data file its
+  ``^IMAGE``/``^TABLE`` pointer names, beside it with the same stem (``.IMG``/``.DAT``;
+  extensions and names match in any case). :func:`label_for`, :func:`find_label` and
+  :func:`input_files` are the one place that pairs them (``thermal.io`` and the command line
+  use them).
 
 Reference: Adriani et al. (2017), "JIRAM, the Jovian Infrared Auroral Mapper", Space Sci. Rev.
 213, 393-446, doi:10.1007/s11214-014-0094-y.
@@ -29,8 +36,8 @@ Reference: Adriani et al. (2017), "JIRAM, the Jovian Infrared Auroral Mapper", S
 
 from __future__ import annotations
 
-import math
 import os
+import re
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -39,8 +46,18 @@ import numpy as np
 import xarray as xr
 
 from thermal.layout import InputError, finalise
+from thermal.units import surface_footprint_area
 
-__all__ = ["IFOV", "read_jiram", "spectrometer_wavelengths"]
+__all__ = [
+    "DATA_EXTENSIONS",
+    "IFOV",
+    "LABEL_EXTENSIONS",
+    "find_label",
+    "input_files",
+    "label_for",
+    "read_jiram",
+    "spectrometer_wavelengths",
+]
 
 IFOV = 237.767e-6
 """JIRAM instantaneous field of view [rad] (Juno IK juno_jiram_v02.ti)."""
@@ -54,6 +71,165 @@ _EMISSION_ATTRS = {
     "standard_name": "sensor_zenith_angle",
     "long_name": "emission angle",
 }
+_PIXEL_AREA_ATTRS = {"units": "m2", "long_name": "surface area of the pixel footprint"}
+
+LABEL_EXTENSIONS = (".lbl",)
+"""Extensions of detached PDS3 labels (lower case; files match in any case)."""
+DATA_EXTENSIONS = (".img", ".dat", ".qub")
+"""Extensions of PDS3 data files opened through the label beside them (any case)."""
+# a label pointer naming a file: ^IMAGE = "X.IMG", ^TABLE = ("X.DAT", 1), ^IMAGE = X.IMG
+_POINTER = re.compile(r'^\s*\^\w+\s*=\s*\(?\s*(?:"([^"]+)"|([\w.-]+\.\w+))')
+
+
+def _folder(path) -> str:
+    return os.path.dirname(os.fspath(path))
+
+
+def _beside(path, name) -> str | None:
+    """The file called ``name`` (exactly, else in any case) in the folder of ``path``."""
+    folder = _folder(path)
+    exact = os.path.join(folder, name)
+    if os.path.isfile(exact):
+        return exact
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return None
+    for other in names:
+        if other.lower() == name.lower() and os.path.isfile(os.path.join(folder, other)):
+            return os.path.join(folder, other)
+    return None
+
+
+def _same_stem(path, extensions) -> list[str]:
+    """Files beside ``path`` with its stem and one of ``extensions`` (any case), sorted."""
+    folder = _folder(path)
+    stem = os.path.splitext(os.path.basename(os.fspath(path)))[0].lower()
+    try:
+        names = sorted(os.listdir(folder or "."))
+    except OSError:
+        return []
+    return [
+        os.path.join(folder, n)
+        for n in names
+        if os.path.splitext(n)[0].lower() == stem
+        and os.path.splitext(n)[1].lower() in extensions
+        and os.path.isfile(os.path.join(folder, n))
+    ]
+
+
+def _has_extension(path, extensions) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in extensions
+
+
+def _starts_with_label(path) -> bool:
+    """True if the file begins with ``PDS_VERSION_ID`` (an attached label)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"PDS_VERSION_ID")
+
+
+def find_label(path) -> str | None:
+    """The detached PDS3 label beside a data file, or None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A data file (``.IMG``, ``.DAT``, ``.QUB`` in any case).
+
+    Returns
+    -------
+    str or None
+        The file with the same stem and extension ``.LBL`` (any case; the first in sorted
+        order) in the same folder, joined to the folder as given; None when ``path`` is not a
+        data file or no such label exists.
+    """
+    if not _has_extension(path, DATA_EXTENSIONS):
+        return None
+    labels = _same_stem(path, LABEL_EXTENSIONS)
+    return labels[0] if labels else None
+
+
+def label_for(path) -> str:
+    """The PDS3 label to read for ``path``: itself, or the label beside a data file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A label (``.LBL``), or a data file (``.IMG``, ``.DAT``, ``.QUB``) with its label
+        beside it (:func:`find_label`) or attached (the file begins with ``PDS_VERSION_ID``).
+
+    Returns
+    -------
+    str
+        The label's path.
+
+    Raises
+    ------
+    InputError
+        For a data file with neither a label beside it nor an attached one.
+    """
+    path = os.fspath(path)
+    if not _has_extension(path, DATA_EXTENSIONS):
+        return path
+    label = find_label(path)
+    if label is not None:
+        return label
+    if _starts_with_label(path):
+        return path
+    raise InputError(path, "PDS data file without a label (.LBL) beside it")
+
+
+def _pointer_names(label) -> list[str]:
+    """File names that the ``^`` pointers of a label name (no pvl: a text scan to ``END``)."""
+    names = []
+    try:
+        with open(label, encoding="latin-1") as handle:
+            for number, line in enumerate(handle):
+                if line.strip() == "END" or number > 10_000:
+                    break
+                match = _POINTER.match(line)
+                if match:
+                    names.append(match.group(1) or match.group(2))
+    except OSError:
+        return []
+    return names
+
+
+def input_files(path) -> list[str]:
+    """The files whose content makes up an input: a PDS3 label and its data file(s).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any input file. For a label (``.LBL``) or a data file with its label beside it, the
+        product's files are listed; anything else is its own single file.
+
+    Returns
+    -------
+    list of str
+        ``[label, *data files]``: the label first, then, sorted, the files its pointers name
+        and the data files with its stem (``.IMG``/``.DAT``/``.QUB``, any case) beside it;
+        ``[path]`` for other inputs.
+    """
+    path = os.fspath(path)
+    if _has_extension(path, DATA_EXTENSIONS):
+        label = find_label(path)
+        if label is None:
+            return [path]
+        path = label
+    if not _has_extension(path, LABEL_EXTENSIONS):
+        return [path]
+    files = set(_same_stem(path, DATA_EXTENSIONS))
+    for name in _pointer_names(path):
+        found = _beside(path, name)
+        if found is not None:
+            files.add(found)
+    files.discard(path)
+    return [path, *sorted(files)]
 
 
 @lru_cache(maxsize=1)
@@ -107,15 +283,9 @@ def _data_file(label_path, pointer) -> tuple[str, int]:
         raise InputError(label_path, f"unsupported data pointer {pointer!r}")
     if hasattr(record, "units"):
         record = int(record.value)
-    folder = os.path.dirname(os.path.abspath(label_path))
-    candidates = [os.path.join(folder, name)]
-    if os.path.isdir(folder):
-        candidates += [
-            os.path.join(folder, f) for f in os.listdir(folder) if f.lower() == name.lower()
-        ]
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate, (offset if offset is not None else record - 1)
+    found = _beside(os.path.abspath(label_path), str(name))
+    if found is not None:
+        return found, (offset if offset is not None else record - 1)
     raise InputError(label_path, f"data file {name!r} named by the label is missing")
 
 
@@ -158,7 +328,7 @@ def _normalise_unit(label_path, unit, band, band_integrated):
             )
             return 1.0, (
                 "label unit W/(m^2*sr) taken as per-um spectral radiance (band_integrated="
-                "'relabelled'; formats.md 1.2)"
+                "'relabelled'; see docs/formats.md)"
             )
         if band_integrated == "divide":
             if band not in BAND_WIDTH:
@@ -198,7 +368,7 @@ def _identity(label) -> dict:
     if "PRODUCT_ID" in label:
         attrs["product_id"] = str(label["PRODUCT_ID"])
     if "SPICE_FILE_NAME" in label:
-        # a PDS set: pvl returns a frozenset and the kernel order is lost (formats.md 1.3)
+        # a PDS set: pvl returns a frozenset and the kernel order is lost (docs/formats.md)
         attrs["jiram_spice_file_name"] = ", ".join(sorted(map(str, label["SPICE_FILE_NAME"])))
     return attrs
 
@@ -219,11 +389,17 @@ def _geometry(label, group, distance):
     return distance, emission, lat, lon
 
 
-def _pixel_area(distance, emission):
+def _pixel_area(path, distance, emission):
+    """Surface area [m2] of a pixel at ``distance`` [m] and ``emission`` [degree] (0 if None),
+    or None without a distance or with geometry that has no footprint (warned)."""
     if distance is None:
         return None
     e = 0.0 if emission is None else float(emission)
-    return (float(distance) * IFOV) ** 2 / math.cos(math.radians(e))
+    try:
+        return surface_footprint_area(float(distance), IFOV, e, 90.0)
+    except ValueError as error:
+        warnings.warn(f"{path}: no pixel_area: {error}", UserWarning, stacklevel=4)
+        return None
 
 
 def read_jiram(
@@ -336,7 +512,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
         radiance[rows, :, k] = values[rows] * factor
         group = "L_BAND_PARAMETERS" if band == "jiram_l" else "M_BAND_PARAMETERS"
         slant, emission, _, _ = _geometry(label, group, distance)
-        area = _pixel_area(slant, emission)
+        area = _pixel_area(path, slant, emission)
         if area is not None:
             pixel_area[rows] = area
         if emission is not None:
@@ -356,11 +532,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
         },
     )
     if np.any(np.isfinite(pixel_area)):
-        ds["pixel_area"] = (
-            "line",
-            pixel_area,
-            {"units": "m2", "long_name": "surface area of the pixel footprint"},
-        )
+        ds["pixel_area"] = ("line", pixel_area, _PIXEL_AREA_ATTRS)
     if np.any(np.isfinite(emission_angle)):
         ds["emission_angle"] = (
             "line",
@@ -415,13 +587,9 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
         },
     )
     slant, emission, _, _ = _geometry(label, "SPECTROMETER_PARAMETERS", distance)
-    area = _pixel_area(slant, emission)
+    area = _pixel_area(path, slant, emission)
     if area is not None:
-        ds["pixel_area"] = (
-            (),
-            area,
-            {"units": "m2", "long_name": "surface area of the pixel footprint"},
-        )
+        ds["pixel_area"] = ((), area, _PIXEL_AREA_ATTRS)
     if emission is not None:
         ds["emission_angle"] = (
             (),

@@ -15,8 +15,10 @@ Conventions (``docs/layout.md``, output files):
 - Results hold status codes only (:class:`thermal.status.Status`): each code's words are in
   the ``status`` variable's ``comment`` (``"<code> <meaning>: <message>"``), next to its CF
   ``flag_values``/``flag_meanings``.
-- The file is written to a temporary name in the target directory and renamed into place, so
-  a reader (or a resumed ``thermal fit``) never sees a partial file.
+- The file is written to a temporary name in the target directory (its name holds the writing
+  process's id, so concurrent runs never share one), flushed to disk, renamed into place and
+  the directory flushed, so a reader (or a resumed ``thermal fit``) never sees a partial file
+  and a finished one survives a crash.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import tempfile
 import numpy as np
 import xarray as xr
 
-__all__ = ["TEMPORARY_PREFIX", "write_results"]
+__all__ = ["TEMPORARY_PREFIX", "temporary_owner", "write_results"]
 
 TEMPORARY_PREFIX = ".thermal-partial-"
 """Prefix of the temporary files :func:`write_results` renames into place."""
@@ -193,6 +195,31 @@ def _local_locks(ds):
         yield
 
 
+def _fsync(path: str) -> None:
+    """Flush a file or a folder to disk (durable rename); a no-op where the OS refuses."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temporary_owner(name: str) -> int | None:
+    """The process id in the name of a temporary file of :func:`write_results`, if any."""
+    if not name.startswith(TEMPORARY_PREFIX):
+        return None
+    parts = name[len(TEMPORARY_PREFIX) :].rsplit(".", 3)
+    try:
+        return int(parts[-3])
+    except (IndexError, ValueError):
+        return None
+
+
 def write_results(
     dataset: xr.Dataset,
     path,
@@ -240,14 +267,17 @@ def write_results(
     ds = _prepare(dataset, history=history, source=source, title=title, summary=summary)
     encoding = _encoding(ds, compress)
     handle, temporary = tempfile.mkstemp(
-        prefix=TEMPORARY_PREFIX + os.path.basename(path) + ".", suffix=".nc", dir=folder
-    )
+        prefix=f"{TEMPORARY_PREFIX}{os.path.basename(path)}.{os.getpid()}.", suffix=".nc",
+        dir=folder,
+    )  # fmt: skip
     os.close(handle)
     try:
         with _local_locks(ds):
             ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
         os.chmod(temporary, 0o644)
+        _fsync(temporary)
         os.replace(temporary, path)
+        _fsync(folder)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)

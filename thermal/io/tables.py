@@ -1,4 +1,4 @@
-"""Photometry tables: CSV (``../shared/spec.md``) and AAS machine-readable tables (MRT).
+"""Photometry tables: CSV (``docs/formats.md``) and AAS machine-readable tables (MRT).
 
 One row per observation of a hot spot, one column per band (named after the band in
 :mod:`thermal.bands`, or for MRT a short name such as ``Lp`` as in de Kleer et al. 2019,
@@ -176,7 +176,7 @@ def conversion_factor_or_none(unit: str, to_unit: str) -> float | None:
 
 
 def read_csv(path) -> xr.Dataset:
-    """Read a CSV photometry table (layout in ``spec.md``, "Photometry tables").
+    """Read a CSV photometry table (layout in ``docs/formats.md``, "Ground-based photometry").
 
     Parameters
     ----------
