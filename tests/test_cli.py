@@ -41,10 +41,19 @@ def run(*args, cwd=None, **kwargs) -> subprocess.CompletedProcess:
 
 
 def assert_same_results(a, b) -> None:
-    """Results equal value for value (NaNs in the same places); provenance may differ."""
+    """The same results in two files written by different processes: the same variables and
+    statuses, the same optimum (chi2 to 1e-6), parameters to 1e-4; provenance may differ.
+
+    Not bit for bit: numba compiles (or loads from its cache) the kernels per process, and a
+    kernel compiled in another order can differ in the last bits, which on a few spectra in
+    ten thousand steers the iterations to a neighbouring point of the same minimum."""
     with xr.open_dataset(a) as x, xr.open_dataset(b) as y:
         assert set(x.variables) == set(y.variables)
-        xr.testing.assert_equal(x, y)
+        np.testing.assert_array_equal(x.status.values, y.status.values)
+        np.testing.assert_allclose(x.chi2.values, y.chi2.values, rtol=1e-6, atol=1e-9)
+        for name in ("temperature", "area", "power", "area_fraction"):
+            if name in x:
+                np.testing.assert_allclose(x[name].values, y[name].values, rtol=1e-4)
 
 
 def small_files(folder, count: int, n: int = 200, seed: int = 0) -> list[str]:
@@ -439,4 +448,52 @@ def test_concurrent_runs_into_one_folder_all_complete(tmp_path):
     names = sorted(os.listdir(reference))
     assert sorted(os.listdir(out)) == names
     for name in names:
+        assert_same_results(reference / name, out / name)
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory):
+    """Inputs whose fit takes a few seconds, and their uninterrupted results."""
+    folder = tmp_path_factory.mktemp("long")
+    inputs = small_files(folder, 16, n=6000, seed=31)
+    reference = folder / "reference"
+    run("fit", *inputs, "-o", reference)  # loads the compiled kernels
+    started = time.monotonic()
+    assert run("fit", *inputs, "-o", reference, "--overwrite").returncode == 0
+    return inputs, reference, time.monotonic() - started
+
+
+@needs_fit
+@pytest.mark.parametrize(
+    ("sig", "moment"),
+    [(signal.SIGINT, 0.15), (signal.SIGTERM, 0.35), (signal.SIGINT, 0.55), (signal.SIGTERM, 0.7),
+     (signal.SIGINT, 0.85)],
+)  # fmt: skip
+def test_interrupts_end_the_run_quickly_and_the_rerun_resumes(long_run, tmp_path, sig, moment):
+    """Ctrl-C or SIGTERM while importing, reading, fitting or writing: the run ends within
+    2 s with 130 or 143, leaves no temporary or partial file, and a rerun completes it with
+    the results of an uninterrupted run."""
+    inputs, reference, duration = long_run
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thermal.cli", "fit", *inputs, "-o", str(out), "-q"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(moment * duration)  # importing, reading, fitting or writing
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert time.monotonic() - sent <= 2.0
+    # 130/143, or killed by the signal itself (-2/-15, which a shell reports as 130/143) when
+    # it came while the interpreter was still starting
+    assert proc.returncode in (128 + sig, -sig), proc.stderr.read()
+    proc.stderr.close()
+    if out.exists():
+        assert not [n for n in os.listdir(out) if n.startswith(TEMPORARY_PREFIX)]
+        for name in os.listdir(out):  # whatever was written is complete
+            assert_same_results(reference / name, out / name)
+    assert run("fit", *inputs, "-o", out).returncode == 0
+    for name in sorted(os.listdir(reference)):
         assert_same_results(reference / name, out / name)

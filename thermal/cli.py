@@ -27,6 +27,14 @@ class UsageError(Exception):
     """A command-line mistake: reported in one line, exit code 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT (exit code 143)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 # ------------------------------------------------------------------------------------------
 # thermal bands
 
@@ -79,17 +87,25 @@ def _input_files(path: str) -> list[str]:
     return input_files(path)
 
 
+_IDENTITY_BYTES = 1 << 20
+
+
 def _checksum(path: str) -> str:
-    """SHA-256 of an input's files (label and data), or "" if they cannot be read."""
+    """The identity of an input for resuming: SHA-256 over each of its files' (label and data)
+    name, size and modification time and its first and last MiB; "" if they cannot be read.
+    Bounded: a huge (or sparse) file costs two MiB of reading, not a full checksum."""
     digest = hashlib.sha256()
     try:
         for name in _input_files(path):
             if not os.path.isfile(name):
                 return ""
-            digest.update(os.path.basename(name).encode())
+            info = os.stat(name)
+            digest.update(f"{os.path.basename(name)} {info.st_size} {info.st_mtime_ns}".encode())
             with open(name, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+                digest.update(handle.read(_IDENTITY_BYTES))
+                if info.st_size > 2 * _IDENTITY_BYTES:
+                    handle.seek(-_IDENTITY_BYTES, os.SEEK_END)
+                    digest.update(handle.read(_IDENTITY_BYTES))
     except OSError:
         return ""
     return digest.hexdigest()
@@ -171,12 +187,14 @@ def _already_done(
     try:
         import netCDF4
 
-        with netCDF4.Dataset(output) as nc:
+        from thermal.io.results import signals_deferred
+
+        with signals_deferred(), netCDF4.Dataset(output) as nc:
             attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
     except (OSError, RuntimeError):
         return False
     return (
-        attrs.get("thermal_input_sha256") == checksum
+        attrs.get("thermal_input_identity") == checksum
         and attrs.get("thermal_model") == model
         and attrs.get("thermal_intervals", "linear") == intervals
         and attrs.get("thermal_store", "") == store
@@ -316,7 +334,7 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
     product = observation.attrs.get("product_id", os.path.basename(path))
     result.attrs.update(
         thermal_input=os.path.abspath(path),
-        thermal_input_sha256=checksum,
+        thermal_input_identity=checksum,
         thermal_model=model,
         thermal_intervals=intervals,
         thermal_store=store,
@@ -337,7 +355,9 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
 def _summary_from_file(output: str) -> dict:
     import xarray as xr
 
-    with xr.open_dataset(output, engine="netcdf4") as result:
+    from thermal.io.results import signals_deferred
+
+    with signals_deferred(), xr.open_dataset(output, engine="netcdf4") as result:
         return _summarise(result.load())
 
 
@@ -669,6 +689,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"thermal {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="print tracebacks of failures")
 
     p = sub.add_parser(
         "fit",
@@ -726,12 +748,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_fit)
 
-    p = sub.add_parser("info", help="what an observation or result file holds")
+    p = sub.add_parser("info", parents=[common], help="what an observation or result file holds")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the Dataset")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("plot", help="observed spectra with fits and residuals (PNG)")
+    p = sub.add_parser(
+        "plot", parents=[common], help="observed spectra with fits and residuals (PNG)"
+    )
     p.add_argument("result", metavar="RESULT", help="a result file of thermal fit")
     p.add_argument("-o", "--output", metavar="FIGURE.png", help="default: RESULT with .png")
     p.add_argument("-n", "--max-spectra", type=int, default=6, help="spectra to show (default 6)")
@@ -739,6 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "simulate",
+        parents=[common],
         help="a synthetic observation from a multi-temperature model",
         description="Write a synthetic observation: sum of blackbodies A_k B(lambda, T_k), "
         "relative Gaussian noise. Example: thermal simulate --temperature 1200 450 --area "
@@ -775,7 +800,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="netCDF file to write")
     p.set_defaults(func=_cmd_simulate)
 
-    p = sub.add_parser("bands", help="list the known filter bands")
+    p = sub.add_parser("bands", parents=[common], help="list the known filter bands")
     p.add_argument("-v", "--verbose", action="store_true", help="also print references")
     p.set_defaults(func=_cmd_bands)
     return parser
@@ -817,6 +842,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     _setup_logging(args)
+    import signal
+    import threading
+
+    handling = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handling else None
     try:
         return args.func(args)
     except UsageError as error:
@@ -824,10 +854,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted; finished outputs are kept, run again to resume")
         return 130
+    except Terminated:
+        log.error("terminated; finished outputs are kept, run again to resume")
+        return 143
     except BrokenPipeError:  # e.g. `thermal bands | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    return 0
+    except Exception as error:  # one line per failure; the traceback only with --debug
+        from thermal.layout import InputError
+
+        known = isinstance(error, InputError | ValueError | OSError)
+        text = str(error) if known else f"internal error: {_first_line(error)}"
+        log.error(f"thermal {args.command}: {text}".splitlines()[0])
+        if getattr(args, "debug", False):
+            log.error(traceback.format_exc().rstrip())
+        return 1
+    finally:
+        if handling:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

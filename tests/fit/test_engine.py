@@ -413,3 +413,13 @@ def test_solutions_larger_than_io_or_the_pixel_are_implausible():
     res = fit_spectra(pixels, model="1T")
     assert [Status(int(s)) for s in res.status] == [Status.CONVERGED, Status.IMPLAUSIBLE]
     assert res.area.attrs["units"] == "m2"
+
+
+def test_large_batches_are_fitted_in_blocks_with_the_same_results(monkeypatch):
+    from thermal.fit import engine
+
+    obs = _batch_observation()
+    whole = fit_spectra(obs, store="covariance")
+    monkeypatch.setattr(engine, "BLOCK", 70)  # 400 spectra in 6 blocks
+    blocks = fit_spectra(obs, store="covariance")
+    xr.testing.assert_identical(_no_history(blocks), _no_history(whole))

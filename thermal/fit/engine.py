@@ -377,7 +377,7 @@ def fit_spectra(
         )  # fmt: skip
         variables = {out.name: (r.dims, r.data) for out, r in zip(outputs, results, strict=True)}
     else:
-        values = _block(data.values, unc.values, *(a.values for a in aux.values()), **options)
+        values = _in_blocks(data.values, unc.values, [a.values for a in aux.values()], options)
         variables = {
             out.name: ((*batch, *out.dims), v) for out, v in zip(outputs, values, strict=True)
         }
@@ -437,6 +437,32 @@ def _with_scene(m, name, data, dim):
     if not scene.max() > 0:
         return m  # no positive background to scale: fit without one
     return dataclasses.replace(m, background="scene", scene=tuple(scene))
+
+
+BLOCK = 1 << 16
+"""Spectra per call of a model on numpy-backed data: bounds the temporaries, and Ctrl-C is
+answered between blocks (a compiled kernel does not see it)."""
+
+
+def _in_blocks(y, sigma, aux, options):
+    """:func:`_block` over at most :data:`BLOCK` spectra at a time; the same results as one
+    call (every spectrum is fitted on its own)."""
+    batch = y.shape[:-1]
+    n = int(np.prod(batch)) if batch else 1
+    if n <= BLOCK:
+        return _block(y, sigma, *aux, **options)
+    y = y.reshape(n, y.shape[-1])
+    sigma = sigma.reshape(n, sigma.shape[-1])
+    aux = [np.broadcast_to(a, batch).reshape(n) for a in aux]
+    outputs = None
+    for start in range(0, n, BLOCK):
+        part = slice(start, start + BLOCK)
+        values = _block(y[part], sigma[part], *(a[part] for a in aux), **options)
+        if outputs is None:
+            outputs = [np.empty((n, *v.shape[1:]), dtype=v.dtype) for v in values]
+        for out, v in zip(outputs, values, strict=True):
+            out[part] = v
+    return tuple(out.reshape(*batch, *out.shape[1:]) for out in outputs)
 
 
 def _block(y, sigma, *aux, model, problem, names, aux_names, limb):

@@ -26,12 +26,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import signal
 import tempfile
+import threading
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["TEMPORARY_PREFIX", "temporary_owner", "write_results"]
+__all__ = ["TEMPORARY_PREFIX", "signals_deferred", "temporary_owner", "write_results"]
 
 TEMPORARY_PREFIX = ".thermal-partial-"
 """Prefix of the temporary files :func:`write_results` renames into place."""
@@ -195,6 +197,24 @@ def _local_locks(ds):
         yield
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM (in the main thread) while a file is read or written and renamed:
+    an interrupt inside the netCDF/HDF5 library can leave its lock held and hang the process at
+    exit; held, it is handled as soon as the file operation is complete."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _fsync(path: str) -> None:
     """Flush a file or a folder to disk (durable rename); a no-op where the OS refuses."""
     try:
@@ -272,12 +292,12 @@ def write_results(
     )  # fmt: skip
     os.close(handle)
     try:
-        with _local_locks(ds):
+        with _local_locks(ds), signals_deferred():
             ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
-        os.chmod(temporary, 0o644)
-        _fsync(temporary)
-        os.replace(temporary, path)
-        _fsync(folder)
+            os.chmod(temporary, 0o644)
+            _fsync(temporary)
+            os.replace(temporary, path)
+            _fsync(folder)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
