@@ -44,3 +44,12 @@ def test_no_total_over_several_epochs_or_a_repeated_spot():
         result([0, 0], [900, 950], [1.0, 2.0], hotspot=["Loki", "Pele"], time=times[[0, 0]])
     )
     assert one_night["total_power"] == 3.0
+
+
+def test_no_total_over_two_rows_at_one_place():
+    info = summarise(
+        result([0, 0, 0], [900, 950, 700], [1.0, 2.0, 4.0],
+               hotspot=["Rarog", "Rarog (model)", "Heno"],
+               latitude=[-42.0, -42.0, -57.0], longitude=[55.0, 55.0, 50.0])
+    )  # fmt: skip
+    assert np.isnan(info["total_power"]) and "one place" in info["note"]

@@ -516,8 +516,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from thermal.models import get_model
 
     try:
-        get_model(args.model, args.temperature_range)
+        chosen = get_model(args.model, args.temperature_range)
         store = ",".join(sorted(check_store(args.store)))
+        if args.intervals == "profile" and not hasattr(chosen, "n"):
+            raise ValueError(
+                "--intervals profile needs a fixed blackbody model (--model 1T, 2T or 3T)"
+            )
     except ValueError as error:
         raise UsageError(str(error)) from None
     inputs = _normalise_inputs(args.inputs)
@@ -705,16 +709,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUTPUT", help="result file (one input) or directory")
     p.add_argument(
         "--model",
-        default="2T",
-        help="auto (per spectrum the simplest of no source, 1T, 2T, 3T the data support), 1T, "
-        "2T, 3T or flow (default 2T)",
+        default="auto",
+        help="auto (default: per spectrum the simplest of no source, 1T, 2T, 3T the data "
+        "support, 150-2000 K), 1T, 2T, 3T or flow",
     )
     p.add_argument(
         "--temperature-range",
         type=float,
         nargs=2,
         metavar=("LO", "HI"),
-        help="temperature bounds [K] of every blackbody component (default 100 3000)",
+        help="temperature bounds [K] of every blackbody component (default 150 2000 for auto, "
+        "100 3000 for 1T, 2T, 3T)",
     )
     p.add_argument(
         "--intervals",

@@ -5,8 +5,8 @@ Spectra count as fitted with the status ``converged`` or ``at_bound``
 (:class:`thermal.status.Status`); the hottest temperature and the total power count only
 ``converged`` ones (an ``at_bound`` fit has a component the data do not support, often at a
 temperature bound). A total power is given only when
-it adds distinct hot spots of one epoch: a result whose rows span several times, or name one hot
-spot twice, has no total (the note says why).
+it adds distinct hot spots of one epoch: a result whose rows span several times, name one hot
+spot twice or put two rows at one latitude and longitude has no total (the note says why).
 """
 
 from __future__ import annotations
@@ -92,4 +92,16 @@ def _why_no_total(result: xr.Dataset, fitted: np.ndarray) -> str:
                 return "several epochs: no total power"
         elif np.unique(chosen.astype(str)).size < chosen.size:
             return "a hot spot appears twice: no total power"
+    if {"latitude", "longitude"} <= set(result.coords):
+        shape = [result.sizes[d] for d in batch]
+        places = [
+            np.broadcast_to(result[n].values, shape).ravel()[fitted].astype(float)
+            for n in ("latitude", "longitude")
+            if set(result[n].dims) <= set(batch)
+        ]
+        if len(places) == 2:
+            known = np.isfinite(places[0]) & np.isfinite(places[1])
+            pairs = np.column_stack([p[known] for p in places])
+            if np.unique(pairs, axis=0).shape[0] < pairs.shape[0]:
+                return "two rows at one place (the same hot spot): no total power"
     return ""

@@ -186,7 +186,11 @@ def population():
         },
         coords={"wavelength": lam},
     )
-    return fit_spectra(obs, intervals="profile"), th, STEFAN_BOLTZMANN * (th**4 * ah + tc**4 * ac)
+    return (
+        fit_spectra(obs, model="2T", intervals="profile"),
+        th,
+        STEFAN_BOLTZMANN * (th**4 * ah + tc**4 * ac),
+    )
 
 
 def test_temperature_intervals_cover_the_truth_where_the_fit_is_well_constrained(population):
@@ -229,7 +233,7 @@ def test_profile_interval_ends_are_where_chi2_rises_by_one():
     interval matches the linearised one."""
     lam = np.linspace(1.0, 5.2, 17)
     obs = simulate.observation([1150.0, 420.0], [2e6, 8e7], wavelength=lam, n=3, seed=21)
-    res = fit_spectra(obs, intervals="profile")
+    res = fit_spectra(obs, model="2T", intervals="profile")
     for i in range(3):
         r = res.isel(spectrum=i)
         assert int(r.status) == 0
@@ -277,7 +281,7 @@ def test_unknown_intervals_option_raises():
 def test_covariance_is_symmetric_and_matches_uncertainties():
     lam = np.linspace(1.0, 5.2, 30)
     obs = simulate.observation([1100.0, 400.0], [1e6, 1e8], wavelength=lam, n=5, seed=2)
-    res = fit_spectra(obs, store="covariance")
+    res = fit_spectra(obs, model="2T", store="covariance")
     cov = res.covariance.values
     np.testing.assert_allclose(cov, np.swapaxes(cov, -1, -2))
     diag = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
@@ -293,13 +297,13 @@ def test_covariance_is_symmetric_and_matches_uncertainties():
 def test_bad_spectra_are_flagged_and_the_others_unaffected():
     lam = np.linspace(1.0, 5.2, 17)
     obs = simulate.observation([1100.0, 450.0], [1e6, 5e7], wavelength=lam, n=6, seed=4)
-    clean = fit_spectra(obs)
+    clean = fit_spectra(obs, model="2T")
     bad = obs.copy(deep=True)
     bad["intensity"][1, :] = np.nan  # all NaN
     bad["intensity"][2, 1:] = np.nan  # one channel left
     bad["intensity_uncertainty"][3, 5] = 0.0  # zero uncertainty
     bad["intensity_uncertainty"][4, 2] = -1.0  # negative uncertainty
-    res = fit_spectra(bad)
+    res = fit_spectra(bad, model="2T")
     names = [Status(int(s)).meaning for s in res.status]
     assert names[1] == "no_data"
     assert names[2] == "not_enough_channels"
@@ -350,8 +354,8 @@ def test_dask_backed_fit_is_lazy_and_identical(intervals):
     obs = _batch_observation()
     if intervals == "profile":
         obs = obs.isel(spectrum=slice(0, 200))
-    eager = fit_spectra(obs, intervals=intervals)
-    lazy = fit_spectra(obs.chunk({"spectrum": 100}), intervals=intervals)
+    eager = fit_spectra(obs, model="2T", intervals=intervals)
+    lazy = fit_spectra(obs.chunk({"spectrum": 100}), model="2T", intervals=intervals)
     assert lazy.temperature.chunks is not None
     xr.testing.assert_identical(_no_history(lazy.compute()), _no_history(eager))
 
@@ -359,7 +363,7 @@ def test_dask_backed_fit_is_lazy_and_identical(intervals):
 def test_local_cluster_with_two_processes_gives_identical_results():
     distributed = pytest.importorskip("distributed")
     obs = _batch_observation()
-    eager = fit_spectra(obs)
+    eager = fit_spectra(obs, model="2T")
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -367,19 +371,19 @@ def test_local_cluster_with_two_processes_gives_identical_results():
         distributed.Client(cluster) as client,
     ):
         assert client.scheduler_info()["workers"]
-        remote = fit_spectra(obs.chunk({"spectrum": 100})).compute()
+        remote = fit_spectra(obs.chunk({"spectrum": 100}), model="2T").compute()
     xr.testing.assert_identical(_no_history(remote), _no_history(eager))
 
 
 def test_dask_backed_fit_stores_covariance_and_model_like_the_eager_one():
     obs = _batch_observation().isel(spectrum=slice(0, 150))
     store = ("covariance", "model")
-    eager = fit_spectra(obs, store=store)
-    lazy = fit_spectra(obs.chunk({"spectrum": 50}), store=store)
+    eager = fit_spectra(obs, model="2T", store=store)
+    lazy = fit_spectra(obs.chunk({"spectrum": 50}), model="2T", store=store)
     assert lazy.covariance.chunks is not None
     assert set(eager.data_vars) >= {"covariance", "model_intensity", "temperature"}
     xr.testing.assert_identical(_no_history(lazy.compute()), _no_history(eager))
-    lean = fit_spectra(obs)
+    lean = fit_spectra(obs, model="2T")
     assert "covariance" not in lean and "model_intensity" not in lean and "param" not in lean.dims
 
 
@@ -419,7 +423,7 @@ def test_large_batches_are_fitted_in_blocks_with_the_same_results(monkeypatch):
     from thermal.fit import engine
 
     obs = _batch_observation()
-    whole = fit_spectra(obs, store="covariance")
+    whole = fit_spectra(obs, model="2T", store="covariance")
     monkeypatch.setattr(engine, "BLOCK", 70)  # 400 spectra in 6 blocks
-    blocks = fit_spectra(obs, store="covariance")
+    blocks = fit_spectra(obs, model="2T", store="covariance")
     xr.testing.assert_identical(_no_history(blocks), _no_history(whole))

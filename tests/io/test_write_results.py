@@ -154,7 +154,7 @@ def test_status_words_are_in_the_status_comment(tmp_path):
 
     obs = simulate.observation([1200.0, 450.0], [0.5e6, 60e6], wavelength=[2.0, 3.0, 4.0], n=3)
     obs["intensity"][1, :] = np.nan  # no data
-    result = fit_spectra(obs)
+    result = fit_spectra(obs, model="2T")
     assert "message" not in result
     assert result.status.dtype == np.int8
     assert Status(int(result.status[1])) is Status.NO_DATA

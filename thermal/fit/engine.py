@@ -256,7 +256,7 @@ def _observation_parts(observation: xr.Dataset):
 
 def fit_spectra(
     observation: xr.Dataset,
-    model="2T",
+    model="auto",
     *,
     max_iterations: int = 1000,
     intervals="linear",
@@ -275,8 +275,8 @@ def fit_spectra(
         honoured), optional ``pixel_area`` [m2]. Every other dim is a batch dim. numpy or dask
         backed (dask in, dask out: nothing is computed until asked).
     model : str or model object, optional
-        ``"auto"`` (per spectrum the simplest of no source, 1T, 2T and 3T the data support,
-        see :class:`~thermal.models.AutoModel`), ``"1T"``, ``"2T"`` (default), ``"3T"``,
+        ``"auto"`` (default: per spectrum the simplest of no source, 1T, 2T and 3T the data
+        support, see :class:`~thermal.models.AutoModel`), ``"1T"``, ``"2T"``, ``"3T"``,
         ``"flow"``, or a model object of :mod:`thermal.models`: a
         :class:`~thermal.models.MultiBlackbody` (emissivity, bounded or fixed temperatures,
         reflected-sunlight background), an :class:`~thermal.models.AutoModel` with its
@@ -300,8 +300,9 @@ def fit_spectra(
         Limb limit [degree], in (0, 90] (default 80): spectra whose ``emission_angle`` exceeds
         it get the status ``limb`` and no area or power (see :func:`thermal.plausibility.guard`).
     temperature_range : (float, float), optional
-        Temperature bounds [K] of every component of a named blackbody model (default
-        :data:`thermal.models.DEFAULT_BOUNDS`); recorded in the model description.
+        Temperature bounds [K] of every component of a named blackbody model (default 150-2000 K
+        for ``"auto"``, :data:`thermal.models.DEFAULT_BOUNDS` for the others); recorded in the
+        result's model description.
 
     Returns
     -------

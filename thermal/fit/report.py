@@ -21,7 +21,7 @@ def fit(
     wavelength_or_bands,
     data,
     uncertainty,
-    model="2T",
+    model="auto",
     *,
     kind: str = "intensity",
     unit: str | None = None,

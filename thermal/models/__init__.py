@@ -66,7 +66,9 @@ def get_model(model, temperature_range=None):
         A name, or an object with ``outputs`` and ``evaluate`` (returned as it is).
     temperature_range : (float, float), optional
         Temperature bounds [K] of every component of a named blackbody model (``"auto"``,
-        ``"1T"``, ``"2T"``, ``"3T"``); default :data:`DEFAULT_BOUNDS`.
+        ``"1T"``, ``"2T"``, ``"3T"``); default 150-2000 K for ``"auto"``
+        (:data:`thermal.models.auto.TEMPERATURE_RANGE`) and :data:`DEFAULT_BOUNDS` for the
+        others.
 
     Returns
     -------
@@ -83,7 +85,9 @@ def get_model(model, temperature_range=None):
         if key == "AUTO":
             from thermal.models.auto import AutoModel
 
-            return AutoModel(temperature_range=bounds)
+            return (
+                AutoModel() if temperature_range is None else AutoModel(temperature_range=bounds)
+            )
         if key in ("1T", "2T", "3T"):
             n = int(key[0])
             lo, hi = (float(b) for b in bounds)

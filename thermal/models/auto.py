@@ -31,11 +31,16 @@ import numpy as np
 
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.layout import output
-from thermal.models.blackbody import DEFAULT_BOUNDS, MultiBlackbody
+from thermal.models.blackbody import MultiBlackbody
 from thermal.plausibility import guard
 from thermal.status import Status
 
-__all__ = ["AutoModel"]
+__all__ = ["TEMPERATURE_RANGE", "AutoModel"]
+
+TEMPERATURE_RANGE = (150.0, 2000.0)
+"""Default temperature bounds [K] of the automatic choice: from the coldest surfaces whose
+emission the 1-5 um data can separate from reflected light and the background, to above the
+hottest silicate lavas proposed for Io (ultramafic eruptions, ~1600-1900 K)."""
 
 _FAILED = (
     Status.NO_DATA, Status.INVALID_UNCERTAINTY, Status.INVALID_DATA, Status.NOT_ENOUGH_CHANNELS,
@@ -49,8 +54,8 @@ class AutoModel:
     Parameters
     ----------
     temperature_range : (float, float)
-        Bounds of every component's temperature [K] (default
-        :data:`thermal.models.DEFAULT_BOUNDS`).
+        Bounds of every component's temperature [K] (default :data:`TEMPERATURE_RANGE`,
+        150-2000 K).
     max_components : int
         Largest number of temperatures tried, 1 to 3 (default 3).
     background : bool or {"sunlight", "scene"}
@@ -73,7 +78,7 @@ class AutoModel:
         Standard deviations of the area above its best fit in the upper limit (default 3).
     """
 
-    temperature_range: tuple = DEFAULT_BOUNDS
+    temperature_range: tuple = TEMPERATURE_RANGE
     max_components: int = 3
     background: bool | str = False
     scene: tuple | None = None
