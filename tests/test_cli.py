@@ -508,3 +508,15 @@ def test_interrupts_end_the_run_quickly_and_the_rerun_resumes(long_run, tmp_path
     assert run("fit", *inputs, "-o", out).returncode == 0
     for name in sorted(os.listdir(reference)):
         assert_same_results(reference / name, out / name)
+
+
+@needs_fit
+def test_a_product_seen_at_the_limb_gets_no_power(tmp_path):
+    """EMISSION_ANGLE = 89.9 in the label: every spectrum is flagged limb, none has a power."""
+    from thermal.status import Status
+
+    label, _ = simulate.jiram_spectrometer(tmp_path, "JIR_SPE_RDR_LIMB_V99", emission_angle=89.9)
+    assert main(["fit", label, "-o", str(tmp_path / "limb.nc"), "-q", "--model", "1T"]) == 0
+    with xr.open_dataset(tmp_path / "limb.nc") as res:
+        assert (res.status.values == Status.LIMB).all()
+        assert np.isnan(res.power.values).all() and np.isnan(res.area.values).all()

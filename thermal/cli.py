@@ -296,6 +296,8 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
     store = options.get("store", "")
     bounds = options.get("temperature_range")
     bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
+    if options.get("max_emission_angle", 80.0) != 80.0:
+        bounds_text += f" limb {options['max_emission_angle']:g}"
     if not options.get("overwrite") and _already_done(
         output, checksum, model, intervals, store, bounds_text
     ):
@@ -320,6 +322,7 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
             intervals=intervals,
             store=store,
             temperature_range=bounds,
+            max_emission_angle=options.get("max_emission_angle", 80.0),
         )
     row["warnings"] = [
         f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
@@ -518,6 +521,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     try:
         chosen = get_model(args.model, args.temperature_range)
         store = ",".join(sorted(check_store(args.store)))
+        if not 0.0 < args.max_emission_angle <= 90.0:
+            raise ValueError(
+                f"--max-emission-angle must be in (0, 90] degrees; got {args.max_emission_angle}"
+            )
         if args.intervals == "profile" and not hasattr(chosen, "n"):
             raise ValueError(
                 "--intervals profile needs a fixed blackbody model (--model 1T, 2T or 3T)"
@@ -536,6 +543,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "intervals": args.intervals,
         "store": store,
         "temperature_range": args.temperature_range,
+        "max_emission_angle": args.max_emission_angle,
         "bands": _registered_bands(),
         "overwrite": args.overwrite,
         "compress": args.compress,
@@ -733,6 +741,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
     )
     group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    p.add_argument(
+        "--max-emission-angle",
+        type=float,
+        default=80.0,
+        metavar="DEG",
+        help="limb limit [degree]: spectra seen beyond it get the status limb (default 80)",
+    )
     p.add_argument(
         "--store",
         default="",
