@@ -67,6 +67,10 @@ _MESSAGES = {
 def flag_attributes() -> dict:
     """CF attributes of a ``status`` variable: ``flag_values``, ``flag_meanings`` and a
     ``comment`` giving each code's message."""
+    return dict(_FLAGS)
+
+
+def _flag_attributes() -> dict:
     return {
         "long_name": "fit status",
         "flag_values": np.array([int(s) for s in Status], dtype=np.int8),
@@ -81,3 +85,6 @@ def messages(codes) -> np.ndarray:
     codes = np.asarray(codes)
     table = np.array([s.message for s in Status])
     return table[codes.astype(np.intp)]
+
+
+_FLAGS = _flag_attributes()

@@ -29,6 +29,7 @@ parameters, for information criteria), ``description`` (one line stored in the r
 
 from __future__ import annotations
 
+import functools
 import math
 
 from thermal.models.base import Problem
@@ -80,29 +81,9 @@ def get_model(model, temperature_range=None):
         For an unknown name or an object that is not a model.
     """
     if isinstance(model, str):
-        key = model.strip().upper()
-        bounds = DEFAULT_BOUNDS if temperature_range is None else tuple(temperature_range)
-        if key == "AUTO":
-            from thermal.models.auto import AutoModel
-
-            return (
-                AutoModel() if temperature_range is None else AutoModel(temperature_range=bounds)
-            )
-        if key in ("1T", "2T", "3T"):
-            n = int(key[0])
-            lo, hi = (float(b) for b in bounds)
-            if not (0 < lo < hi and math.isfinite(hi)):
-                raise ValueError(
-                    f"temperature_range must satisfy 0 < low < high [K]; got {temperature_range}"
-                )
-            return MultiBlackbody(n, bounds=dict.fromkeys(range(n), (lo, hi)))
-        if key == "FLOW" and temperature_range is None:
-            from thermal.models.flow import FlowModel
-
-            return FlowModel()
-        raise ValueError(
-            "model must be 'auto', '1T', '2T', '3T', 'flow' or a thermal.models object (and "
-            f"temperature_range goes with the blackbody names only); got {model!r}"
+        return _named(
+            model.strip().upper(),
+            None if temperature_range is None else tuple(float(t) for t in temperature_range),
         )
     if temperature_range is not None:
         raise ValueError("temperature_range goes with a model name; set a model object's bounds")
@@ -111,3 +92,29 @@ def get_model(model, temperature_range=None):
     if missing:
         raise ValueError(f"model object lacks {', '.join(missing)} (see thermal.models)")
     return model
+
+
+@functools.lru_cache(maxsize=64)
+def _named(key: str, temperature_range):
+    """The model of a name (cached: models are immutable)."""
+    bounds = DEFAULT_BOUNDS if temperature_range is None else temperature_range
+    if key == "AUTO":
+        from thermal.models.auto import AutoModel
+
+        return AutoModel() if temperature_range is None else AutoModel(temperature_range=bounds)
+    if key in ("1T", "2T", "3T"):
+        n = int(key[0])
+        lo, hi = bounds
+        if not (0 < lo < hi and math.isfinite(hi)):
+            raise ValueError(
+                f"temperature_range must satisfy 0 < low < high [K]; got {temperature_range}"
+            )
+        return MultiBlackbody(n, bounds=dict.fromkeys(range(n), (lo, hi)))
+    if key == "FLOW" and temperature_range is None:
+        from thermal.models.flow import FlowModel
+
+        return FlowModel()
+    raise ValueError(
+        "model must be 'auto', '1T', '2T', '3T', 'flow' or a thermal.models object (and "
+        f"temperature_range goes with the blackbody names only); got {key.lower()!r}"
+    )
