@@ -10,18 +10,24 @@
   atomically.
 
 Problems with an input raise :class:`InputError` (a ``ValueError``) whose message is one line,
-``"<file>: <problem>"``.
+``"<file>: <problem>"``; bad options raise :class:`OptionError`. Inputs are untrusted
+(``SECURITY.md``): :func:`open_observation` reads under a deadline (``timeout=``, a
+:class:`ReadTimeout` when it passes) and a memory budget (``max_memory=``), see
+:mod:`thermal.io.limits`.
 """
 
 from __future__ import annotations
 
-from thermal.io.formats import detect_format, open_observation, register_format
+from thermal.io.formats import OptionError, detect_format, open_observation, register_format
 from thermal.io.jiram import input_files, label_for
+from thermal.io.limits import ReadTimeout
 from thermal.io.results import write_results
 from thermal.layout import InputError
 
 __all__ = [
     "InputError",
+    "OptionError",
+    "ReadTimeout",
     "detect_format",
     "input_files",
     "label_for",

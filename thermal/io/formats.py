@@ -31,25 +31,37 @@ Other packages add formats
 
 Readers are given as callables or as ``"module:function"`` strings imported on first use, so
 importing :mod:`thermal.io` imports no reader and none of astropy, pvl or netCDF4.
+
+Inputs are untrusted (``SECURITY.md``): :func:`open_observation` reads under a deadline
+(``timeout=``, :func:`thermal.io.limits.deadline`) and a memory budget (``max_memory=``,
+:func:`thermal.io.limits.memory_budget`), and every failure to read a file, whatever a reader or
+the libraries under it raise, reaches the caller as one :class:`InputError` naming the file
+(the original exception chained as its ``__cause__``). Bad options are :class:`OptionError`;
+``KeyboardInterrupt``, ``SystemExit``, ``MemoryError`` and warnings turned into errors pass
+unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
 import inspect
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Callable
 
+from thermal.io import limits
 from thermal.layout import InputError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Format",
+    "OptionError",
     "PluginWarning",
     "detect_format",
     "formats",
@@ -65,6 +77,11 @@ HEAD_BYTES = 4096
 """How many leading bytes of a file the content sniffers see."""
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+-]*$")
+
+
+class OptionError(ValueError):
+    """A bad option of a reader (a name it does not take, a value out of range): a mistake of
+    the caller, not a problem of the file, so never turned into an :class:`InputError`."""
 
 
 class PluginWarning(UserWarning):
@@ -151,18 +168,73 @@ class Format:
 
     def open(self, path, **options):
         """Read ``path`` with this format's reader (``locate`` first); see
-        :func:`open_observation` for the options and errors."""
+        :func:`open_observation` for the options and errors.
+
+        Whatever the reader raises for a bad file becomes an :class:`InputError` (see
+        :func:`reading`); an import failure of the reader itself stays an ``ImportError``.
+        """
         path = os.fspath(path)
         if self.locate is not None:
-            path = _resolve(self.locate, self)(path)
+            with reading(path):
+                path = _resolve(self.locate, self)(path)
         reader = self.load_reader()
         _check_options(self.name, reader, options)
         try:
             return reader(path, **options)
         except TypeError as error:
-            if "unexpected keyword" in str(error):
-                raise ValueError(f"{self.name} reader: {error}") from error
+            if error.__traceback__.tb_next is None and "unexpected keyword" in str(error):
+                raise OptionError(f"{self.name} reader: {error}") from error  # the call itself
+            raise InputError(path, f"cannot read it: {limits.reason(error)}") from error
+        except BaseException as error:
+            replacement = _translate(path, error)
+            if replacement is None:
+                raise
+            raise replacement from error
+
+
+def _translate(path, error: BaseException, passing: tuple = ()) -> BaseException | None:
+    """The exception to raise instead of ``error`` from reading ``path``, or None to let
+    ``error`` pass unchanged (see :func:`reading`)."""
+    if isinstance(error, InputError):
+        text = str(error)
+        if text.isprintable():
+            return None
+        return InputError(limits.one_line(error.path, 1000), limits.one_line(error.problem))
+    if isinstance(error, limits._Expired):
+        return limits.expired_error(error)
+    if isinstance(error, (OptionError, MemoryError, Warning, *passing)):
+        return None
+    if not isinstance(error, Exception):
+        return None
+    return InputError(path, f"cannot read it: {limits.reason(error)}")
+
+
+@contextlib.contextmanager
+def reading(path, passing: tuple = ()):
+    """Context: any exception of reading ``path`` leaves as one :class:`InputError`.
+
+    An :class:`InputError` passes (its message made one line if it was not); so do
+    :class:`OptionError`, ``MemoryError``, warnings turned into errors (``Warning``) and
+    everything that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``); a
+    deadline expiry becomes a :class:`thermal.io.limits.ReadTimeout`; any other exception
+    (``UnicodeDecodeError``, ``struct.error``, ``KeyError``, ``IndexError``, ``OSError``, a
+    library's own parse error...) becomes ``InputError(path, "cannot read it: <type>: <first
+    line>")`` with the original as ``__cause__`` (the traceback of ``thermal fit --debug``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The input named in the error.
+    passing : tuple of exception types, optional
+        More exception types to let pass unchanged.
+    """
+    try:
+        yield
+    except BaseException as error:
+        replacement = _translate(path, error, passing)
+        if replacement is None:
             raise
+        raise replacement from error
 
 
 def _is_reference(value) -> bool:
@@ -199,7 +271,7 @@ def _check_options(name: str, reader: Callable, options: dict) -> None:
     unknown = [key for key in options if key not in accepted]
     if unknown:
         takes = ", ".join(accepted) if accepted else "no options"
-        raise ValueError(
+        raise OptionError(
             f"{name} reader: unexpected option(s) {', '.join(map(repr, unknown))}; "
             f"it takes {takes}"
         )
@@ -482,6 +554,23 @@ def _sniff(fmt: Format, head: bytes) -> bool:
         return False
 
 
+def _check_file(path: str) -> None:
+    """InputError unless ``path`` is a non-empty regular file (a FIFO or device could block
+    a read forever or never end)."""
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory, not an observation file")
+    if not os.path.exists(path):
+        raise InputError(path, "no such file")
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise InputError(path, f"cannot read it: {limits.reason(error)}") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, "not a regular file (a device, FIFO or socket); refused")
+    if info.st_size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+
+
 def detect_format(path) -> str:
     """Name of the format that reads ``path`` (built-in: netcdf, csv, mrt, jiram or fits).
 
@@ -492,18 +581,17 @@ def detect_format(path) -> str:
     Raises
     ------
     InputError
-        Missing path, directory, empty file, a data file without its label, or an
-        unrecognised format.
+        Missing path, directory, not a regular file (a device, FIFO or socket, which could
+        block or never end), empty file, unreadable file, a data file without its label, or
+        an unrecognised format.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise InputError(path, "is a directory, not an observation file")
-    if not os.path.exists(path):
-        raise InputError(path, "no such file")
-    if os.path.getsize(path) == 0:
-        raise InputError(path, "empty file (0 bytes)")
-    with open(path, "rb") as handle:
-        head = handle.read(HEAD_BYTES)
+    _check_file(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError as error:
+        raise InputError(path, f"cannot read it: {limits.reason(error)}") from error
     candidates = _ordered()
     found = next((f for f in candidates if _sniff(f, head)), None)
     suffix = os.path.splitext(path)[1].lower()
@@ -512,11 +600,19 @@ def detect_format(path) -> str:
     if found is None:
         raise InputError(path, f"unrecognised file format (extension {suffix or 'none'!r})")
     if found.locate is not None:
-        _resolve(found.locate, found)(path)  # e.g. a data file without its label
+        with reading(path):
+            _resolve(found.locate, found)(path)  # e.g. a data file without its label
     return found.name
 
 
-def open_observation(path, **options):
+def open_observation(
+    path,
+    *,
+    format: str | None = None,
+    timeout: float | None = limits.DEFAULT_TIMEOUT,
+    max_memory: float | None = None,
+    **options,
+):
     """Read an observation file into the observation layout (``docs/layout.md``).
 
     Parameters
@@ -525,10 +621,20 @@ def open_observation(path, **options):
         netCDF (``.nc``), CSV or MRT photometry table, JIRAM PDS3 label (``.LBL``; a data file
         ``.IMG``/``.DAT`` is opened through the label beside it), JWST ``s3d`` FITS, or a file
         of a registered plugin format.
+    format : str, optional
+        Force a reader by name (see :func:`formats`) instead of detecting the format.
+    timeout : float or None, optional
+        Deadline [s] for detecting and reading the file (default 60); a read that takes
+        longer raises :class:`thermal.io.limits.ReadTimeout`, an :class:`InputError`. None: no
+        deadline. Best effort: it acts between Python bytecodes (see
+        :func:`thermal.io.limits.deadline`).
+    max_memory : float, optional
+        Memory budget [bytes] of the read (default: half the physical memory). Readers compare
+        the sizes a file declares (array shapes, compressed content, label records) with it
+        before allocating and refuse what does not fit with an :class:`InputError`.
     **options
         Passed to the format's reader: JIRAM ``wavelengths`` [um], ``band_integrated``,
-        ``distance`` [m], ``relative_uncertainty``; JWST ``distance`` [m]. ``format=`` forces
-        a reader by name (see :func:`formats`).
+        ``distance`` [m], ``relative_uncertainty``; JWST ``distance`` [m].
 
     Returns
     -------
@@ -541,16 +647,39 @@ def open_observation(path, **options):
     Raises
     ------
     InputError
-        With a one-line ``"<file>: <problem>"`` message (also for a forced plugin format that
-        failed to load).
-    ValueError
-        For an unknown ``format=`` or an option the reader does not take.
+        For any failure to read the file, with a one-line ``"<file>: <problem>"`` message
+        (also for a forced plugin format that failed to load); the exception that caused it
+        is chained as ``__cause__``. :class:`thermal.io.limits.ReadTimeout` (a subclass) when
+        the deadline passed.
+    OptionError
+        A ``ValueError``: an unknown ``format=``, an option the reader does not take or a bad
+        option value (``timeout``, ``max_memory``, a reader's own).
     """
-    name = options.pop("format", None) or detect_format(path)
-    fmt = get_format(name, path)
     try:
-        return fmt.open(path, **options)
-    except ImportError as error:
-        if fmt.origin == "built-in":
+        watch = limits.deadline(timeout, path)
+        if max_memory is not None:
+            limits._checked_budget(max_memory)
+        budget = limits.memory_budget(max_memory)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+    fmt = None
+    if format:
+        try:
+            fmt = get_format(format, path)
+        except InputError:
             raise
-        raise InputError(path, str(error)) from error
+        except ValueError as error:
+            raise OptionError(str(error)) from None
+    try:
+        with budget, reading(path, passing=(ImportError,)), watch:
+            if fmt is None:
+                fmt = get_format(detect_format(path), path)
+            else:
+                _check_file(os.fspath(path))
+            return fmt.open(path, **options)
+    except ImportError as error:
+        if fmt is None or fmt.origin == "built-in":
+            raise
+        raise InputError(path, limits.one_line(error)) from error
+    except limits._Expired as expired:  # a deadline that passed as its block ended
+        raise limits.expired_error(expired) from expired

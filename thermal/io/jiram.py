@@ -29,6 +29,13 @@ The detached label is parsed with pvl; the data file it points to is read with n
   extensions and names match in any case). :func:`label_for`, :func:`find_label` and
   :func:`input_files` are the one place that pairs them (``thermal.io`` and the command line
   use them).
+- **Untrusted labels** (``SECURITY.md``). A file a pointer names must resolve inside the
+  label's folder, symbolic links resolved: an absolute name, a ``..`` component or a link
+  that leaves the folder is refused before anything of it is read (:func:`data_file`). The
+  label is read up to :data:`LABEL_MAX_BYTES` and its ``END``, checked by a linear-time
+  syntax scan that refuses what pvl's recovery loops on forever (``KEY = 1 =``), and parsed
+  under a deadline (:data:`LABEL_TIMEOUT` plus :data:`LABEL_SECONDS_PER_BYTE`). Declared
+  sizes are compared with the data file and the memory budget before anything is allocated.
 
 Reference: Adriani et al. (2017), "JIRAM, the Jovian Infrared Auroral Mapper", Space Sci. Rev.
 213, 393-446, doi:10.1007/s11214-014-0094-y.
@@ -38,13 +45,17 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 
 import numpy as np
 import xarray as xr
 
+from thermal.io import limits
+from thermal.io.formats import OptionError
 from thermal.layout import InputError, finalise
 from thermal.units import surface_footprint_area
 
@@ -52,6 +63,9 @@ __all__ = [
     "DATA_EXTENSIONS",
     "IFOV",
     "LABEL_EXTENSIONS",
+    "LABEL_MAX_BYTES",
+    "LABEL_TIMEOUT",
+    "data_file",
     "find_label",
     "input_files",
     "label_for",
@@ -80,29 +94,108 @@ DATA_EXTENSIONS = (".img", ".dat", ".qub")
 # a label pointer naming a file: ^IMAGE = "X.IMG", ^TABLE = ("X.DAT", 1), ^IMAGE = X.IMG
 _POINTER = re.compile(r'^\s*\^\w+\s*=\s*\(?\s*(?:"([^"]+)"|([\w.-]+\.\w+))')
 
+LABEL_MAX_BYTES = 256 * 1024
+"""Largest PDS3 label read [bytes] (JIRAM labels have 4-6 KiB; pvl parses ~30 KiB/s)."""
+LABEL_TIMEOUT = 5.0
+"""Deadline [s] of parsing a label, plus :data:`LABEL_SECONDS_PER_BYTE` per byte."""
+LABEL_SECONDS_PER_BYTE = 40e-6
+"""Extra parse time [s] allowed per byte of label (about twice pvl's observed cost)."""
+BYTES_PER_VALUE = 80
+"""Peak memory [bytes] of reading one 32-bit value of a product (raw bytes, float64 values,
+radiance and uncertainty per band, the checks of ``finalise``; 64 measured for an imager
+frame)."""
+
 
 def _folder(path) -> str:
     return os.path.dirname(os.fspath(path))
 
 
 def _beside(path, name) -> str | None:
-    """The file called ``name`` (exactly, else in any case) in the folder of ``path``."""
-    folder = _folder(path)
-    exact = os.path.join(folder, name)
-    if os.path.isfile(exact):
-        return exact
+    """The file called ``name`` (exactly, else in any case) in the folder of ``path``; only a
+    name confined to that folder (:func:`data_file`), else None."""
     try:
-        names = sorted(os.listdir(folder or "."))
-    except OSError:
+        return data_file(path, name)
+    except InputError:
         return None
-    for other in names:
-        if other.lower() == name.lower() and os.path.isfile(os.path.join(folder, other)):
-            return os.path.join(folder, other)
+
+
+def _foreign(name: str) -> str | None:
+    """Why a file name from a label may not be followed, or None if it may."""
+    if not name or "\x00" in name:
+        return "an empty name or a NUL character"
+    if "\\" in name:
+        return "a backslash"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in name.split("/"):
+        return "a '..' component"
     return None
 
 
+def data_file(label, name) -> str | None:
+    """The data file a label's pointer names, confined to the label's folder.
+
+    Parameters
+    ----------
+    label : str or path-like
+        The label (or the attached-label data file) whose folder holds the data.
+    name : str
+        The file name from the pointer: a name in that folder (matched exactly, else in any
+        case) or a relative path below it.
+
+    Returns
+    -------
+    str or None
+        The file's path (the label's folder joined with the name found), or None when there is
+        no regular file of that name.
+
+    Raises
+    ------
+    InputError
+        When the name is absolute, has a ``..`` component, a backslash or a NUL, or resolves
+        (through symbolic links) outside the label's folder. The message names the label and
+        the name from the label only: nothing of the foreign file (not even its size) is read
+        or told.
+    """
+    label = os.fspath(label)
+    name = str(name)
+    why = _foreign(name)
+    if why is not None:
+        raise InputError(
+            label,
+            f"the label names data file {limits.one_line(repr(name), 120)}, which has {why}: a "
+            "data file must be inside the label's folder; refused",
+        )
+    folder = os.path.dirname(os.path.abspath(label))
+    candidate = os.path.join(folder, *[part for part in name.split("/") if part not in ("", ".")])
+    if not os.path.lexists(candidate) and "/" not in name:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            names = []
+        lowered = name.lower()
+        candidate = next(
+            (os.path.join(folder, n) for n in names if n.lower() == lowered), candidate
+        )
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(candidate)
+    if real == real_folder or os.path.commonpath([real, real_folder]) != real_folder:
+        raise InputError(
+            label,
+            f"the label names data file {limits.one_line(repr(name), 120)}, a symbolic link "
+            "(or a path through one) that leaves the label's folder; refused",
+        )
+    try:
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return None
+    except OSError:
+        return None
+    return os.path.join(_folder(label), os.path.relpath(candidate, folder))
+
+
 def _same_stem(path, extensions) -> list[str]:
-    """Files beside ``path`` with its stem and one of ``extensions`` (any case), sorted."""
+    """Files beside ``path`` with its stem and one of ``extensions`` (any case), sorted; only
+    regular files that resolve inside the folder (no link leaving it, :func:`data_file`)."""
     folder = _folder(path)
     stem = os.path.splitext(os.path.basename(os.fspath(path)))[0].lower()
     try:
@@ -114,7 +207,7 @@ def _same_stem(path, extensions) -> list[str]:
         for n in names
         if os.path.splitext(n)[0].lower() == stem
         and os.path.splitext(n)[1].lower() in extensions
-        and os.path.isfile(os.path.join(folder, n))
+        and _beside(path, n) is not None
     ]
 
 
@@ -187,15 +280,16 @@ def _pointer_names(label) -> list[str]:
     """File names that the ``^`` pointers of a label name (no pvl: a text scan to ``END``)."""
     names = []
     try:
-        with open(label, encoding="latin-1") as handle:
-            for number, line in enumerate(handle):
-                if line.strip() == "END" or number > 10_000:
-                    break
-                match = _POINTER.match(line)
-                if match:
-                    names.append(match.group(1) or match.group(2))
+        with open(label, "rb") as handle:
+            head = handle.read(LABEL_MAX_BYTES)
     except OSError:
         return []
+    for line in head.decode("latin-1").splitlines():
+        if line.strip() == "END":
+            break
+        match = _POINTER.match(line)
+        if match:
+            names.append(match.group(1) or match.group(2))
     return names
 
 
@@ -213,7 +307,8 @@ def input_files(path) -> list[str]:
     list of str
         ``[label, *data files]``: the label first, then, sorted, the files its pointers name
         and the data files with its stem (``.IMG``/``.DAT``/``.QUB``, any case) beside it;
-        ``[path]`` for other inputs.
+        ``[path]`` for other inputs. Names that leave the label's folder (:func:`data_file`)
+        are not listed.
     """
     path = os.fspath(path)
     if _has_extension(path, DATA_EXTENSIONS):
@@ -246,6 +341,170 @@ def spectrometer_wavelengths() -> np.ndarray:
     return values
 
 
+_CONTINUATION = re.compile(r"-[\n\r\f]\s*")  # pvl's OmniParser joins "ABC-\n  DEF" lines
+_WORD = re.compile(r"(?:[^\s=(){}<>\"',;#/]|/(?!\*))+")  # up to a delimiter or comment
+_IN_GROUP = re.compile(r"[\"'(){}=]|/\*")  # what matters inside a ( ) or { } list
+_CLOSING = {"(": ")", "{": "}"}
+
+
+def _line(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _skip_comment(text: str, i: int, path) -> int:
+    end = text.find("*/", i + 2)
+    if end < 0:
+        raise InputError(path, f"PDS3 label: unterminated /* comment at line {_line(text, i)}")
+    return end + 2
+
+
+def _skip_quoted(text: str, i: int, path) -> int:
+    end = text.find(text[i], i + 1)
+    if end < 0:
+        raise InputError(
+            path, f"PDS3 label: unterminated {text[i]} quote at line {_line(text, i)}"
+        )
+    return end + 1
+
+
+def _skip_group(text: str, i: int, path) -> int:
+    """End of the ( ) or { } list that opens at ``i`` (nested lists, quotes and comments
+    inside); a list may not hold '='."""
+    stack = [_CLOSING[text[i]]]
+    j = i + 1
+    while stack:
+        found = _IN_GROUP.search(text, j)
+        if found is None:
+            raise InputError(path, f"PDS3 label: unclosed {text[i]} at line {_line(text, i)}")
+        j = found.start()
+        c = text[j]
+        if c in "\"'":
+            j = _skip_quoted(text, j, path)
+            continue
+        if c == "/":
+            j = _skip_comment(text, j, path)
+            continue
+        if c in _CLOSING:
+            stack.append(_CLOSING[c])
+        elif c in ")}":
+            if c != stack.pop():
+                raise InputError(path, f"PDS3 label: mismatched {c!r} at line {_line(text, j)}")
+        else:
+            raise InputError(path, f"PDS3 label: '=' inside a list at line {_line(text, j)}")
+        j += 1
+    return j
+
+
+def _tokens(text: str, path):
+    """(kind, start, end) of the top-level tokens of a label: ``word``, ``=``, ``;``,
+    ``value`` (a quoted string or a list) and ``units`` (``<...>``)."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif text.startswith("/*", i):
+            i = _skip_comment(text, i, path)
+        elif c == "#":  # a comment to the end of the line (pvl's omni grammar)
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif c in "\"'":
+            end = _skip_quoted(text, i, path)
+            yield "value", i, end
+            i = end
+        elif c in _CLOSING:
+            end = _skip_group(text, i, path)
+            yield "value", i, end
+            i = end
+        elif c == "<":
+            end = text.find(">", i + 1)
+            if end < 0 or "=" in text[i:end]:
+                raise InputError(path, f"PDS3 label: unclosed < at line {_line(text, i)}")
+            yield "units", i, end + 1
+            i = end + 1
+        elif c in "=;":
+            yield c, i, i + 1
+            i += 1
+        elif c in ")}>,":
+            raise InputError(path, f"PDS3 label: unexpected {c!r} at line {_line(text, i)}")
+        else:
+            j = _WORD.match(text, i).end()
+            yield "word", i, j
+            i = j
+
+
+def _label_syntax(text: str, path) -> int:
+    """Check the statement structure of a label in linear time; return where it ends (after
+    ``END``, or the text's length without one).
+
+    Every statement must be ``KEYWORD = value [<units>] [;]`` or a bare keyword
+    (``END_OBJECT``); an ``=`` anywhere else (``A = 1 =``, ``A = B = C``, a value missing
+    before the next keyword) is refused, because pvl's error recovery loops forever on some
+    of them.
+    """
+    state = "start"  # start | name | value | after
+    for kind, start, end in _tokens(text, path):
+        if state == "start" or (state in ("name", "after") and kind == "word"):
+            if kind != "word":
+                raise InputError(
+                    path,
+                    f"PDS3 label: {text[start:end][:20]!r} where a keyword was expected at line "
+                    f"{_line(text, start)} (a missing value or a stray '='?)",
+                )
+            if text[start:end].upper() == "END":
+                return end
+            state = "name"
+        elif state == "name":
+            if kind != "=":
+                raise InputError(
+                    path, f"PDS3 label: a keyword without '=' at line {_line(text, start)}"
+                )
+            state = "value"
+        elif state == "value":
+            if kind not in ("word", "value"):
+                raise InputError(
+                    path, f"PDS3 label: no value after '=' at line {_line(text, start)}"
+                )
+            state = "after"
+        elif kind == "units" and state == "after":
+            state = "units"
+        elif kind == ";" or (state == "units" and kind == "word"):
+            state = "start" if kind == ";" else "name"
+            if kind == "word" and text[start:end].upper() == "END":
+                return end
+        else:
+            raise InputError(
+                path,
+                f"PDS3 label: unexpected {text[start:end][:20]!r} after a value at line "
+                f"{_line(text, start)} (a stray '='?)",
+            )
+    return len(text)
+
+
+def _label_text(path) -> str:
+    """The label's text up to its ``END`` statement: at most :data:`LABEL_MAX_BYTES`, newlines
+    and continuation lines as pvl reads them, syntax checked (:func:`_label_syntax`)."""
+    with open(path, "rb") as handle:
+        raw = handle.read(LABEL_MAX_BYTES + 1)
+    text = raw.decode("latin-1").replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTINUATION.sub("", text)
+    end = _label_syntax(text, path)
+    if end == len(text) and len(raw) > LABEL_MAX_BYTES:
+        raise InputError(
+            path,
+            f"PDS3 label: no END statement in the first {limits.format_bytes(LABEL_MAX_BYTES)}"
+            " (not a label, or larger than labels are read)",
+        )
+    try:
+        return text[:end].encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            path,
+            f"PDS3 label: not ASCII text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start} of the label)",
+        ) from error
+
+
 def _label(path):
     try:
         with warnings.catch_warnings():
@@ -256,11 +515,18 @@ def _label(path):
         raise InputError(path, "reading PDS3 labels needs pvl (pip install thermal[io])") from (
             error
         )
+    text = _label_text(path)
+    seconds = LABEL_TIMEOUT + LABEL_SECONDS_PER_BYTE * len(text)
     try:
-        return pvl.load(str(path))
+        with limits.deadline(seconds, path, "parsing the PDS3 label"):
+            label = pvl.loads(text)
+    except InputError:
+        raise
     except Exception as error:  # pvl raises several parser exception types
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(path, f"not a readable PDS3 label: {detail}") from error
+        raise InputError(path, f"not a readable PDS3 label: {limits.reason(error)}") from error
+    if not isinstance(label, Mapping):  # pragma: no cover - pvl returns a PVLModule
+        raise InputError(path, "not a readable PDS3 label")
+    return label
 
 
 def _plain(value):
@@ -272,24 +538,60 @@ def _plain(value):
     return value
 
 
-def _data_file(label_path, pointer) -> tuple[str, int]:
-    """(data file path, byte offset) of a detached or attached ``^IMAGE``/``^TABLE`` pointer."""
-    if isinstance(pointer, (list, tuple)):
-        name, record = pointer[0], int(pointer[1])
-        offset = None
+def _integer(path, where: str, value, default: int = 0) -> int:
+    """A label value that must be an integer (``None``/``"N/A"`` -> ``default``)."""
+    value = _plain(value)
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,30}\s*", value):
+        return int(value)
+    raise InputError(path, f"{where} = {limits.one_line(repr(value), 60)} is not an integer")
+
+
+def _group(path, parent, key: str) -> Mapping:
+    """The OBJECT or GROUP ``key`` of ``parent`` ({} if absent)."""
+    value = parent.get(key, {})
+    if not isinstance(value, Mapping):
+        raise InputError(path, f"{key} is a keyword, not an OBJECT or GROUP, in the label")
+    return value
+
+
+def _data_file(label_path, pointer) -> tuple[str, int, bool]:
+    """(data file path, offset, offset in bytes?) of a detached ``^IMAGE``/``^TABLE`` pointer:
+    ``"X.IMG"``,
+    ``("X.IMG", record)`` (records of ``RECORD_BYTES``, from 1) or ``("X.IMG", n <BYTES>)``
+    (bytes, from 1). The file must be inside the label's folder (:func:`data_file`)."""
+    units = None
+    if isinstance(pointer, (list, tuple)) and len(pointer) == 2:
+        name, record = pointer
+        units = str(getattr(record, "units", "") or "").upper() or None
+        record = _integer(label_path, "the data pointer's record", record, default=1)
     elif isinstance(pointer, str):
-        name, record, offset = pointer, 1, 0
+        name, record = pointer, 1
     else:
-        raise InputError(label_path, f"unsupported data pointer {pointer!r}")
-    if hasattr(record, "units"):
-        record = int(record.value)
-    found = _beside(os.path.abspath(label_path), str(name))
-    if found is not None:
-        return found, (offset if offset is not None else record - 1)
-    raise InputError(label_path, f"data file {name!r} named by the label is missing")
+        raise InputError(
+            label_path, f"unsupported data pointer {limits.one_line(repr(pointer), 80)}"
+        )
+    if not isinstance(name, str):
+        raise InputError(label_path, "the data pointer names no file")
+    if record < 1:
+        raise InputError(label_path, f"data pointer record {record} (records count from 1)")
+    if units not in (None, "BYTES"):
+        raise InputError(label_path, f"data pointer unit {units!r} (BYTES or none)")
+    found = data_file(label_path, name)
+    if found is None:
+        shown = limits.one_line(repr(name), 120)
+        raise InputError(label_path, f"data file {shown} named by the label is missing")
+    return found, record - 1, units == "BYTES"
 
 
-def _read_floats(label_path, data_path, offset, count, record_bytes):
+def _read_floats(label_path, data_path, offset, count, record_bytes, what):
+    """The ``count`` 32-bit floats from ``offset`` (records, or bytes when ``record_bytes`` is
+    None) of ``data_path`` as float64, in the more plausible byte order."""
     expected = count * 4
     size = os.path.getsize(data_path)
     start = offset * record_bytes if record_bytes else offset
@@ -299,18 +601,19 @@ def _read_floats(label_path, data_path, offset, count, record_bytes):
             f"data file {os.path.basename(data_path)!r} has {size} bytes; the label implies "
             f"{start + expected}",
         )
+    limits.check_memory(label_path, count * BYTES_PER_VALUE, what)
     raw = np.fromfile(data_path, dtype=np.uint8, count=expected, offset=start)
-    with np.errstate(invalid="ignore", over="ignore"):
-        little = raw.view("<f4").astype(np.float64)
-        big = raw.view(">f4").astype(np.float64)
+    if raw.size != expected:  # the file changed under us
+        raise InputError(label_path, f"data file {os.path.basename(data_path)!r} is truncated")
 
     def score(values):
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             return np.count_nonzero(np.isfinite(values) & (np.abs(values) < 1e4))
 
+    little, big = raw.view("<f4"), raw.view(">f4")
     if score(big) > score(little):
-        return big, "big-endian"
-    return little, "little-endian"
+        return big.astype(np.float64), "big-endian"
+    return little.astype(np.float64), "little-endian"
 
 
 def _normalise_unit(label_path, unit, band, band_integrated):
@@ -336,10 +639,10 @@ def _normalise_unit(label_path, unit, band, band_integrated):
             return 1.0 / BAND_WIDTH[band], (
                 f"label unit W/(m^2*sr) divided by the {band} width {BAND_WIDTH[band]} um"
             )
-        raise ValueError(
+        raise OptionError(
             f"band_integrated must be 'relabelled' or 'divide'; got {band_integrated!r}"
         )
-    raise InputError(label_path, f"unknown JIRAM radiance unit {unit!r}")
+    raise InputError(label_path, f"unknown JIRAM radiance unit {limits.one_line(repr(unit), 80)}")
 
 
 def _identity(label) -> dict:
@@ -369,13 +672,16 @@ def _identity(label) -> dict:
         attrs["product_id"] = str(label["PRODUCT_ID"])
     if "SPICE_FILE_NAME" in label:
         # a PDS set: pvl returns a frozenset and the kernel order is lost (docs/formats.md)
-        attrs["jiram_spice_file_name"] = ", ".join(sorted(map(str, label["SPICE_FILE_NAME"])))
+        kernels = label["SPICE_FILE_NAME"]
+        if not isinstance(kernels, (list, tuple, set, frozenset)):
+            kernels = [kernels]
+        attrs["jiram_spice_file_name"] = ", ".join(sorted(map(str, kernels)))
     return attrs
 
 
-def _geometry(label, group, distance):
+def _geometry(label, group, distance, path=None):
     """(slant distance [m] or None, emission angle [degree] or None, lat, lon_east)."""
-    params = label.get(group, {}) if group else {}
+    params = _group(path, label, group) if group else {}
     emission = _plain(params.get("EMISSION_ANGLE")) if params else None
     if distance is None and params:
         slant = _plain(params.get("SLANT_DISTANCE"))
@@ -439,15 +745,30 @@ def read_jiram(
     InputError
         Missing or wrongly sized data file, unknown unit, unsupported product.
     """
+    if distance is not None and not distance > 0:
+        raise OptionError(f"distance must be > 0 [m]; got {distance}")
+    if not relative_uncertainty > 0:
+        raise OptionError(f"relative_uncertainty must be > 0; got {relative_uncertainty}")
+    if band_integrated not in ("relabelled", "divide"):
+        raise OptionError(
+            f"band_integrated must be 'relabelled' or 'divide'; got {band_integrated!r}"
+        )
+    if wavelengths is not None:
+        try:
+            wavelengths = np.asarray(wavelengths, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise OptionError(f"wavelengths must be numbers [um]: {error}") from None
+        if wavelengths.ndim != 1:
+            raise OptionError(f"wavelengths must be 1-D [um]; got shape {wavelengths.shape}")
     label = _label(path)
     if "FILE" not in label:
         raise InputError(path, "PDS3 label has no OBJECT = FILE (not a JIRAM RDR label)")
-    file_object = label["FILE"]
-    record_bytes = int(_plain(file_object.get("RECORD_BYTES")) or 0)
+    file_object = _group(path, label, "FILE")
+    record_bytes = _integer(path, "RECORD_BYTES", file_object.get("RECORD_BYTES"))
+    if record_bytes < 0:
+        raise InputError(path, f"RECORD_BYTES = {record_bytes} (must be >= 0)")
     unit = _plain(file_object.get("UNIT"))
     attrs = _identity(label)
-    if distance is not None and not distance > 0:
-        raise ValueError(f"distance must be > 0 [m]; got {distance}")
     if "^IMAGE" in file_object:
         ds = _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance)
     elif "^TABLE" in file_object:
@@ -456,8 +777,6 @@ def read_jiram(
         )
     else:
         raise InputError(path, "label has neither ^IMAGE nor ^TABLE inside OBJECT = FILE")
-    if not relative_uncertainty > 0:
-        raise ValueError(f"relative_uncertainty must be > 0; got {relative_uncertainty}")
     radiance = ds["radiance"].values
     with np.errstate(invalid="ignore"):
         floor = 1e-3 * np.nanmedian(np.abs(radiance)) if np.isfinite(radiance).any() else 0.0
@@ -481,14 +800,21 @@ def read_jiram(
 
 
 def _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance):
-    image = file_object["IMAGE"] if "IMAGE" in file_object else {}
-    lines = int(_plain(image.get("LINES")) or 0)
-    samples = int(_plain(image.get("LINE_SAMPLES")) or 0)
-    bits = int(_plain(image.get("SAMPLE_BITS")) or 32)
+    image = _group(path, file_object, "IMAGE")
+    lines = _integer(path, "LINES", image.get("LINES"))
+    samples = _integer(path, "LINE_SAMPLES", image.get("LINE_SAMPLES"))
+    bits = _integer(path, "SAMPLE_BITS", image.get("SAMPLE_BITS"), default=32)
     if lines <= 0 or samples <= 0 or bits != 32:
         raise InputError(path, f"unsupported IMAGE shape {lines} x {samples} x {bits} bits")
-    data_path, offset = _data_file(path, file_object["^IMAGE"])
-    values, byte_order = _read_floats(path, data_path, offset, lines * samples, record_bytes)
+    data_path, offset, in_bytes = _data_file(path, file_object["^IMAGE"])
+    values, byte_order = _read_floats(
+        path,
+        data_path,
+        offset,
+        lines * samples,
+        0 if in_bytes else record_bytes,
+        f"the IMAGE ({lines} x {samples} values)",
+    )
     values = values.reshape(lines, samples)
     mode = str(_plain(label.get("INSTRUMENT_MODE_ID")) or "").upper()
     if lines == 2 * _HALF_LINES:
@@ -511,7 +837,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
         notes.append(f"{band}: {note}")
         radiance[rows, :, k] = values[rows] * factor
         group = "L_BAND_PARAMETERS" if band == "jiram_l" else "M_BAND_PARAMETERS"
-        slant, emission, _, _ = _geometry(label, group, distance)
+        slant, emission, _, _ = _geometry(label, group, distance, path)
         area = _pixel_area(path, slant, emission)
         if area is not None:
             pixel_area[rows] = area
@@ -545,9 +871,9 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
 
 
 def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, distance, label):
-    table = file_object["TABLE"] if "TABLE" in file_object else {}
-    rows = int(_plain(table.get("ROWS")) or 0)
-    columns = int(_plain(table.get("COLUMNS")) or 0)
+    table = _group(path, file_object, "TABLE")
+    rows = _integer(path, "ROWS", table.get("ROWS"))
+    columns = _integer(path, "COLUMNS", table.get("COLUMNS"))
     if rows <= 0 or columns <= 0:
         raise InputError(path, f"unsupported TABLE shape {rows} x {columns}")
     grid = spectrometer_wavelengths() if wavelengths is None else np.asarray(wavelengths, float)
@@ -555,8 +881,15 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
         raise InputError(
             path, f"{columns} spectral channels but {grid.size} wavelengths were given"
         )
-    data_path, offset = _data_file(path, file_object["^TABLE"])
-    values, byte_order = _read_floats(path, data_path, offset, rows * columns, record_bytes)
+    data_path, offset, in_bytes = _data_file(path, file_object["^TABLE"])
+    values, byte_order = _read_floats(
+        path,
+        data_path,
+        offset,
+        rows * columns,
+        0 if in_bytes else record_bytes,
+        f"the TABLE ({rows} x {columns} values)",
+    )
     factor, note = _normalise_unit(path, unit, None, "relabelled")
     radiance = values.reshape(rows, columns) * factor
     ds = xr.Dataset(
@@ -586,7 +919,7 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
             ),
         },
     )
-    slant, emission, _, _ = _geometry(label, "SPECTROMETER_PARAMETERS", distance)
+    slant, emission, _, _ = _geometry(label, "SPECTROMETER_PARAMETERS", distance, path)
     area = _pixel_area(path, slant, emission)
     if area is not None:
         ds["pixel_area"] = ((), area, _PIXEL_AREA_ATTRS)

@@ -8,6 +8,11 @@ table says otherwise (a ``# units: Jy`` comment line in CSV, column units in MRT
 densities in Jy need the ``distance`` column [m] and are converted at the band centre.
 Longitudes are degrees west in the tables and degrees east in the Dataset (the west value is
 kept as ``longitude_west``).
+
+Tables are untrusted (``SECURITY.md``): a table is read whole, so its size times
+:data:`BYTES_PER_BYTE` must fit the memory budget (:func:`thermal.io.limits.current_max_memory`);
+text that is not UTF-8 and CSV syntax errors are :class:`~thermal.layout.InputError` naming the
+place.
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
+from thermal.io import limits
 from thermal.layout import InputError, finalise
 from thermal.units import conversion_factor, flux_density_to_intensity, west_to_east
 
-__all__ = ["read_csv", "read_mrt"]
+__all__ = ["BYTES_PER_BYTE", "read_csv", "read_mrt"]
 
 DEFAULT_UNITS = "GW um-1 sr-1"
+BYTES_PER_BYTE = 80
+"""Peak memory [bytes] of reading one byte of a table (a Python object per cell: measured
+24-64 for CSV, ~17 for MRT)."""
 _METADATA = (
     "hotspot",
     "time",
@@ -55,6 +64,11 @@ _MRT_DATE = ("year", "mon", "day")
 _META_LINE = re.compile(r"^#\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*)$")
 
 
+def _check_size(path, kind: str) -> None:
+    size = os.path.getsize(path)
+    limits.check_memory(path, size * BYTES_PER_BYTE, f"the {kind} ({limits.format_bytes(size)})")
+
+
 def _float(text: str, path, where: str) -> float:
     text = text.strip()
     if text == "":
@@ -62,7 +76,8 @@ def _float(text: str, path, where: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise InputError(path, f"{where}: {text!r} is not a number") from None
+        shown = limits.one_line(repr(text), 60)
+        raise InputError(path, f"{where}: {shown} is not a number") from None
 
 
 def _build(path, n, columns, units, extra_attrs, *, source_format) -> xr.Dataset:
@@ -197,8 +212,17 @@ def read_csv(path) -> xr.Dataset:
     InputError
         Unknown columns (band names), unparseable cells, missing uncertainties.
     """
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        lines = handle.read().splitlines()
+    _check_size(path, "CSV table")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            lines = handle.read().splitlines()
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise InputError(
+            path,
+            f"not UTF-8 text: byte 0x{error.object[error.start]:02x} on line {line} (offset "
+            f"{error.start}); save the table as UTF-8",
+        ) from error
     meta: dict[str, str] = {}
     comments = []
     body = []
@@ -215,10 +239,15 @@ def read_csv(path) -> xr.Dataset:
     if not body:
         raise InputError(path, "no header row and no data rows")
     reader = csv.reader(body)
-    header = [h.strip() for h in next(reader)]
-    if len(set(header)) != len(header):
-        raise InputError(path, "duplicate column names")
-    rows = list(reader)
+    try:
+        header = [h.strip() for h in next(reader)]
+        if len(set(header)) != len(header):
+            raise InputError(path, "duplicate column names")
+        rows = list(reader)
+    except csv.Error as error:
+        raise InputError(
+            path, f"CSV syntax on table line {reader.line_num}: {limits.one_line(error)}"
+        ) from error
     if not rows:
         raise InputError(path, "no data rows")
     for i, row in enumerate(rows):
@@ -278,11 +307,11 @@ def read_mrt(path) -> xr.Dataset:
         raise InputError(path, "reading MRT tables needs astropy (pip install thermal[io])") from (
             error
         )
+    _check_size(path, "MRT table")
     try:
         table = astropy_ascii.read(path, format="mrt")
     except Exception as error:  # astropy raises many types for malformed tables
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(path, f"not a readable MRT table: {detail}") from error
+        raise InputError(path, f"not a readable MRT table: {limits.reason(error)}") from error
     n = len(table)
     if n == 0:
         raise InputError(path, "no data rows")

@@ -1,0 +1,1 @@
+"""Reader and writer tests; helpers import as ``tests.io.<module>`` (``mutants``)."""
