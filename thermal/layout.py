@@ -61,6 +61,9 @@ class InputError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):  # pickled between dask processes
+        return (type(self), (self.path, self.problem))
+
 
 def _units_of(variable: xr.DataArray) -> str | None:
     units = variable.attrs.get("units", variable.encoding.get("units"))

@@ -112,3 +112,11 @@ def test_unreadable_files(spectra, tmp_path, write):
         open_observation(tmp_path)
     with pytest.raises(InputError, match="no such file"):
         open_observation(tmp_path / "missing.nc")
+
+
+def test_input_errors_survive_pickling():
+    """An InputError crosses dask processes (pickled) with its file and problem."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(InputError("a.nc", "broken")))
+    assert (str(error), error.path, error.problem) == ("a.nc: broken", "a.nc", "broken")
