@@ -104,7 +104,7 @@ def main(quick: bool = False) -> None:
     for channels in (4, 17, 300):
         lam, y, sigma = population(n_fast, channels)
         ch = Channels.from_wavelength(lam)
-        fit_arrays(y[:2000], sigma[:2000], ch)  # compile / load the cache, both targets
+        fit_arrays(y[:2000], sigma[:2000], ch)  # compile / load the cache
         elapsed = []
         for _ in range(2):  # the faster of two runs, as timeit does: this VM's speed wanders
             start = time.perf_counter()

@@ -1,30 +1,37 @@
-"""The compile options of thermal._kernels.jit."""
+"""How thermal._kernels compiles kernels: borrowed arrays (no reference counting), one
+compilation per signature."""
 
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
+import numba
 import numpy as np
 
 from thermal._kernels import jit
 
 
-def _reference_counting_calls(dispatcher):
+def _reference_counts(dispatcher) -> int:
     """Calls of numba's NRT_incref / NRT_decref in the compiled functions of ``dispatcher``
-    (the runtime's own definitions of the two excluded)."""
-    llvm = dispatcher.inspect_llvm(dispatcher.signatures[0])
+    (its LLVM IR after optimisation), apart from the wrappers numba adds for calls from
+    Python and the runtime's own definitions."""
     calls = 0
-    for body in re.split(r"^define ", llvm, flags=re.M)[1:]:
-        name = body.split("(", 1)[0]
-        if "NRT_incref" in name or "NRT_decref" in name:
-            continue
-        calls += len(re.findall(r"call [^\n]*@NRT_(?:incref|decref)\(", body))
+    for signature in dispatcher.signatures:
+        for body in re.split(r"^define ", dispatcher.inspect_llvm(signature), flags=re.M)[1:]:
+            head = body.split("{", 1)[0]
+            if "NRT_" in head or "cpython" in head or "cfunc." in head:
+                continue
+            calls += len(re.findall(r"call [^\n]*@NRT_(?:incref|decref)\(", body))
     return calls
 
 
-def _kernel_pair(allocates):
-    """A caller taking views and passing arrays to a callee with a loop and two exits, the
-    shape whose reference counts numba's pruning pass cannot remove."""
+def _kernel_pair(decorate):
+    """A callee with a loop and two exits, called with row views, and a caller that swaps two
+    arrays: the shapes whose reference counts numba's pruning pass leaves in place."""
 
-    @jit(allocates=allocates, cache=False)
+    @decorate
     def weighted(a, w, k):
         s = 0.0
         for i in range(a.size):
@@ -33,47 +40,111 @@ def _kernel_pair(allocates):
                 return s
         return s + k
 
-    @jit(allocates=allocates, cache=False)
-    def caller(rows, w, out):
+    @decorate
+    def caller(rows, w, spare, out):
+        current, other = w, spare
         for k in range(rows.shape[0]):
-            out[k] = weighted(rows[k], w, k)
+            out[k] = weighted(rows[k], current, k)
+            current, other = other, current
 
     return caller
 
 
-def test_borrowing_kernels_count_no_references():
-    """``allocates=False`` (numba's ``_nrt=False``) removes the atomic reference counting of
-    array arguments, which took 55 % of a fit: if a numba release drops the option, this
-    fails instead of the fit silently running at half speed."""
+def test_borrowed_arrays_count_no_references():
+    """``jit`` functions borrow their array arguments (``numba.carray`` views without an
+    owner), so numba's pruning pass removes every reference count; with plain ``numba.njit``
+    they stay (the check can see them). Reference counting of arrays took 40 % of a fit: if a
+    numba release stops removing the counts of borrowed arrays, this fails instead of the fit
+    silently running slower."""
     rows, w = np.arange(12.0).reshape(3, 4), np.ones(4)
-    for allocates in (True, False):
-        caller = _kernel_pair(allocates)
+    expected = rows.sum(axis=1) + np.arange(3)
+    for decorate, borrowed in (
+        (lambda f: numba.njit(cache=False)(f), False),
+        (lambda f: jit(f, cache=False), True),
+    ):
+        caller = _kernel_pair(decorate)
         out = np.zeros(3)
-        caller(rows, w, out)
-        np.testing.assert_array_equal(out, rows.sum(axis=1) + np.arange(3))
-        calls = _reference_counting_calls(caller)
-        if allocates:
-            assert calls > 0  # the check can see them
+        caller(rows, w, np.ones(4), out)
+        np.testing.assert_array_equal(out, expected)
+        if borrowed:
+            assert _reference_counts(caller) == 0
         else:
-            assert calls == 0
+            assert _reference_counts(caller) > 0
 
 
-def test_fit_kernel_functions_borrow_their_arrays():
-    """Every compiled function of the fit and profile kernels is inlined or compiled with
-    ``allocates=False``, except the few that allocate the scratch (named here on purpose)."""
-    from numba.core.registry import CPUDispatcher
+def test_borrow_keeps_other_values():
+    """``borrow`` replaces C-contiguous arrays, also inside (named) tuples, and passes
+    everything else through."""
 
-    from thermal._kernels import fit, linalg, lm, profile
+    @jit(cache=False)
+    def total(p, strided, k):
+        return p[0].sum() + p[1][0].sum() + strided.sum() + k
 
-    allocating = {"grid_columns", "node_constants", "_workspace", "_fit_scratch", "_profile_one"}
-    checked = []
-    for module in (fit, lm, linalg, profile):
-        for name, obj in vars(module).items():
-            if not isinstance(obj, CPUDispatcher) or obj.py_func.__module__ != module.__name__:
-                continue
-            checked.append(name)
-            options = obj.targetoptions
-            if name in allocating or options.get("inline", "never") == "always":
-                continue
-            assert options.get("_nrt") is False, f"{module.__name__}.{name} counts references"
-    assert {"_lm_run", "_fit_rows", "_fit_one", "_solve_areas", "_profile_at"} <= set(checked)
+    a = np.ones((2, 3))
+    assert total((a, (a[0],)), a[:, 0], 2) == 6.0 + 3.0 + 2.0 + 2
+
+
+def test_kernel_passes_one_signature():
+    """A :class:`thermal._kernels.Kernel` passes inputs as read-only float64 views and given
+    scalars as floats, so writable or read-only, float32 or int inputs compile nothing new."""
+    from thermal._kernels.planck import band_loop
+
+    nodes, weights = np.array([3.5, 3.8]), np.array([0.5, 0.5])
+    out = np.empty(3)
+    readonly = np.array([300.0, 400.0, 500.0])
+    readonly.flags.writeable = False
+    for values in (readonly, [300.0, 400.0, 500.0], np.array([300, 400, 500], np.float32)):
+        band_loop(nodes, weights, 3.65, False, values, out, size=3)
+    assert len(band_loop.compiled.signatures) == 1
+    assert not any(isinstance(t, numba.types.Literal) for t in band_loop.compiled.signatures[0])
+
+
+_COMPILED_KERNELS = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = {path!r}
+    import numba
+    import numpy as np
+    from tests.kernels.test_jit import _reference_counts
+    from thermal._kernels import fit, lm
+
+    n_ch, n_grid = 17, 12
+    sp = lm.Spectrum(np.ones(n_ch), np.ones(n_ch), np.arange(n_ch), n_ch, np.ones(2), 2, False,
+                     np.ones(n_ch), np.ones(n_ch), np.ones(n_ch), 2, n_ch)
+    ws = lm.workspace(n_ch)
+    v = np.zeros(2)
+    run = (sp, ws, v, v, v, np.zeros(3, np.int64), 2, 100, 1.0, v)
+    kernels = {{name: getattr(lm, name)
+               for name in ("_lm_run", "_solve_areas", "_gradient", "channel_basis")}}
+    kernels["_line_minima"] = fit._line_minima
+    lm._lm_run.compile(tuple(numba.typeof(a) for a in run))
+    problem = fit.problem(np.ones(n_ch), np.ones(n_ch), np.arange(n_ch), v, v, v,
+                          np.zeros((2, n_grid)), np.ones((2, n_grid, n_ch)), np.ones(n_ch),
+                          exchangeable=True, has_bg=False, max_iter=100)
+    lines = fit.line_scratch(problem, n_ch)
+    fit._line_minima.compile(tuple(numba.typeof(a) for a in (
+        sp, lines, 1.0, 1.0, 1.0, np.ones(n_grid), 0, 1.0, 1.0)))
+    for name, d in kernels.items():
+        assert len(d.signatures) == 1, (name, d.signatures)
+        literal = [t for t in d.signatures[0] if "Literal" in str(t)]
+        assert not literal, (name, literal)
+        counts = _reference_counts(d)
+        assert counts == 0, (name, counts)
+    print("ok")
+    """
+)
+
+
+def test_fit_kernels_count_no_references():
+    """The compiled functions of the fit that run per model evaluation (the
+    Levenberg-Marquardt run with the model, areas and gradient, the line scans) count no
+    references and compile once each (a literal argument would compile a callee a second
+    time). Compiled afresh in a subprocess: numba shows no LLVM IR of cached code."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "THERMAL_NUMBA_CACHE": "0", "THERMAL_PARALLEL": "0"}
+    script = _COMPILED_KERNELS.format(path=[root])
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")

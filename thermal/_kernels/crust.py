@@ -7,14 +7,53 @@ Scalar numba functions over float64; nothing here knows about materials or xarra
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from thermal._kernels import jit
+from thermal._kernels import jit, kernel
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 _SQRT_PI = math.sqrt(math.pi)
+
+
+class StefanLava(NamedTuple):
+    """What the Stefan crust model needs of a lava (SI units)."""
+
+    tm: float  # eruption temperature [K]
+    tbg: float  # background temperature [K]
+    eps: float  # emissivity
+    hconv: float  # convective coefficient [W m-2 K-1]
+    tair: float  # air temperature [K]
+    k: float  # conductivity [W m-1 K-1]
+    kappa: float  # diffusivity [m2 s-1]
+    cp: float  # heat capacity [J kg-1 K-1]
+    latent: float  # latent heat [J kg-1]
+
+
+class ConductionLava(NamedTuple):
+    """What the enthalpy conduction model needs of a lava (SI units)."""
+
+    rho_cp: float  # volumetric heat capacity [J m-3 K-1]
+    rho_l: float  # volumetric latent heat [J m-3]
+    sol: float  # solidus [K]
+    liq: float  # liquidus [K]
+    k: float  # conductivity [W m-1 K-1]
+    eps: float  # emissivity
+    tbg: float  # background temperature [K]
+    hconv: float  # convective coefficient [W m-2 K-1]
+    tair: float  # air temperature [K]
+
+
+def stefan_lava(*values) -> StefanLava:
+    """A :class:`StefanLava` of floats (one signature whatever numbers are given)."""
+    return StefanLava(*(float(v) for v in values))
+
+
+def conduction_lava(*values) -> ConductionLava:
+    """A :class:`ConductionLava` of floats."""
+    return ConductionLava(*(float(v) for v in values))
 
 
 @jit
@@ -59,8 +98,9 @@ def stefan_lambda(st):
 
 
 @jit
-def _stefan_flux_gap(ts, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
+def _stefan_flux_gap(ts, age, lava: StefanLava):
     """Surface loss minus conductive supply [W m-2] at surface temperature ts."""
+    tm, tbg, eps, hconv, tair, k, kappa, cp, latent = lava
     st = cp * (tm - ts) / latent
     lam = stefan_lambda(st)
     loss = eps * STEFAN_BOLTZMANN * (pow4(ts) - pow4(tbg)) + hconv * (ts - tair)
@@ -70,21 +110,23 @@ def _stefan_flux_gap(ts, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
 
 
 @jit
-def stefan_surface(age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
-    """(T_s [K], crust thickness [m]) of the Stefan crust with a radiative top at ``age`` [s].
+def stefan_surface(age, lava: StefanLava):
+    """(T_s [K], crust thickness [m]) of the Stefan crust with a radiative top at ``age`` [s]
+    (``lava``: a :class:`StefanLava`).
 
     Solves eps sigma (T_s^4 - T_bg^4) + h (T_s - T_air) = k (T_m - T_s) / (erf(lambda)
     sqrt(pi kappa t)) with lambda at St = c_p (T_m - T_s) / L (the quasi-steady closure) by
     bisection with regula-falsi steps; h = 2 lambda sqrt(kappa t).
     """
+    tm, tbg, kappa, cp, latent = lava.tm, lava.tbg, lava.kappa, lava.cp, lava.latent
     if math.isnan(age):
         return np.nan, np.nan
     if age == 0.0:
         return tm, 0.0
     lo = tbg
     hi = tm
-    f_lo = _stefan_flux_gap(lo, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent)
-    f_hi = _stefan_flux_gap(hi, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent)
+    f_lo = _stefan_flux_gap(lo, age, lava)
+    f_hi = _stefan_flux_gap(hi, age, lava)
     if f_lo >= 0.0:
         ts = lo
     else:
@@ -94,7 +136,7 @@ def stefan_surface(age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
             ts = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
             if not lo < ts < hi:
                 ts = 0.5 * (lo + hi)
-            f = _stefan_flux_gap(ts, age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent)
+            f = _stefan_flux_gap(ts, age, lava)
             if f > 0.0:
                 hi = ts
                 f_hi = f
@@ -114,12 +156,11 @@ def stefan_surface(age, tm, tbg, eps, hconv, tair, k, kappa, cp, latent):
     return ts, 2.0 * lam * math.sqrt(kappa * age)
 
 
-@jit
-def stefan_curve(ages, tm, tbg, eps, hconv, tair, k, kappa, cp, latent, t_out, h_out):
+@kernel(inputs=("ages",))
+def stefan_curve(ages, lava: StefanLava, t_out, h_out):
+    """:func:`stefan_surface` at every age [s] into ``t_out`` [K] and ``h_out`` [m]."""
     for i in range(ages.size):
-        t_out[i], h_out[i] = stefan_surface(
-            ages[i], tm, tbg, eps, hconv, tair, k, kappa, cp, latent
-        )
+        t_out[i], h_out[i] = stefan_surface(ages[i], lava)
 
 
 @jit
@@ -131,22 +172,23 @@ def _enthalpy(t, rho_cp, rho_l, sol, liq):
     return rho_cp * t + rho_l * (t - sol) / (liq - sol)
 
 
-@jit
+@kernel(inputs=("z", "t_init", "ages"), floats=("t_fixed", "flow_depth"))
 def conduction_curve(
-    z, t_init, ages, rho_cp, rho_l, sol, liq, k, eps, tbg, hconv, tair, t_fixed, flow_depth,
-    t_surface, h_crust, t_max_flow,
-):  # fmt: skip
+    z, t_init, ages, lava: ConductionLava, t_fixed, flow_depth, t_surface, h_crust, t_max_flow
+):
     """Implicit (backward Euler) 1-D enthalpy conduction with a radiative top.
 
     Nodes ``z`` [m] (z[0] = 0 at the surface, increasing), initial temperatures ``t_init``
-    [K]; volumetric heat capacity ``rho_cp`` [J m-3 K-1] and latent heat ``rho_l`` [J m-3]
-    released linearly between ``sol`` and ``liq`` [K]; conductivity ``k``. The top loses
+    [K]; ``lava`` (a :class:`ConductionLava`): volumetric heat capacity ``rho_cp``
+    [J m-3 K-1] and latent heat ``rho_l`` [J m-3] released linearly between ``sol`` and
+    ``liq`` [K]; conductivity ``k``. The top loses
     eps sigma (T^4 - T_bg^4) + h (T - T_air) (or is held at ``t_fixed`` when that is finite);
     the bottom node keeps its initial temperature. Steps from 0 through every ``ages`` [s]
     (increasing, ages[0] > 0) with Newton iterations on the chord (Voller) linearisation of
     the enthalpy. Writes the surface temperature, the crust (solid-equivalent thickness of the
     top layer) and the hottest temperature above ``flow_depth`` at each age.
     """
+    rho_cp, rho_l, sol, liq, k, eps, tbg, hconv, tair = lava
     n = z.size
     vol = np.empty(n)
     cond = np.empty(n - 1)

@@ -10,9 +10,9 @@ table in O(n_wavelengths).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import prange as numba_prange
 
 from thermal._kernels import jit, kernel
 from thermal._kernels.fit import (
@@ -26,7 +26,7 @@ from thermal._kernels.planck import b_lambda, pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
 
-@jit(allocates=False)
+@jit
 def _locate(ages, a):
     """Index k with ages[k] <= a < ages[k + 1] (clamped to the table)."""
     n = ages.size
@@ -43,7 +43,7 @@ def _locate(ages, a):
     return lo
 
 
-@jit(allocates=False)
+@jit
 def _weights(x0, x1):
     """Trapezoid weights of f(x0), f(x1) for int f da over [x0, x1] (in ln a unless x0 = 0)."""
     if x0 == 0.0:
@@ -52,7 +52,7 @@ def _weights(x0, x1):
     return h * x0, h * x1
 
 
-@jit(allocates=False)
+@jit
 def _temperature(ages, temps, k, a):
     if k == 0:
         w = a / ages[1]
@@ -61,7 +61,7 @@ def _temperature(ages, temps, k, a):
     return (1.0 - w) * temps[k] + w * temps[k + 1]
 
 
-@jit(allocates=False)
+@kernel(inputs=("lam", "ages", "temps"), floats=("t_bg",))
 def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
     """B at every (wavelength, node) into ``bnode``, int_0^{a_k} B da into ``cum`` [W m-2
     sr-1 um-1 s] and int_0^{a_k} sigma (T^4 - t_bg^4) da into ``energy`` [J m-2]."""
@@ -82,7 +82,7 @@ def cumulative_table(lam, ages, temps, t_bg, bnode, cum, energy):
         energy[k + 1] = energy[k] + w0 * e0 + w1 * e1
 
 
-@jit(allocates=False)
+@jit
 def _partial(lam_i, ages, temps, bnode_i, cum_i, k, a):
     """int_0^a B da for one wavelength row of the table."""
     if a <= ages[k]:
@@ -91,7 +91,7 @@ def _partial(lam_i, ages, temps, bnode_i, cum_i, k, a):
     return cum_i[k] + w0 * bnode_i[k] + w1 * b_lambda(lam_i, _temperature(ages, temps, k, a))
 
 
-@jit(allocates=False)
+@kernel(inputs=("lam", "ages", "temps", "bnode", "cum", "energy"), floats=("t_bg", "a0", "a1"))
 def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
     """int_{a0}^{a1} B_lambda(T_s(a)) da per wavelength into ``out``; returns the energy
     integral int sigma (T^4 - t_bg^4) da over the same window."""
@@ -120,7 +120,7 @@ def window_integral(lam, ages, temps, t_bg, bnode, cum, energy, a0, a1, out):
 # status codes: those of the fit kernel (thermal._kernels.fit.STATUS)
 
 
-@jit(allocates=False)
+@jit
 def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, col, dcol):
     """Channel basis int_0^tau Bbar da and its derivative Bbar(T_s(tau)) for one duration."""
     k = _locate(ages, tau)
@@ -138,7 +138,7 @@ def _flow_basis(node_lam, node_w, node_ch, n_ch, ages, temps, bnode, cum, tau, c
         dcol[node_ch[q]] += node_w[q] * b
 
 
-@jit(allocates=False)
+@jit
 def _flow_cost(col, ys, sw, n_ch, yy):
     """(cost, rate) of the best non-negative areal rate for the column ``col`` (sw = 0 on
     missing channels)."""
@@ -153,28 +153,82 @@ def _flow_cost(col, ys, sw, n_ch, yy):
     return yy - r * r / g, r / g
 
 
-@kernel
+class FlowTable(NamedTuple):
+    """A cooling curve's age table over the quadrature nodes of a batch's channels (see
+    :func:`flow_table`; emissivity folded in by the caller)."""
+
+    node_lam: np.ndarray  # node wavelength [um]
+    node_w: np.ndarray  # node weight
+    node_ch: np.ndarray  # node channel (int64)
+    ages: np.ndarray  # tabulated ages [s]
+    temps: np.ndarray  # surface temperature at each age [K]
+    bnode: np.ndarray  # (n_nodes, n_ages) of cumulative_table
+    cum: np.ndarray
+    energy: np.ndarray
+    t_bg: float  # background temperature [K]
+
+
+class FlowFits(NamedTuple):
+    """Per-spectrum results of :func:`fit_flow_batch`."""
+
+    rate: np.ndarray  # areal rate R_A
+    tau: np.ndarray  # duration [s]
+    cov: np.ndarray  # (n, 2, 2) of (R_A, tau)
+    chi2: np.ndarray
+    dof: np.ndarray  # int64
+    status: np.ndarray  # int8
+    model: np.ndarray  # (n, n_ch)
+    power: np.ndarray  # R_A int_0^tau sigma (T^4 - T_bg^4) da
+    power_var: np.ndarray
+
+
+def flow_table(node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg) -> FlowTable:
+    """A :class:`FlowTable` with read-only arrays (one signature for every call)."""
+    arrays = []
+    for a, dtype in ((node_lam, np.float64), (node_w, np.float64), (node_ch, np.int64),
+                     (ages, np.float64), (temps, np.float64), (bnode, np.float64),
+                     (cum, np.float64), (energy, np.float64)):  # fmt: skip
+        v = np.ascontiguousarray(a, dtype=dtype).view()
+        v.flags.writeable = False
+        arrays.append(v)
+    return FlowTable(*arrays, float(t_bg))
+
+
+class FlowScratch(NamedTuple):
+    """Scratch of :func:`fit_flow_batch` (n_ch each)."""
+
+    ys: np.ndarray  # scaled data
+    sw: np.ndarray  # weights
+    col: np.ndarray  # a duration's column
+    dcol: np.ndarray  # and its derivative
+
+
+def _flow_scratch(y, sig, table, lo, hi, grid, out):
+    n_ch = y.shape[1]
+    return FlowScratch(*(np.zeros(n_ch) for _ in range(4)))
+
+
+@kernel(rows="y", inputs=("y", "sig", "grid"), floats=("lo", "hi"), scratch=_flow_scratch)
 def fit_flow_batch(
-    y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo, hi, grid,
-    rate, tau, cov, chi2, dof, status, model, power, power_var,
-):  # fmt: skip
-    """Fit I = R_A * int_0^tau Bbar(T_s(a)) da to every row of ``y`` (emissivity folded into
-    the table by the caller): R_A >= 0 exactly for every trial duration (variable projection),
-    ln tau on ``grid`` (within [lo, hi] [s]) then golden-section refinement; covariance of
-    (R_A, tau) from the weighted Jacobian; power = R_A int_0^tau sigma (T^4 - T_bg^4) da."""
-    n_fits, n_ch = y.shape
-    for i in numba_prange(n_fits):
-        _fit_flow_one(
-            i, y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo,
-            hi, grid, rate, tau, cov, chi2, dof, status, model, power, power_var, n_ch,
-        )  # fmt: skip
+    first, last, y, sig, table: FlowTable, lo, hi, grid, out: FlowFits, s: FlowScratch
+):
+    """Fit I = R_A * int_0^tau Bbar(T_s(a)) da to the rows ``first`` to ``last - 1`` of ``y``
+    (``table``: a :class:`FlowTable`): R_A >= 0 exactly for every trial duration (variable
+    projection), ln tau on ``grid`` (within [lo, hi] [s]) then golden-section refinement;
+    covariance of (R_A, tau) from the weighted Jacobian; power = R_A int_0^tau sigma
+    (T^4 - T_bg^4) da. Results go to ``out`` (:class:`FlowFits`).
+
+    From Python: ``fit_flow_batch(y, sig, table, lo, hi, grid, out, size=work)``; ``s`` is
+    scratch (:func:`_flow_scratch`)."""
+    for i in range(first, last):
+        _fit_flow_one(i, y, sig, table, lo, hi, grid, out, s)
 
 
 @jit
-def _fit_flow_one(
-    i, y, sig, node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg, lo, hi, grid,
-    rate, tau, cov, chi2, dof, status, model, power, power_var, n_ch,
-):  # fmt: skip
+def _fit_flow_one(i, y, sig, table: FlowTable, lo, hi, grid, out: FlowFits, s: FlowScratch):
+    node_lam, node_w, node_ch, ages, temps, bnode, cum, energy, t_bg = table
+    rate, tau, cov, chi2, dof, status, model, power, power_var = out
+    n_ch = y.shape[1]
     nan = np.nan
     rate[i] = nan
     tau[i] = nan
@@ -187,8 +241,7 @@ def _fit_flow_one(
             cov[i, p, q] = nan
     for c in range(n_ch):
         model[i, c] = nan
-    ys = np.zeros(n_ch)
-    sw = np.zeros(n_ch)
+    ys, sw, col, dcol = s
     bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
     if bad >= 0:
         status[i] = bad
@@ -199,8 +252,6 @@ def _fit_flow_one(
     yy = 0.0
     for c in range(n_ch):
         yy += sw[c] * sw[c] * ys[c] * ys[c]
-    col = np.empty(n_ch)
-    dcol = np.empty(n_ch)
     best = np.inf
     g_best = 0
     for g in range(grid.size):

@@ -13,7 +13,6 @@ the range it accepts, the same as libm's within a few units in the last place.
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from thermal._kernels import jit
@@ -50,9 +49,7 @@ def fma(typingctx, a, b, c):
 
     def codegen(context, builder, signature, args):
         d = ir.DoubleType()
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64"
-        )
+        fn = builder.module.declare_intrinsic("llvm.fma", [d, d, d])
         return builder.call(
             fn,
             [
@@ -64,7 +61,7 @@ def fma(typingctx, a, b, c):
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
-@jit(inline="always")
+@jit
 def exp_reduced(x):
     """exp(x) for EXP_MIN <= x <= EXP_MAX without a libm call (callers clamp x)."""
     kf = (x * _LOG2E + _SHIFT) - _SHIFT  # nearest integer to x / ln 2

@@ -34,13 +34,21 @@ Status codes are those of :class:`thermal.status.Status`.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import prange as numba_prange
 
 from thermal._kernels import SUMS, jit, kernel
 from thermal._kernels.linalg import TINY, _cholesky_inverse, _nnls2, _row_gram, nnls_small
-from thermal._kernels.lm import _lm_run, _workspace, channel_basis, evaluate, free_components
+from thermal._kernels.lm import (
+    Spectrum,
+    Workspace,
+    _lm_run,
+    channel_basis,
+    evaluate,
+    free_components,
+    workspace,
+)
 from thermal.constants import C1, C2
 from thermal.status import Status
 
@@ -59,10 +67,105 @@ N_POLISH = 2  # rounds of restarts from the line through the best hot temperatur
 POLISH_DCHI2 = 0.3  # line minima through the best hot temperature worth a run
 POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often right)
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
-CHUNK = 64  # spectra per scratch allocation (and per parallel task)
 
 
-@jit(fastmath=SUMS, allocates=False)
+class Problem(NamedTuple):
+    """What every spectrum of a batch shares (see :func:`problem`)."""
+
+    node_x: np.ndarray  # c2 / lambda per quadrature node [K]
+    node_a: np.ndarray  # weight * c1 / lambda^5 per node
+    node_ch: np.ndarray  # channel of each node (int64)
+    eps: np.ndarray  # emissivity per component
+    lnlo: np.ndarray  # ln-temperature bounds per component (equal: fixed)
+    lnhi: np.ndarray
+    bg_shape: np.ndarray  # background shape (n_ch)
+    grid_lnt: np.ndarray  # multi-start grid in ln T (n_comp x n_grid)
+    g_cols: np.ndarray  # the grid's columns (n_cols x n_ch, see problem())
+    exchangeable: bool  # components share bounds and emissivity (results hottest first)
+    has_bg: bool  # fit the background amplitude
+    max_iter: int  # Levenberg-Marquardt iterations per run
+    n_free: int  # components with a free temperature
+    n_combo: int  # grid combinations (n_grid ** n_comp)
+
+
+class Fits(NamedTuple):
+    """Per-spectrum results of :func:`fit_batch` (n_fits rows each)."""
+
+    temperature: np.ndarray  # (n_fits, n_comp) [K]
+    area: np.ndarray  # (n_fits, n_comp)
+    background: np.ndarray  # (n_fits)
+    covariance: np.ndarray  # (n_fits, n_par, n_par) of (T_0.., a_0..[, b])
+    chi2: np.ndarray
+    dof: np.ndarray  # int64
+    status: np.ndarray  # int8, thermal.status.Status
+    model: np.ndarray  # (n_fits, n_ch)
+    nfev: np.ndarray  # int64
+
+
+class Lines(NamedTuple):
+    """The grid's Gram matrix for one spectrum and scratch of the scans along lines of the grid
+    (:func:`_line_minima`; see :func:`line_scratch`)."""
+
+    gram_all: np.ndarray  # (n_cols, n_cols)
+    rhs_all: np.ndarray  # (n_cols)
+    g_cols: np.ndarray  # (n_cols, n_ch) the grid columns (Problem.g_cols)
+    col: np.ndarray  # (n_ch) a line's column and its derivative
+    dcol: np.ndarray
+    line: np.ndarray  # (n_grid) costs along a line
+    picks: np.ndarray  # (2) int64 grid indices of the minima
+    costs: np.ndarray  # (2) their costs
+    pair: np.ndarray  # (2) two-column NNLS coefficients
+
+
+class Scratch(NamedTuple):
+    """Scratch arrays of :func:`fit_batch`, one set per chunk of rows (see :func:`scratch`)."""
+
+    ys: np.ndarray  # (n_ch) scaled data
+    sw: np.ndarray  # (n_ch) weights
+    lines: Lines
+    gram: np.ndarray  # (4, 4) one grid combination's NNLS
+    rhs: np.ndarray
+    coef: np.ndarray
+    mat: np.ndarray
+    vec: np.ndarray
+    work: np.ndarray
+    col_idx: np.ndarray  # int64
+    sub_idx: np.ndarray  # int64
+    combo: np.ndarray  # (3) int64 the grid combination
+    combo_cost: np.ndarray  # (n_combo)
+    combo_full: np.ndarray  # (n_combo) bool
+    starts: np.ndarray  # (N_STARTS) int64 best grid combinations
+    start_cost: np.ndarray
+    start_lnt: np.ndarray  # (n_start, 3) starts in ln T
+    start_hint: np.ndarray  # (n_start) their grid costs
+    lnt: np.ndarray  # (3)
+    free: np.ndarray  # (3) int64
+    best_lnt: np.ndarray  # (3)
+    inc: np.ndarray  # (n_par) int64 parameters in the covariance
+    jp: np.ndarray  # (n_par, n_ch) weighted Jacobian
+    h: np.ndarray  # (n_par, n_par)
+    inv: np.ndarray
+    w2: np.ndarray
+    c2: np.ndarray
+    wcol: np.ndarray  # (n_ch)
+    ws: Workspace
+
+
+@jit
+def _argmin(values):
+    """``np.argmin`` of a non-empty float array (the first NaN, else the first minimum),
+    without numba's separately compiled implementation."""
+    best = 0
+    for k in range(values.size):
+        v = values[k]
+        if v != v:
+            return k
+        if v < values[best]:
+            best = k
+    return best
+
+
+@jit(fastmath=SUMS)
 def scaled_spectrum(y, sig, ys, sw):
     """Validate one spectrum and scale it so that its largest |y| is 1.
 
@@ -106,7 +209,7 @@ def scaled_spectrum(y, sig, ys, sw):
     return -1, n_valid, scale
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol):
     """Weighted Gram matrix and right-hand side of the grid columns for one spectrum; returns
     y^T W y. Every combination of grid columns is then scored in O(1). ``wcol`` (n_ch) is
@@ -129,19 +232,22 @@ def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol):
     return yy
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _line_start(
-    node_x, node_a, node_ch, n_ch, eps0, lo, hi, sw, ys, yy, grid, gram_all, rhs_all,
-    g_cols, n_grid, out, col, dcol, line, picks, costs, pair,
-):  # fmt: skip
+@jit(fastmath=SUMS)
+def _line_start(p, sp, lines, yy, out):
     """Start (T_a, T_b) [ln K] on the line through the one-temperature optimum T_a.
 
     T_a: the best single grid column refined by variable-projection Gauss-Newton in ln T;
     T_b: the grid values whose two-column NNLS with T_a are the two lowest local minima along
     the line with both areas positive. Writes rows of ``out`` (hottest first) and returns how
-    many (0-2). ``col``, ``dcol`` (n_ch), ``line`` (n_grid), ``picks``, ``costs`` and ``pair``
-    (2) are scratch.
+    many (0-2). ``p`` is the :class:`Problem`, ``sp`` the :class:`~thermal._kernels.lm.Spectrum`,
+    ``lines`` the spectrum's :class:`Lines` and ``yy`` its y^T W y.
     """
+    node_x, node_a, node_ch, n_ch, sw, ys = sp.node_x, sp.node_a, sp.node_ch, sp.n_ch, sp.sw, sp.ys
+    eps0, lo, hi = sp.eps[0], p.lnlo[0], p.lnhi[0]
+    grid, n_grid = p.grid_lnt[0], p.grid_lnt.shape[1]
+    gram_all, rhs_all, line, col, dcol = (
+        lines.gram_all, lines.rhs_all, lines.line, lines.col, lines.dcol
+    )  # fmt: skip
     gb = -1
     for g in range(n_grid):
         line[g] = np.inf
@@ -207,25 +313,26 @@ def _line_start(
         if abs(step) < 1e-6:  # a start: the Levenberg-Marquardt runs refine it
             break
         u = v
-    n_out = _line_minima(
-        node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid,
-        n_grid, col, dcol, -np.inf, 0.0, picks, costs, line, pair,
-    )  # fmt: skip
+    n_out = _line_minima(sp, lines, eps0, u, yy, grid, np.int64(0), -np.inf, 0.0)
     for r in range(n_out):
-        out[r, 0] = max(u, grid[picks[r]])
-        out[r, 1] = min(u, grid[picks[r]])
+        out[r, 0] = max(u, grid[lines.picks[r]])
+        out[r, 1] = min(u, grid[lines.picks[r]])
     return n_out
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _line_minima(
-    node_x, node_a, node_ch, n_ch, eps0, u, sw, ys, yy, gram_all, rhs_all, g_cols, grid, n_grid,
-    col, dcol, avoid, radius, picks, costs, line, coef,
-):  # fmt: skip
+@jit(fastmath=SUMS)
+def _line_minima(sp: Spectrum, lines: Lines, eps0, u, yy, grid, offset, avoid, radius):
     """The two lowest local minima of the two-column NNLS cost along the line T_a = exp(u),
-    T_b = each grid value, among points with both areas positive and ln T_b farther than
-    ``radius`` from ``avoid``: grid indices into ``picks``, costs into ``costs``; returns how
-    many (0-2). ``col``, ``dcol`` (n_ch), ``line`` (n_grid) and ``coef`` (2) are scratch."""
+    T_b = each value of ``grid`` (whose columns start at row ``offset`` of the grid Gram in
+    ``lines``), among points with both areas positive and ln T_b farther than ``radius`` from
+    ``avoid``: grid indices into ``lines.picks``, costs into ``lines.costs``; returns how many
+    (0-2). ``eps0`` is the emissivity of the line's component."""
+    node_x, node_a, node_ch, n_ch, sw, ys = sp.node_x, sp.node_a, sp.node_ch, sp.n_ch, sp.sw, sp.ys
+    gram_all, rhs_all, g_cols = lines.gram_all, lines.rhs_all, lines.g_cols
+    col, dcol, line, picks, costs, coef = (
+        lines.col, lines.dcol, lines.line, lines.picks, lines.costs, lines.pair
+    )  # fmt: skip
+    n_grid = grid.size
     channel_basis(node_x, node_a, node_ch, n_ch, math.exp(u), col, dcol)
     g00 = 0.0
     b0 = 0.0
@@ -235,10 +342,11 @@ def _line_minima(
         b0 += dcol[k] * ys[k]
     for g in range(n_grid):
         line[g] = np.inf
+        o = offset + g
         g01 = 0.0
         for k in range(n_ch):
-            g01 += dcol[k] * g_cols[g, k]
-        cost = _nnls2(g00, g01, gram_all[g, g], b0, rhs_all[g], yy, coef)
+            g01 += dcol[k] * g_cols[o, k]
+        cost = _nnls2(g00, g01, gram_all[o, o], b0, rhs_all[o], yy, coef)
         if coef[0] > 0.0 and coef[1] > 0.0 and abs(grid[g] - avoid) > radius:
             line[g] = cost
     n_out = 0
@@ -262,415 +370,388 @@ def _line_minima(
     return n_out
 
 
-@jit
-def grid_columns(grid_basis, exchangeable, bg_shape, has_bg):
-    """The multi-start grid's columns shared by a batch (n_cols x n_ch): one set per component
-    (one for exchangeable components), then the background shape."""
-    n_comp, n_grid, n_ch = grid_basis.shape
-    n_sets = 1 if exchangeable else n_comp
-    n_cols = n_sets * n_grid + (1 if has_bg else 0)
-    g_cols = np.empty((n_cols, n_ch))
-    for j in range(n_sets):
-        for g in range(n_grid):
-            for k in range(n_ch):
-                g_cols[j * n_grid + g, k] = grid_basis[j, g, k]
-    if has_bg:
-        for k in range(n_ch):
-            g_cols[n_cols - 1, k] = bg_shape[k]
-    return g_cols
+def problem(
+    node_lam, node_w, node_ch, eps, lnlo, lnhi, grid_lnt, grid_basis, bg_shape, *, exchangeable,
+    has_bg, max_iter,
+) -> Problem:  # fmt: skip
+    """The :class:`Problem` of a batch (numpy; arrays read-only, so every call of
+    :func:`fit_batch` has the same argument types).
 
-
-@jit
-def node_constants(node_lam, node_w):
-    """Per-node x = c2 / lambda [K] and weight x c1 / lambda^5 (see
-    :func:`thermal._kernels.lm.channel_basis`)."""
-    node_x = np.empty(node_lam.size)
-    node_a = np.empty(node_lam.size)
-    for q in range(node_lam.size):
-        lam = node_lam[q]
-        node_x[q] = C2 / lam
-        node_a[q] = node_w[q] * C1 / (lam * lam * lam * lam * lam)
-    return node_x, node_a
-
-
-@kernel
-def fit_batch(
-    y,
-    sig,
-    node_lam,
-    node_w,
-    node_ch,
-    eps,
-    lnlo,
-    lnhi,
-    exchangeable,
-    bg_shape,
-    has_bg,
-    grid_lnt,
-    grid_basis,
-    max_iter,
-    temperature,
-    area,
-    background,
-    covariance,
-    chi2,
-    dof,
-    status,
-    model,
-    nfev,
-):
-    """Fit every row of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN y marks a missing channel.
-
-    Inputs shared by the batch: the quadrature nodes (``node_lam`` [um], ``node_w``,
-    ``node_ch`` channel index), per-component emissivity ``eps``, ln-temperature bounds
-    ``lnlo``/``lnhi`` (equal: fixed), ``exchangeable`` (components share bounds and emissivity:
-    the grid is ordered and results are sorted hottest first), background shape ``bg_shape``
-    (n_ch) used when ``has_bg``, the multi-start grid ``grid_lnt`` (n_comp x n_grid, a fixed
-    component repeats its value) and its channel basis ``grid_basis`` (n_comp x n_grid x n_ch,
-    emissivity included). Outputs are in the scaled data units of each row times the row's
-    scale, i.e. physical: areas in the unit of y per unit of the basis.
+    Parameters
+    ----------
+    node_lam, node_w, node_ch : array_like
+        Quadrature nodes of the channels: wavelength [um], weight and channel index (a
+        spectral channel is one node of weight 1).
+    eps, lnlo, lnhi : array_like
+        Emissivity and ln-temperature bounds [ln K] per component (equal bounds: fixed).
+    grid_lnt : array_like
+        The multi-start grid (n_comp x n_grid) in ln T; a fixed component repeats its value.
+    grid_basis : array_like
+        Its channel basis (n_comp x n_grid x n_ch), emissivity included.
+    bg_shape : array_like
+        Background shape (n_ch), used with ``has_bg``.
+    exchangeable : bool
+        The components share bounds and emissivity: the grid is ordered and results are sorted
+        hottest first.
+    has_bg : bool
+        Fit the background amplitude.
+    max_iter : int
+        Levenberg-Marquardt iteration limit per run.
     """
-    n_fits, n_ch = y.shape
-    n_comp = eps.size
-    n_grid = grid_lnt.shape[1]
-    n_par = covariance.shape[1]
-    n_free = 0
-    for j in range(n_comp):
-        if lnhi[j] > lnlo[j]:
-            n_free += 1
-    n_lin_max = n_comp + (1 if has_bg else 0)
-    # the grid columns, shared by the batch (exchangeable components share one set)
-    g_cols = grid_columns(grid_basis, exchangeable, bg_shape, has_bg)
-    n_cols = g_cols.shape[0]
-    node_x, node_a = node_constants(node_lam, node_w)
+    f8 = np.float64
+    lam = np.asarray(node_lam, f8)
+    grid_basis = np.asarray(grid_basis, f8)
+    n_comp, n_grid, n_ch = grid_basis.shape
+    lnlo = np.asarray(lnlo, f8)
+    lnhi = np.asarray(lnhi, f8)
+    # the grid columns shared by the batch: one set per component (one for exchangeable
+    # components), then the background shape
+    n_sets = 1 if exchangeable else n_comp
+    g_cols = np.empty((n_sets * n_grid + (1 if has_bg else 0), n_ch))
+    g_cols[: n_sets * n_grid] = grid_basis[:n_sets].reshape(n_sets * n_grid, n_ch)
+    if has_bg:
+        g_cols[-1] = bg_shape
+    arrays = (
+        C2 / lam,  # per node x = c2 / lambda [K] and weight x c1 / lambda^5 (lm.channel_basis)
+        np.asarray(node_w, f8) * C1 / (lam * lam * lam * lam * lam),
+        np.asarray(node_ch, np.int64), np.asarray(eps, f8), lnlo, lnhi,
+        np.asarray(bg_shape, f8), np.asarray(grid_lnt, f8), g_cols,
+    )  # fmt: skip
+    views = []
+    for a in arrays:
+        v = np.ascontiguousarray(a).view()
+        v.flags.writeable = False
+        views.append(v)
     n_combo = 1
-    for _j in range(n_comp):
+    for _ in range(n_comp):
         n_combo *= n_grid
-    # chunks of spectra share one set of scratch arrays: ~60 allocations per fit cost 7 %, and
-    # passing ~80 arrays from here (with reference counting) to each fit cost 11 %
-    n_chunks = (n_fits + CHUNK - 1) // CHUNK
-    for c in numba_prange(n_chunks):
-        scratch = _fit_scratch(n_ch, n_cols, n_combo, n_par, n_grid)
-        _fit_rows(
-            c * CHUNK, min(n_fits, (c + 1) * CHUNK), y, sig, node_x, node_a, node_ch, eps, lnlo,
-            lnhi, exchangeable, bg_shape, has_bg, grid_lnt, g_cols, max_iter, temperature, area,
-            background, covariance, chi2, dof, status, model, nfev, n_ch, n_comp, n_grid, n_par,
-            n_free, n_lin_max, n_cols, n_combo, scratch,
-        )  # fmt: skip
-
-
-@jit(allocates=False)
-def _fit_rows(
-    first, last, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape,
-    has_bg, grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
-    status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols, n_combo,
-    scratch,
-):  # fmt: skip
-    """:func:`_fit_one` for the rows ``first`` to ``last - 1`` of a batch."""
-    for i in range(first, last):
-        _fit_one(
-            i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-            grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
-            status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols, n_combo,
-            scratch,
-        )  # fmt: skip
-
-
-@jit
-def _fit_scratch(n_ch, n_cols, n_combo, n_par, n_grid):
-    """Scratch arrays of :func:`_fit_one`, allocated (zeroed) once per chunk of spectra; every
-    fit writes what it reads (tests/fit: results do not depend on the batch)."""
-    n_start = N_STARTS + 2 + 4 * N_POLISH
-    return (
-        np.zeros(n_ch), np.zeros(n_ch), np.zeros((n_cols, n_cols)), np.zeros(n_cols),
-        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros((4, 4)), np.zeros(4), np.zeros(4),
-        np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.int64), np.zeros(3, dtype=np.int64),
-        np.zeros(n_combo), np.zeros(n_combo, dtype=np.bool_), np.zeros(n_ch), np.zeros(n_ch),
-        np.zeros(N_STARTS, dtype=np.int64), np.zeros(N_STARTS), np.zeros((n_start, 3)),
-        np.zeros(n_start), np.zeros(3), np.zeros(3, dtype=np.int64), np.zeros(3),
-        np.zeros(2, dtype=np.int64), np.zeros(2), np.zeros(n_par, dtype=np.int64),
-        np.zeros((n_par, n_ch)), np.zeros((n_par, n_par)), np.zeros((n_par, n_par)),
-        np.zeros(n_par), np.zeros(n_par), np.zeros(n_grid), np.zeros(2), np.zeros(n_ch),
-        _workspace(n_ch),
+    return Problem(
+        *views, bool(exchangeable), bool(has_bg), int(max_iter), int(np.sum(lnhi > lnlo)),
+        int(n_combo),
     )  # fmt: skip
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _fit_one(
-    i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-    grid_lnt, g_cols, max_iter, temperature, area, background, covariance, chi2, dof,
-    status, model, nfev, n_ch, n_comp, n_grid, n_par, n_free, n_lin_max, n_cols, n_combo, scratch,
-):  # fmt: skip
-    (ys, sw, gram_all, rhs_all, gram, rhs, coef, mat, vec, work, col_idx, sub_idx, combo,
-     combo_cost, combo_full, tmp_a, tmp_b, starts, start_cost, start_lnt, start_hint, lnt, free,
-     best_lnt, picks, costs, inc, jp, h, inv, w2, c2, line, pair, wcol, ws) = scratch  # fmt: skip
-    nan = np.nan
-    for j in range(n_comp):
-        temperature[i, j] = nan
-        area[i, j] = nan
-    background[i] = nan
-    for p in range(n_par):
-        for q in range(n_par):
-            covariance[i, p, q] = nan
-    chi2[i] = nan
-    dof[i] = 0
-    nfev[i] = 0
-    for k in range(n_ch):
-        model[i, k] = nan
+def line_scratch(problem, n_ch) -> Lines:
+    """:class:`Lines` scratch for spectra of ``n_ch`` channels (numpy)."""
+    n_cols = problem.g_cols.shape[0]
+    n_grid = problem.grid_lnt.shape[1]
+    z = np.zeros
+    return Lines(
+        z((n_cols, n_cols)), z(n_cols), problem.g_cols, z(n_ch), z(n_ch), z(n_grid),
+        z(2, np.int64), z(2), z(2),
+    )  # fmt: skip
 
-    # ---- validate and scale
-    bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
-    if bad >= 0:
-        status[i] = bad
-        return
-    n_params = n_free + n_lin_max
-    if n_valid < n_params:
-        status[i] = NOT_ENOUGH
-        return
 
-    # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
-    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol)
-    if n_comp == 2 and not has_bg:
-        # the common case: every pair in closed form straight from the grid Gram
-        combo_cost[:] = np.inf
-        combo_full[:] = False
-        o1 = 0 if exchangeable else n_grid  # the second component's grid columns
-        n0 = n_grid if lnhi[0] > lnlo[0] else 1
-        n1 = n_grid if lnhi[1] > lnlo[1] else 1
-        for g1 in range(n1):
-            b = o1 + g1
-            for g0 in range(g1 + 1 if exchangeable else 0, n0):
-                c = g0 + g1 * n_grid
-                combo_cost[c] = _nnls2(
-                    gram_all[g0, g0], gram_all[g0, b], gram_all[b, b], rhs_all[g0], rhs_all[b],
-                    yy, coef,
-                )  # fmt: skip
-                combo_full[c] = coef[0] > 0.0 and coef[1] > 0.0
-    else:
-        combo[:] = 0
-        for c in range(n_combo):
-            combo_cost[c] = np.inf
-            combo_full[c] = False
-            if c > 0:  # next combination (component 0 fastest), without integer divisions
-                j = 0
-                combo[0] += 1
-                while combo[j] == n_grid:
-                    combo[j] = 0
-                    j += 1
-                    combo[j] += 1
-            skip = False
-            for j in range(n_comp):
-                if not lnhi[j] > lnlo[j] and combo[j] > 0:
-                    skip = True
-                if exchangeable and j > 0 and combo[j] >= combo[j - 1]:
-                    skip = True
-            if skip:
-                continue
-            for j in range(n_comp):
-                col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
-            if has_bg:
-                col_idx[n_comp] = n_cols - 1
-            for p in range(n_lin_max):
-                rhs[p] = rhs_all[col_idx[p]]
-                for q in range(n_lin_max):
-                    gram[p, q] = gram_all[col_idx[p], col_idx[q]]
-            combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
-            full = True
-            for j in range(n_comp):
-                if not coef[j] > 0.0:
-                    full = False
-            combo_full[c] = full
-    # starts: the lowest local minima of the grid (over +-1 steps along each axis)
-    starts[:] = -1
-    start_cost[:] = np.inf
-    for c in range(n_combo):
-        v = combo_cost[c]
-        if not (combo_full[c] and v < start_cost[N_STARTS - 1]):
-            continue
-        stride = 1
-        local = True
-        for _j in range(n_comp):
-            g = (c // stride) % n_grid
-            if g > 0 and combo_cost[c - stride] < v:
-                local = False
-            if g < n_grid - 1 and combo_cost[c + stride] < v:
-                local = False
-            stride *= n_grid
-        if not local:
-            continue
-        pos = N_STARTS - 1
-        while pos > 0 and start_cost[pos - 1] > v:
-            start_cost[pos] = start_cost[pos - 1]
-            starts[pos] = starts[pos - 1]
-            pos -= 1
-        start_cost[pos] = v
-        starts[pos] = c
+def scratch(y, sig, problem, out) -> Scratch:
+    """The :class:`Scratch` of :func:`fit_batch` (numpy, zeroed), one per chunk of rows; every
+    fit writes what it reads (tests/fit: results do not depend on the batch)."""
+    n_ch = y.shape[1]
+    n_comp = problem.grid_lnt.shape[0]
+    n_par = 2 * n_comp + (1 if problem.has_bg else 0)
+    n_start = N_STARTS + 2 + 4 * N_POLISH
+    z = np.zeros
+    i8 = np.int64
+    return Scratch(
+        z(n_ch), z(n_ch), line_scratch(problem, n_ch), z((4, 4)), z(4), z(4), z((4, 4)), z(4),
+        z(4), z(4, i8), z(4, i8), z(3, i8), z(problem.n_combo), z(problem.n_combo, np.bool_),
+        z(N_STARTS, i8), z(N_STARTS), z((n_start, 3)), z(n_start), z(3), z(3, i8), z(3),
+        z(n_par, i8), z((n_par, n_ch)), z((n_par, n_par)), z((n_par, n_par)), z(n_par),
+        z(n_par), z(n_ch), workspace(n_ch),
+    )  # fmt: skip
 
-    if starts[0] < 0:  # no combination uses every component: start from the best one
-        starts[0] = np.argmin(combo_cost)
-    n_start = 0
-    if n_comp == 2 and exchangeable and lnhi[0] > lnlo[0]:
-        # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
-        # start on the line through the one-temperature optimum (refined by Gauss-Newton)
-        # at the best grid value of the other component.
-        n_start = _line_start(
-            node_x, node_a, node_ch, n_ch, eps[0], lnlo[0], lnhi[0], sw, ys, yy,
-            grid_lnt[0], gram_all, rhs_all, g_cols, n_grid, start_lnt, tmp_a, tmp_b, line, picks,
-            costs, pair,
-        )  # fmt: skip
-    start_hint[:] = -np.inf  # grid cost of a grid start
-    for s_i in range(N_STARTS):
-        if starts[s_i] < 0:
-            break
-        r = starts[s_i]
+
+@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, fastmath=SUMS)
+def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
+    """Fit the rows ``first`` to ``last - 1`` of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN
+    y marks a missing channel. ``problem`` is the batch's :class:`Problem`; results go to the
+    rows of ``out`` (:class:`Fits`), in the scaled data units of each row times the row's
+    scale, i.e. physical: areas in the unit of y per unit of the basis.
+
+    From Python: ``fit_batch(y, sig, problem, out, size=work)`` runs every row, on threads
+    for a large ``size``. ``s`` is the :class:`Scratch` (:func:`scratch`). The per-spectrum
+    method is written out in the loop and its helpers are inlined, except the
+    Levenberg-Marquardt run and the line scans (and, inside those, the channel basis and the
+    areas): numba optimises every compiled callee again inside each caller, so few and
+    shallow ones compile fastest.
+    """
+    node_x, node_a, node_ch, eps = problem.node_x, problem.node_a, problem.node_ch, problem.eps
+    lnlo, lnhi, bg_shape = problem.lnlo, problem.lnhi, problem.bg_shape
+    grid_lnt, g_cols = problem.grid_lnt, problem.g_cols
+    exchangeable, has_bg, max_iter = problem.exchangeable, problem.has_bg, problem.max_iter
+    n_free, n_combo = problem.n_free, problem.n_combo
+    temperature, area, background, covariance, chi2, dof, status, model, nfev = out
+    (ys, sw, lines, gram, rhs, coef, mat, vec, work, col_idx, sub_idx, combo, combo_cost,
+     combo_full, starts, start_cost, start_lnt, start_hint, lnt, free, best_lnt, inc, jp, h, inv,
+     w2, c2, wcol, ws) = s  # fmt: skip
+    gram_all, rhs_all = lines.gram_all, lines.rhs_all
+    n_ch = y.shape[1]
+    n_comp, n_grid = grid_lnt.shape
+    n_par = covariance.shape[1]
+    n_lin_max = n_comp + (1 if has_bg else 0)
+    n_cols = g_cols.shape[0]
+    sp = Spectrum(node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys,
+                  n_lin_max, n_ch)  # fmt: skip
+    cols, dcols = ws.cols, ws.dcols
+    for i in range(first, last):
+        nan = np.nan
         for j in range(n_comp):
-            start_lnt[n_start, j] = grid_lnt[j, r % n_grid]
-            r //= n_grid
-        start_hint[n_start] = start_cost[s_i]
-        n_start += 1
-    step = (grid_lnt[0, n_grid - 1] - grid_lnt[0, 0]) / max(n_grid - 1, 1)
-
-    # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
-    cols, dcols = ws[1], ws[2]
-    nf = free_components(lnlo, lnhi, free)
-    n_lin = n_lin_max
-    n_row = n_ch
-    prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row)
-    best_final = np.inf
-    best_converged = False
-    evaluations = 0
-    polish = n_comp == 2 and exchangeable and nf == 2
-    n_polish = 0
-    polish_from = np.inf  # best cost when the last polish round was set up
-    best_lnt[:] = np.inf  # (scratch: nothing from the previous spectrum may match it)
-    s_i = -1
-    while True:
-        s_i += 1
-        if s_i == n_start:
-            # Polish: the cold component's cost profile is often flat with local minima (one at
-            # its lower bound); scan the lines through the best hot and the best cold
-            # temperature (the latter finds the hot partner of a cold one when the best pair is
-            # a faint hot component at its bound) and run again from their other low minima (up
-            # to N_POLISH rounds, while they improve).
-            if not (polish and n_polish < N_POLISH and best_final < polish_from):
-                break
-            n_polish += 1
-            polish_from = best_final
-            hot = 0 if best_lnt[0] >= best_lnt[1] else 1
-            for anchor in range(2):
-                other = 1 - anchor
-                n_line = _line_minima(
-                    node_x, node_a, node_ch, n_ch, eps[0], best_lnt[anchor], sw, ys, yy,
-                    gram_all, rhs_all, g_cols, grid_lnt[0], n_grid, tmp_a, tmp_b,
-                    best_lnt[other], POLISH_RADIUS * step, picks, costs, line, pair,
-                )  # fmt: skip
-                for r in range(n_line):
-                    partner = grid_lnt[0, picks[r]]
-                    if costs[r] < best_final + (
-                        POLISH_DCHI2 if anchor == hot else POLISH_DCHI2_COLD
-                    ):
-                        start_lnt[n_start, 0] = max(best_lnt[anchor], partner)
-                        start_lnt[n_start, 1] = min(best_lnt[anchor], partner)
-                        start_hint[n_start] = -np.inf
-                        n_start += 1
-            if s_i == n_start:
-                break
-        if start_hint[s_i] > 1.2 * best_final + 5.0:
-            continue  # a grid basin clearly worse than a minimum already found
-        if best_final < np.inf:
-            near = True  # within a grid step of the best minimum: the same basin
-            for j in range(n_comp):
-                if abs(start_lnt[s_i, j] - best_lnt[j]) > step:
-                    near = False
-            if near:
-                continue
-        for j in range(n_comp):
-            lnt[j] = start_lnt[s_i, j]
-        cost, converged, n_ev = _lm_run(
-            prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt
-        )
-        evaluations += n_ev
-        if cost < best_final:
-            best_final = cost
-            best_converged = converged
-            for j in range(n_comp):
-                best_lnt[j] = lnt[j]
-    # recompute the best solution's columns, areas and derivatives
-    converged = best_converged
-    for j in range(n_comp):
-        lnt[j] = best_lnt[j]
-    cost = evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, sub_idx)
-
-    # ---- order components hottest first when they are exchangeable
-    if exchangeable:
-        for a in range(n_comp):
-            for b in range(n_comp - 1 - a):
-                if lnt[b] < lnt[b + 1]:
-                    lnt[b], lnt[b + 1] = lnt[b + 1], lnt[b]
-                    coef[b], coef[b + 1] = coef[b + 1], coef[b]
-                    for k in range(n_ch):
-                        cols[b, k], cols[b + 1, k] = cols[b + 1, k], cols[b, k]
-                        dcols[b, k], dcols[b + 1, k] = dcols[b + 1, k], dcols[b, k]
-
-    # ---- results in physical units
-    at_bound = False
-    for j in range(n_comp):
-        temperature[i, j] = math.exp(lnt[j])
-        area[i, j] = coef[j] * scale
-        if lnhi[j] > lnlo[j]:
-            if coef[j] <= 0.0 or lnt[j] <= lnlo[j] + 1e-9 or lnt[j] >= lnhi[j] - 1e-9:
-                at_bound = True
-    if has_bg:
-        background[i] = coef[n_comp] * scale
-        if coef[n_comp] <= 0.0:
-            at_bound = True
-    chi2[i] = cost
-    dof[i] = n_valid - n_params
-    nfev[i] = evaluations
-    for k in range(n_ch):
-        m = 0.0
-        for p in range(n_lin):
-            m += coef[p] * cols[p, k]
-        model[i, k] = m * scale
-
-    # ---- covariance of (T_0..T_c-1, a_0..a_c-1[, b]) from the weighted Jacobian
-    # parameter p is included when it is free (a temperature with a_j > 0, any area)
-    n_inc = 0
-    for j in range(n_comp):
-        if lnhi[j] > lnlo[j] and coef[j] > 0.0:
-            inc[n_inc] = j
-            n_inc += 1
-    for p in range(n_comp, n_par):
-        inc[n_inc] = p
-        n_inc += 1
-    for p in range(n_inc):
-        q = inc[p]
+            temperature[i, j] = nan
+            area[i, j] = nan
+        background[i] = nan
+        for p in range(n_par):
+            for q in range(n_par):
+                covariance[i, p, q] = nan
+        chi2[i] = nan
+        dof[i] = 0
+        nfev[i] = 0
         for k in range(n_ch):
-            if q < n_comp:  # d model / d T_q  (scaled model units per K)
-                jp[p, k] = sw[k] * coef[q] * dcols[q, k] / math.exp(lnt[q])
-            elif q < 2 * n_comp:
-                jp[p, k] = sw[k] * cols[q - n_comp, k]
-            else:
-                jp[p, k] = sw[k] * bg_shape[k]
-    _row_gram(jp, n_inc, h)
-    ok = _cholesky_inverse(h, n_inc, inv, w2, c2)
-    if ok:
-        for p in range(n_inc):
-            fp = 1.0 if inc[p] < n_comp else scale
-            for q in range(n_inc):
-                fq = 1.0 if inc[q] < n_comp else scale
-                covariance[i, inc[p], inc[q]] = inv[p, q] * fp * fq
-        # a fixed temperature has exactly zero variance
+            model[i, k] = nan
+
+        # ---- validate and scale
+        bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
+        if bad >= 0:
+            status[i] = bad
+            continue
+        n_params = n_free + n_lin_max
+        if n_valid < n_params:
+            status[i] = NOT_ENOUGH
+            continue
+
+        # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
+        yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol)
+        if n_comp == 2 and not has_bg:
+            # the common case: every pair in closed form straight from the grid Gram
+            combo_cost[:] = np.inf
+            combo_full[:] = False
+            o1 = 0 if exchangeable else n_grid  # the second component's grid columns
+            n0 = n_grid if lnhi[0] > lnlo[0] else 1
+            n1 = n_grid if lnhi[1] > lnlo[1] else 1
+            for g1 in range(n1):
+                b = o1 + g1
+                for g0 in range(g1 + 1 if exchangeable else 0, n0):
+                    c = g0 + g1 * n_grid
+                    combo_cost[c] = _nnls2(
+                        gram_all[g0, g0], gram_all[g0, b], gram_all[b, b], rhs_all[g0], rhs_all[b],
+                        yy, coef,
+                    )  # fmt: skip
+                    combo_full[c] = coef[0] > 0.0 and coef[1] > 0.0
+        else:
+            combo[:] = 0
+            for c in range(n_combo):
+                combo_cost[c] = np.inf
+                combo_full[c] = False
+                if c > 0:  # next combination (component 0 fastest), without integer divisions
+                    j = 0
+                    combo[0] += 1
+                    while combo[j] == n_grid:
+                        combo[j] = 0
+                        j += 1
+                        combo[j] += 1
+                skip = False
+                for j in range(n_comp):
+                    if not lnhi[j] > lnlo[j] and combo[j] > 0:
+                        skip = True
+                    if exchangeable and j > 0 and combo[j] >= combo[j - 1]:
+                        skip = True
+                if skip:
+                    continue
+                for j in range(n_comp):
+                    col_idx[j] = (0 if exchangeable else j) * n_grid + combo[j]
+                if has_bg:
+                    col_idx[n_comp] = n_cols - 1
+                for p in range(n_lin_max):
+                    rhs[p] = rhs_all[col_idx[p]]
+                    for q in range(n_lin_max):
+                        gram[p, q] = gram_all[col_idx[p], col_idx[q]]
+                combo_cost[c] = nnls_small(gram, rhs, yy, n_lin_max, coef, mat, vec, work, sub_idx)
+                full = True
+                for j in range(n_comp):
+                    if not coef[j] > 0.0:
+                        full = False
+                combo_full[c] = full
+        # starts: the lowest local minima of the grid (over +-1 steps along each axis)
+        starts[:] = -1
+        start_cost[:] = np.inf
+        for c in range(n_combo):
+            v = combo_cost[c]
+            if not (combo_full[c] and v < start_cost[N_STARTS - 1]):
+                continue
+            stride = 1
+            local = True
+            for _j in range(n_comp):
+                g = (c // stride) % n_grid
+                if g > 0 and combo_cost[c - stride] < v:
+                    local = False
+                if g < n_grid - 1 and combo_cost[c + stride] < v:
+                    local = False
+                stride *= n_grid
+            if not local:
+                continue
+            pos = N_STARTS - 1
+            while pos > 0 and start_cost[pos - 1] > v:
+                start_cost[pos] = start_cost[pos - 1]
+                starts[pos] = starts[pos - 1]
+                pos -= 1
+            start_cost[pos] = v
+            starts[pos] = c
+
+        if starts[0] < 0:  # no combination uses every component: start from the best one
+            starts[0] = _argmin(combo_cost)
+        n_start = 0
+        if n_comp == 2 and exchangeable and lnhi[0] > lnlo[0]:
+            # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
+            # start on the line through the one-temperature optimum (refined by Gauss-Newton)
+            # at the best grid value of the other component.
+            n_start = _line_start(problem, sp, lines, yy, start_lnt)
+        start_hint[:] = -np.inf  # grid cost of a grid start
+        for s_i in range(N_STARTS):
+            if starts[s_i] < 0:
+                break
+            r = starts[s_i]
+            for j in range(n_comp):
+                start_lnt[n_start, j] = grid_lnt[j, r % n_grid]
+                r //= n_grid
+            start_hint[n_start] = start_cost[s_i]
+            n_start += 1
+        step = (grid_lnt[0, n_grid - 1] - grid_lnt[0, 0]) / max(n_grid - 1, 1)
+
+        # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
+        nf = free_components(lnlo, lnhi, free)
+        n_lin = n_lin_max
+        best_final = np.inf
+        best_converged = False
+        evaluations = 0
+        polish = n_comp == 2 and exchangeable and nf == 2
+        n_polish = 0
+        polish_from = np.inf  # best cost when the last polish round was set up
+        best_lnt[:] = np.inf  # (scratch: nothing from the previous spectrum may match it)
+        s_i = -1
+        while True:
+            s_i += 1
+            if s_i == n_start:
+                # Polish: the cold component's cost profile is often flat with local minima (one at
+                # its lower bound); scan the lines through the best hot and the best cold
+                # temperature (the latter finds the hot partner of a cold one when the best pair is
+                # a faint hot component at its bound) and run again from their other low minima (up
+                # to N_POLISH rounds, while they improve).
+                if not (polish and n_polish < N_POLISH and best_final < polish_from):
+                    break
+                n_polish += 1
+                polish_from = best_final
+                hot = 0 if best_lnt[0] >= best_lnt[1] else 1
+                for anchor in range(2):
+                    other = 1 - anchor
+                    n_line = _line_minima(
+                        sp, lines, eps[0], best_lnt[anchor], yy, grid_lnt[0], np.int64(0),
+                        best_lnt[other], POLISH_RADIUS * step,
+                    )  # fmt: skip
+                    for r in range(n_line):
+                        partner = grid_lnt[0, lines.picks[r]]
+                        if lines.costs[r] < best_final + (
+                            POLISH_DCHI2 if anchor == hot else POLISH_DCHI2_COLD
+                        ):
+                            start_lnt[n_start, 0] = max(best_lnt[anchor], partner)
+                            start_lnt[n_start, 1] = min(best_lnt[anchor], partner)
+                            start_hint[n_start] = -np.inf
+                            n_start += 1
+                if s_i == n_start:
+                    break
+            if start_hint[s_i] > 1.2 * best_final + 5.0:
+                continue  # a grid basin clearly worse than a minimum already found
+            if best_final < np.inf:
+                near = True  # within a grid step of the best minimum: the same basin
+                for j in range(n_comp):
+                    if abs(start_lnt[s_i, j] - best_lnt[j]) > step:
+                        near = False
+                if near:
+                    continue
+            for j in range(n_comp):
+                lnt[j] = start_lnt[s_i, j]
+            cost, converged, n_ev = _lm_run(
+                sp, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt
+            )
+            evaluations += n_ev
+            if cost < best_final:
+                best_final = cost
+                best_converged = converged
+                for j in range(n_comp):
+                    best_lnt[j] = lnt[j]
+        # recompute the best solution's columns, areas and derivatives
+        converged = best_converged
         for j in range(n_comp):
-            if not lnhi[j] > lnlo[j]:
-                for q in range(n_par):
-                    covariance[i, j, q] = 0.0
-                    covariance[i, q, j] = 0.0
-    if not converged:
-        status[i] = MAX_ITERATIONS
-    elif not ok:
-        status[i] = DEGENERATE
-    elif at_bound:
-        status[i] = AT_BOUND
-    else:
-        status[i] = CONVERGED
+            lnt[j] = best_lnt[j]
+        cost = evaluate(sp, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, sub_idx)
+
+        # ---- order components hottest first when they are exchangeable
+        if exchangeable:
+            for a in range(n_comp):
+                for b in range(n_comp - 1 - a):
+                    if lnt[b] < lnt[b + 1]:
+                        lnt[b], lnt[b + 1] = lnt[b + 1], lnt[b]
+                        coef[b], coef[b + 1] = coef[b + 1], coef[b]
+                        for k in range(n_ch):
+                            cols[b, k], cols[b + 1, k] = cols[b + 1, k], cols[b, k]
+                            dcols[b, k], dcols[b + 1, k] = dcols[b + 1, k], dcols[b, k]
+
+        # ---- results in physical units
+        at_bound = False
+        for j in range(n_comp):
+            temperature[i, j] = math.exp(lnt[j])
+            area[i, j] = coef[j] * scale
+            if lnhi[j] > lnlo[j]:
+                if coef[j] <= 0.0 or lnt[j] <= lnlo[j] + 1e-9 or lnt[j] >= lnhi[j] - 1e-9:
+                    at_bound = True
+        if has_bg:
+            background[i] = coef[n_comp] * scale
+            if coef[n_comp] <= 0.0:
+                at_bound = True
+        chi2[i] = cost
+        dof[i] = n_valid - n_params
+        nfev[i] = evaluations
+        for k in range(n_ch):
+            m = 0.0
+            for p in range(n_lin):
+                m += coef[p] * cols[p, k]
+            model[i, k] = m * scale
+
+        # ---- covariance of (T_0..T_c-1, a_0..a_c-1[, b]) from the weighted Jacobian
+        # parameter p is included when it is free (a temperature with a_j > 0, any area)
+        n_inc = 0
+        for j in range(n_comp):
+            if lnhi[j] > lnlo[j] and coef[j] > 0.0:
+                inc[n_inc] = j
+                n_inc += 1
+        for p in range(n_comp, n_par):
+            inc[n_inc] = p
+            n_inc += 1
+        for p in range(n_inc):
+            q = inc[p]
+            for k in range(n_ch):
+                if q < n_comp:  # d model / d T_q  (scaled model units per K)
+                    jp[p, k] = sw[k] * coef[q] * dcols[q, k] / math.exp(lnt[q])
+                elif q < 2 * n_comp:
+                    jp[p, k] = sw[k] * cols[q - n_comp, k]
+                else:
+                    jp[p, k] = sw[k] * bg_shape[k]
+        _row_gram(jp, n_inc, h)
+        ok = _cholesky_inverse(h, n_inc, inv, w2, c2)
+        if ok:
+            for p in range(n_inc):
+                fp = 1.0 if inc[p] < n_comp else scale
+                for q in range(n_inc):
+                    fq = 1.0 if inc[q] < n_comp else scale
+                    covariance[i, inc[p], inc[q]] = inv[p, q] * fp * fq
+            # a fixed temperature has exactly zero variance
+            for j in range(n_comp):
+                if not lnhi[j] > lnlo[j]:
+                    for q in range(n_par):
+                        covariance[i, j, q] = 0.0
+                        covariance[i, q, j] = 0.0
+        if not converged:
+            status[i] = MAX_ITERATIONS
+        elif not ok:
+            status[i] = DEGENERATE
+        elif at_bound:
+            status[i] = AT_BOUND
+        else:
+            status[i] = CONVERGED

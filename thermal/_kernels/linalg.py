@@ -14,7 +14,7 @@ TINY = 1e-280
 COND = 1e-13  # smallest accepted relative Cholesky pivot (normalised matrices)
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _cholesky_factor(mat, n, work):
     """Scale the symmetric ``mat`` (n x n) to a unit diagonal (the factors into ``work``) and
     overwrite its lower triangle with the Cholesky factor. False when a diagonal is not above
@@ -43,7 +43,7 @@ def _cholesky_factor(mat, n, work):
     return True
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _substitute(mat, rhs, n):
     """Solve L L^T x = rhs in place, L the factor in the lower triangle of ``mat``."""
     for i in range(n):
@@ -58,7 +58,7 @@ def _substitute(mat, rhs, n):
         rhs[i] = v / mat[i, i]
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def _cholesky_solve(mat, rhs, n, work):
     """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
 
@@ -75,7 +75,7 @@ def _cholesky_solve(mat, rhs, n, work):
     return True
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _solve_spd(mat, rhs, n, work):
     """:func:`_cholesky_solve` with the 2 x 2 case (two free temperatures) in closed form and
     the same acceptance test (Jacobi-scaled pivots above TINY and COND)."""
@@ -99,7 +99,7 @@ def _solve_spd(mat, rhs, n, work):
     return True
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def _cholesky_inverse(mat, n, inv, work, col):
     """inv = mat^-1 for a small SPD matrix (mat is destroyed). False if not safely SPD."""
     if not _cholesky_factor(mat, n, work):
@@ -113,7 +113,7 @@ def _cholesky_inverse(mat, n, inv, work, col):
     return True
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _nnls2(g00, g01, g11, b0, b1, yy, coef):
     """Closed-form two-column NNLS from normal equations; returns the cost."""
     best = yy
@@ -141,7 +141,7 @@ def _nnls2(g00, g01, g11, b0, b1, yy, coef):
     return max(best, 0.0)
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     """Non-negative least squares from normal equations (n <= 4 columns).
 
@@ -155,7 +155,7 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     return _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx)
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
     """:func:`nnls_small` for any n <= 4 by enumerating active sets (the best feasible
     unconstrained subset solution is the optimum)."""
@@ -205,7 +205,7 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
     return max(best, 0.0)
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _row_gram(rows, n, out):
     """out[p, q] = rows[p] . rows[q] for p, q < n (J J^T of Jacobian rows)."""
     for p in range(n):

@@ -15,6 +15,7 @@ components and no background, has its gradient and 2 x 2 solves in closed form.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,7 +39,57 @@ SAME_BASIN = 0.3  # ln T (a grid step) from the best minimum within which a wors
 MAX_STEP = 0.2  # longest step in ln T (0.6 grid steps): longer ones were mostly rejected
 
 
-@jit(fastmath=SUMS, allocates=False)
+class Spectrum(NamedTuple):
+    """One spectrum as :func:`_lm_run` sees it: the batch's channels and components and the
+    spectrum's scaled data ``ys`` and weights ``sw`` (1 / sigma, 0 on missing channels).
+
+    With ``n_row`` > ``n_ch``, ``sw`` and ``ys`` have ``n_row`` entries, the last one the power
+    row of :func:`_columns` (profile intervals of the power).
+    """
+
+    node_x: np.ndarray  # c2 / lambda per quadrature node [K]
+    node_a: np.ndarray  # weight * c1 / lambda^5 per node
+    node_ch: np.ndarray  # channel of each node
+    n_ch: int
+    eps: np.ndarray  # emissivity per component
+    n_comp: int
+    has_bg: bool
+    bg_shape: np.ndarray  # background shape (n_ch)
+    sw: np.ndarray
+    ys: np.ndarray
+    n_lin: int  # linear parameters: the areas and the background amplitude
+    n_row: int
+
+
+class Workspace(NamedTuple):
+    """Scratch arrays of one Levenberg-Marquardt run (:func:`workspace`)."""
+
+    trial: np.ndarray  # (3) trial ln T
+    cols: np.ndarray  # (4, n_row) model columns, derivatives and areas at the current point
+    dcols: np.ndarray
+    t_cols: np.ndarray  # ... and at the trial point
+    t_dcols: np.ndarray
+    t_coef: np.ndarray  # (4)
+    coef: np.ndarray  # (4)
+    gram: np.ndarray  # (4, 4) and below: scratch of the areas' NNLS and of the gradient
+    rhs: np.ndarray
+    mat: np.ndarray
+    vec: np.ndarray
+    work: np.ndarray
+    sub_idx: np.ndarray
+    col_idx: np.ndarray
+    jac: np.ndarray  # (3, n_row)
+    hess: np.ndarray  # (3, 3)
+    grad: np.ndarray
+    lmat: np.ndarray
+    lvec: np.ndarray
+    gvec: np.ndarray
+    prev_d: np.ndarray  # (3) the previous step
+    res: np.ndarray  # (n_row) weighted residual
+    proj: np.ndarray
+
+
+@jit(fastmath=SUMS)
 def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
     """Channel basis Bbar_k(t) and t * dBbar_k/dt (the derivative in ln t) for one temperature.
 
@@ -82,7 +133,7 @@ def channel_basis(node_x, node_a, node_ch, n_ch, t, out, dout):
         dout[node_ch[q]] += dbt
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
              dcols):  # fmt: skip
     """Model columns (emissivity x channel basis, then the background shape) and their
@@ -109,7 +160,7 @@ def _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_
             cols[n_comp, n_ch] = 0.0
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx):
     """Weighted NNLS of ys on the columns ``cols[:n_lin]``; returns the explicit cost."""
     # The common case: all products in one pass, the NNLS in closed form. (Only the products
@@ -166,18 +217,18 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
     return cost
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, idx):
-    """The model at the temperatures ``exp(lnt)`` of the spectrum ``prob`` (see
-    :func:`_lm_run`): columns and derivatives into ``cols``, ``dcols``, the exact areas into
+    """The model at the temperatures ``exp(lnt)`` of the spectrum ``prob`` (a
+    :class:`Spectrum`): columns and derivatives into ``cols``, ``dcols``, the exact areas into
     ``coef``; returns the cost. The other arguments are scratch of :func:`_solve_areas`."""
-    node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row = prob
-    _columns(node_x, node_a, node_ch, n_ch, n_row, lnt, eps, n_comp, has_bg, bg_shape, cols,
-             dcols)  # fmt: skip
-    return _solve_areas(cols, sw, ys, n_lin, n_row, coef, gram, rhs, mat, vec, work, idx)
+    _columns(prob.node_x, prob.node_a, prob.node_ch, prob.n_ch, prob.n_row, lnt, prob.eps,
+             prob.n_comp, prob.has_bg, prob.bg_shape, cols, dcols)  # fmt: skip
+    return _solve_areas(cols, prob.sw, prob.ys, prob.n_lin, prob.n_row, coef, gram, rhs, mat, vec,
+                        work, idx)  # fmt: skip
 
 
-@jit(allocates=False)
+@jit
 def free_components(lnlo, lnhi, free):
     """Indices of the components whose temperature is free (upper > lower bound) into
     ``free``; returns how many."""
@@ -186,22 +237,22 @@ def free_components(lnlo, lnhi, free):
         if lnhi[j] > lnlo[j]:
             free[nf] = j
             nf += 1
-    return nf
+    return np.int64(nf)  # int64, never the literal 0 (that would compile _lm_run twice)
 
 
-@jit
-def _workspace(n_ch):
-    """Scratch arrays of one Levenberg-Marquardt run (see :func:`_lm_run`)."""
-    return (
-        np.zeros(3), np.zeros((4, n_ch)), np.zeros((4, n_ch)), np.zeros((4, n_ch)),
-        np.zeros((4, n_ch)), np.zeros(4), np.zeros(4), np.zeros((4, 4)), np.zeros(4),
-        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros(4, dtype=np.int64),
-        np.zeros(4, dtype=np.int64), np.zeros((3, n_ch)), np.zeros((3, 3)), np.zeros(3),
-        np.zeros((4, 4)), np.zeros(4), np.zeros(4), np.zeros(3), np.zeros(n_ch), np.zeros(4),
+def workspace(n_row) -> Workspace:
+    """A :class:`Workspace` for spectra of ``n_row`` rows (numpy: the callers of compiled
+    kernels own the scratch, see :class:`thermal._kernels.Kernel`)."""
+    z = np.zeros
+    i8 = np.int64
+    return Workspace(
+        z(3), z((4, n_row)), z((4, n_row)), z((4, n_row)), z((4, n_row)), z(4), z(4), z((4, 4)),
+        z(4), z((4, 4)), z(4), z(4), z(4, i8), z(4, i8), z((3, n_row)), z((3, 3)), z(3),
+        z((4, 4)), z(4), z(4), z(3), z(n_row), z(4),
     )  # fmt: skip
 
 
-@jit(fastmath=SUMS, allocates=False)
+@jit(fastmath=SUMS)
 def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess, jac, gram,
               lmat, lvec, gvec, work, col_idx):  # fmt: skip
     """The gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J in ln T of the
@@ -267,7 +318,7 @@ def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess
     _row_gram(jac, nf, hess)
 
 
-@jit(inline="always", fastmath=SUMS)
+@jit(fastmath=SUMS)
 def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
     """The Golub-Pereyra gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J of
     :func:`_lm_run` for its common case, two free components with positive areas and no
@@ -341,21 +392,20 @@ def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
     return True
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _lm_run(prob, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt):
+@jit(fastmath=SUMS)
+def _lm_run(prob: Spectrum, ws: Workspace, lnt, lnlo, lnhi, free, nf, max_iter, best_final,
+            best_lnt):  # fmt: skip
     """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
     projection: the areas are the exact NNLS solution at every point).
 
-    ``prob`` = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin,
-    n_row) describes the spectrum (n_row > n_ch: ``sw`` and ``ys`` have n_row entries, the
-    last one the power row of :func:`_columns`); ``ws`` is the workspace tuple of
-    :func:`_workspace`. ``lnt`` ends at
-    the run's end point (its columns and areas are somewhere in ``ws``: recompute them). The run is
-    abandoned once it heads for a basin clearly worse than ``best_final`` (np.inf: never) and
-    stops where, no better than it, it comes within ``SAME_BASIN`` of ``best_lnt``.
+    ``prob`` (a :class:`Spectrum`) describes the spectrum and ``ws`` (a :class:`Workspace`)
+    is scratch. ``lnt`` ends at the run's end point (its columns and areas are somewhere in
+    ``ws``: recompute them). The run is abandoned once it heads for a basin clearly worse than
+    ``best_final`` (np.inf: never) and stops where, no better than it, it comes within
+    ``SAME_BASIN`` of ``best_lnt``.
     Returns (cost, converged, evaluations).
     """
-    n_comp, sw, ys, n_lin, n_row = prob[5], prob[8], prob[9], prob[10], prob[11]
+    n_comp, sw, ys, n_lin, n_row = prob.n_comp, prob.sw, prob.ys, prob.n_lin, prob.n_row
     (trial, cols, dcols, t_cols, t_dcols, t_coef, coef, gram, rhs, mat, vec, work,
      sub_idx, col_idx, jac, hess, grad, lmat, lvec, gvec, prev_d, res, proj) = ws  # fmt: skip
     evaluations = 0

@@ -14,7 +14,6 @@ Numerics (science.md section 2): ``pref / (exp(x) - 1)`` is evaluated as
 
 import math
 
-import numba
 import numpy as np
 
 from thermal._kernels import jit, kernel
@@ -31,7 +30,7 @@ _X_SMALL = 0.5
 _X_TAIL = 700.0
 
 
-@jit(inline="always")
+@jit
 def bose(pref, x):
     """``pref / (exp(x) - 1)`` for pref > 0, x > 0, exact from x -> 0 to underflow."""
     if x < _X_SMALL:
@@ -42,7 +41,7 @@ def bose(pref, x):
     return math.exp(math.log(pref) - x)
 
 
-@jit(inline="always")
+@jit
 def b_lambda(lam, t):
     """Spectral radiance B_lambda [W m-2 sr-1 um-1] at wavelength lam [um], temperature t [K]."""
     lam2 = lam * lam
@@ -61,7 +60,7 @@ def pow4(t):
     return t2 * t2
 
 
-@jit(inline="always")
+@jit
 def b_lambda_dt(lam, t):
     """(B_lambda, dB_lambda/dT) [W m-2 sr-1 um-1, W m-2 sr-1 um-1 K-1]."""
     x = C2 / (lam * t)
@@ -75,20 +74,20 @@ def b_lambda_dt(lam, t):
     return b, bose(pref * (x / t), x)
 
 
-@jit(inline="always")
+@jit
 def b_wavenumber(nu, t):
     """Spectral radiance per wavenumber [W m-2 sr-1 (cm-1)-1] at nu [cm-1], t [K]."""
     return bose(C1_WAVENUMBER * nu * nu * nu, C2_WAVENUMBER * nu / t)
 
 
-@jit(inline="always")
+@jit
 def photon_lambda(lam, t):
     """Photon spectral radiance [photons s-1 m-2 sr-1 um-1]: B_lambda lam / (h c)."""
     lam2 = lam * lam
     return bose(C1 / (lam2 * lam2 * PHOTON_ENERGY_UM), C2 / (lam * t))
 
 
-@jit(inline="always")
+@jit
 def t_brightness(lam, radiance):
     """Exact inverse of :func:`b_lambda`: temperature [K] for radiance >= 0 at lam [um]."""
     if radiance == 0.0:
@@ -109,7 +108,7 @@ DB_DT = 3
 T_BRIGHTNESS = 4
 
 
-@jit(inline="always")
+@jit
 def _evaluate(code, a, b):
     if code == B_LAMBDA:
         return b_lambda(a, b)
@@ -122,7 +121,7 @@ def _evaluate(code, a, b):
     return t_brightness(a, b)
 
 
-@jit(inline="always")
+@jit
 def _fast_path(code, a, b):
     """(value, ok): branch-free evaluation, exact where ok (valid input, 0.5 <= x < 700).
 
@@ -154,21 +153,21 @@ def _fast_path(code, a, b):
     return v, ok
 
 
-@kernel
-def elementwise_fast(code, a, b, out):
-    """Branch-free, SIMD-friendly pass of the forward functions; returns the count of values
-    it could not settle (invalid input, NaN or x outside [0.5, 700)), left for
-    :func:`elementwise`."""
+@kernel(rows="a", inputs=("a", "b"))
+def elementwise_fast(first, last, code, a, b, out):
+    """Branch-free, SIMD-friendly pass of the forward functions over ``first`` to ``last - 1``;
+    returns the count of values it could not settle (invalid input, NaN or x outside
+    [0.5, 700)), left for :func:`elementwise`."""
     unsettled = 0
-    for i in numba.prange(a.size):
+    for i in range(first, last):
         v, ok = _fast_path(code, a[i], b[i])
         out[i] = v
         unsettled += not ok
     return unsettled
 
 
-@kernel
-def elementwise(code, a, b, out, unsettled_only):
+@kernel(rows="a", inputs=("a", "b"))
+def elementwise(first, last, code, a, b, out, unsettled_only):
     """out[i] = f(a[i], b[i]) for the function ``code``; NaN in gives NaN out.
 
     ``a`` must be finite and > 0; ``b`` must be finite and > 0 (>= 0 for ``T_BRIGHTNESS``).
@@ -178,7 +177,7 @@ def elementwise(code, a, b, out, unsettled_only):
     bad_a = 0
     bad_b = 0
     b_min_open = code != T_BRIGHTNESS
-    for i in numba.prange(a.size):
+    for i in range(first, last):
         ai = a[i]
         bi = b[i]
         if unsettled_only and _fast_path(code, ai, bi)[1]:
@@ -196,7 +195,7 @@ def elementwise(code, a, b, out, unsettled_only):
     return bad_a, bad_b
 
 
-@jit(inline="always")
+@jit
 def band_mean(nodes, weights, t):
     """Response-weighted mean B_lambda over quadrature ``nodes`` [um] (weights sum to 1)."""
     s = 0.0
@@ -205,7 +204,7 @@ def band_mean(nodes, weights, t):
     return s
 
 
-@jit(inline="always")
+@jit
 def band_mean_dt(nodes, weights, t):
     """(band mean of B_lambda, its derivative in T)."""
     s = 0.0
@@ -247,14 +246,14 @@ def band_inverse(nodes, weights, centre, radiance):
     return t
 
 
-@kernel
-def band_loop(nodes, weights, centre, inverse, values, out):
+@kernel(rows="values", inputs=("nodes", "weights", "values"))
+def band_loop(first, last, nodes, weights, centre, inverse, values, out):
     """Band mean radiance of each temperature (or, with ``inverse``, the inverse).
 
     Returns the count of invalid values (T <= 0 or radiance < 0, or non-finite); NaN gives NaN.
     """
     bad = 0
-    for i in numba.prange(values.size):
+    for i in range(first, last):
         v = values[i]
         if v != v:
             out[i] = np.nan

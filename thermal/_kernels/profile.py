@@ -37,22 +37,24 @@ again from that lower minimum. A fit whose power is 0 gets NaN power limits.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import prange as numba_prange
 
 from thermal._kernels import SUMS, jit, kernel
 from thermal._kernels.fit import (
     AT_BOUND,
     CONVERGED,
     MAX_ITERATIONS,
+    Fits,
+    Lines,
+    Problem,
     _line_minima,
-    grid_columns,
     grid_gram,
-    node_constants,
+    line_scratch,
     scaled_spectrum,
 )
-from thermal._kernels.lm import _lm_run, _workspace, free_components
+from thermal._kernels.lm import Spectrum, Workspace, _lm_run, free_components, workspace
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
@@ -63,99 +65,146 @@ POWER_REACH = 35.0  # e-folds of power walked before an interval is called open
 TOLERANCE = 1e-5  # in ln T or ln P
 MAX_REFINE = 40
 _N_STARTS = 4
+TEMPERATURE = 0  # what a walk profiles: the ln T of one component
+POWER = 1  # or the log of the total power
 
 
-@kernel
-def profile_batch(
-    y, sig, node_lam, node_w, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-    grid_lnt, grid_basis, max_iter, temperature, area, covariance, chi2, status,
-    t_lower, t_upper, p_lower, p_upper,
-):  # fmt: skip
-    """Profile-likelihood 1-sigma intervals for every row of a batch fitted by ``fit_batch``.
+class Intervals(NamedTuple):
+    """Per-spectrum results of :func:`profile_batch`."""
 
-    Inputs are those of :func:`thermal._kernels.fit.fit_batch` and its outputs
-    ``temperature`` [K], ``area``, ``covariance``, ``chi2`` and ``status``. Writes the ends of
-    each free component's temperature interval (``t_lower``, ``t_upper``, n_fits x n_comp [K];
-    a fixed temperature gets its value) and of the power's (``p_lower``, ``p_upper``, in the
-    unit of area x W m-2). Rows whose fit has no optimum (bad data, too few channels,
-    degenerate) get NaN.
+    t_lower: np.ndarray  # (n_fits, n_comp) [K]
+    t_upper: np.ndarray
+    p_lower: np.ndarray  # (n_fits) in the unit of area x W m-2
+    p_upper: np.ndarray
+
+
+class Walk(NamedTuple):
+    """One spectrum whose profiles are walked, and the walks' scratch."""
+
+    problem: Problem
+    sp: Spectrum  # the spectrum with its power row (weight 0 unless the power is profiled)
+    ws: Workspace
+    lines: Lines  # the grid Gram and line scratch (the line starts of two free components)
+    yy: float
+    use_line: bool
+    lnt_hat: np.ndarray  # (n_comp) the optimum [ln K]
+    starts: np.ndarray  # (_N_STARTS, n_comp)
+    cont: np.ndarray  # (n_comp) continuation: the solution at the previous profile point
+    found: np.ndarray  # (n_comp) the best solution at this point
+    lo: np.ndarray  # (n_comp) bounds with the profiled component held
+    hi: np.ndarray
+    seen: np.ndarray  # (1) lowest chi-square met
+    grad: np.ndarray  # (n_par) gradient of the power
+    lnt: np.ndarray  # (n_comp)
+    free: np.ndarray  # (3) int64
+
+
+class Scratch(NamedTuple):
+    """Scratch arrays of :func:`profile_batch`, one set per chunk of rows (see :func:`scratch`)."""
+
+    ys: np.ndarray  # (n_ch + 1) scaled data and the power row
+    sw: np.ndarray  # (n_ch + 1) weights
+    ws: Workspace
+    lines: Lines
+    lnt_hat: np.ndarray  # (n_comp)
+    starts: np.ndarray  # the scratch of Walk
+    cont: np.ndarray
+    found: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    seen: np.ndarray
+    grad: np.ndarray
+    lnt: np.ndarray
+    free: np.ndarray
+
+
+def scratch(y, sig, p, fits, out) -> Scratch:
+    """The :class:`Scratch` of :func:`profile_batch` (numpy)."""
+    n_ch = y.shape[1]
+    n_comp = p.grid_lnt.shape[0]
+    z = np.zeros
+    return Scratch(
+        z(n_ch + 1), z(n_ch + 1), workspace(n_ch + 1), line_scratch(p, n_ch), z(n_comp),
+        z((_N_STARTS, n_comp)), z(n_comp), z(n_comp), z(n_comp), z(n_comp), z(1),
+        z(2 * n_comp + 1), z(n_comp), z(3, np.int64),
+    )  # fmt: skip
+
+
+@kernel(rows="y", inputs=("y", "sig"), scratch=scratch)
+def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s: Scratch):
+    """Profile-likelihood 1-sigma intervals for the rows ``first`` to ``last - 1`` of a batch
+    fitted by :func:`thermal._kernels.fit.fit_batch`.
+
+    Inputs are those of ``fit_batch`` and its results ``fits``
+    (:class:`~thermal._kernels.fit.Fits`: temperature [K], area, covariance, chi2 and status
+    are read). Writes into ``out``
+    (:class:`Intervals`) the ends of each free component's temperature interval (a fixed
+    temperature gets its value) and of the power's. Rows whose fit has no optimum (bad data,
+    too few channels, degenerate) get NaN. ``s`` is the :class:`Scratch`.
+
+    From Python: ``profile_batch(y, sig, p, fits, out, size=work)``.
     """
-    n_fits, n_ch = y.shape
-    g_cols = grid_columns(grid_basis, exchangeable, bg_shape, has_bg)
-    node_x, node_a = node_constants(node_lam, node_w)
-    for i in numba_prange(n_fits):
-        _profile_one(
-            i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-            grid_lnt, g_cols, max_iter, temperature, area, covariance, chi2, status, t_lower,
-            t_upper, p_lower, p_upper, n_ch,
-        )  # fmt: skip
+    for i in range(first, last):
+        _profile_one(i, y, sig, p, fits, out, s)
 
 
 @jit(fastmath=SUMS)
-def _profile_one(
-    i, y, sig, node_x, node_a, node_ch, eps, lnlo, lnhi, exchangeable, bg_shape, has_bg,
-    grid_lnt, g_cols, max_iter, temperature, area, covariance, chi2, status, t_lower, t_upper,
-    p_lower, p_upper, n_ch,
-):  # fmt: skip
-    n_comp = eps.size
+def _profile_one(i, y, sig, p: Problem, fits: Fits, out: Intervals, s: Scratch):
+    n_ch = y.shape[1]
+    n_comp = p.grid_lnt.shape[0]
+    t_lower, t_upper, p_lower, p_upper = out
     for j in range(n_comp):
         t_lower[i, j] = np.nan
         t_upper[i, j] = np.nan
     p_lower[i] = np.nan
     p_upper[i] = np.nan
-    st = status[i]
+    st = fits.status[i]
     if not (st == CONVERGED or st == AT_BOUND or st == MAX_ITERATIONS):
         return
-    chi_min = chi2[i]
+    chi_min = fits.chi2[i]
     if not math.isfinite(chi_min):
         return
     n_row = n_ch + 1  # the last row is the power row, weight 0 unless the power is profiled
-    ys = np.zeros(n_row)
-    sw = np.zeros(n_row)
+    ys, sw = s.ys, s.sw
+    ys[n_ch] = 0.0
+    sw[n_ch] = 0.0
     bad, _n_valid, scale = scaled_spectrum(y[i], sig[i], ys[:n_ch], sw[:n_ch])
     if bad >= 0:
         return
-    n_lin = n_comp + (1 if has_bg else 0)
-    prob = (node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys, n_lin, n_row)
-    ws = _workspace(n_row)
-    lnt_hat = np.empty(n_comp)
+    n_lin = n_comp + (1 if p.has_bg else 0)
+    sp = Spectrum(p.node_x, p.node_a, p.node_ch, n_ch, p.eps, n_comp, p.has_bg, p.bg_shape, sw,
+                  ys, n_lin, n_row)  # fmt: skip
+    lnt_hat = s.lnt_hat
     for j in range(n_comp):
-        lnt_hat[j] = math.log(temperature[i, j])
+        lnt_hat[j] = math.log(fits.temperature[i, j])
     # the line starts of two free components
-    n_grid = grid_lnt.shape[1]
-    use_line = n_comp == 2 and lnhi[0] > lnlo[0] and lnhi[1] > lnlo[1]
-    gram_all = np.empty((g_cols.shape[0], g_cols.shape[0]))
-    rhs_all = np.empty(g_cols.shape[0])
-    yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, np.empty(n_ch)) if use_line else 0.0
-    line = (gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line)
-    # scratch of the walks (by index): 0 starts, 1 continuation, 2 found, 3-4 bounds, 5-6 a line
-    # column and its derivative, 7 lowest chi2 seen, 8-9 line costs and areas, 10 power
-    # gradient, 11 ln T, 12-13 line picks and costs, 14 free components
-    scratch = (np.empty((_N_STARTS, n_comp)), np.empty(n_comp), np.empty(n_comp),
-               np.empty(n_comp), np.empty(n_comp), np.empty(n_ch), np.empty(n_ch),
-               np.empty(1), np.empty(n_grid), np.empty(2), np.empty(2 * n_comp + 1),
-               np.empty(n_comp), np.empty(2, dtype=np.int64), np.empty(2),
-               np.empty(3, dtype=np.int64))  # fmt: skip
+    use_line = n_comp == 2 and p.lnhi[0] > p.lnlo[0] and p.lnhi[1] > p.lnlo[1]
+    yy = 0.0
+    if use_line:
+        yy = grid_gram(p.g_cols, sw, ys, n_ch, s.lines.gram_all, s.lines.rhs_all, s.lines.col)
+    walk = Walk(
+        p, sp, s.ws, s.lines, yy, use_line, lnt_hat, s.starts, s.cont, s.found, s.lo, s.hi,
+        s.seen, s.grad, s.lnt, s.free,
+    )  # fmt: skip
     for _attempt in range(2):
-        seen = _intervals(
-            i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi,
-            exchangeable, line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
-        )  # fmt: skip
+        seen = _intervals(i, walk, fits, out, chi_min, scale)
         if not seen < chi_min - 1e-6 * max(chi_min, 1.0):
             break
         chi_min = seen  # the profile found a lower minimum than the fit: measure from it
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _intervals(
-    i, chi_min, temperature, area, covariance, lnt_hat, scale, prob, ws, lnlo, lnhi, exchangeable,
-    line, scratch, max_iter, t_lower, t_upper, p_lower, p_upper,
-):  # fmt: skip
-    """Every interval of row ``i`` at the level ``chi_min`` + 1; returns the lowest profile
-    chi-square met on the way."""
-    n_ch, eps, n_comp, sw = prob[3], prob[4], prob[5], prob[8]
+@jit(fastmath=SUMS)
+def _intervals(i, walk: Walk, fits: Fits, out: Intervals, chi_min, scale):
+    """Every interval of row ``i`` at the level ``chi_min`` + 1 (``scale``: the spectrum's data
+    scale); returns the lowest profile chi-square met on the way."""
+    temperature, area, covariance = fits.temperature, fits.area, fits.covariance
+    t_lower, t_upper, p_lower, p_upper = out
+    lnlo, lnhi, lnt_hat = walk.problem.lnlo, walk.problem.lnhi, walk.lnt_hat
+    n_ch, eps, n_comp, sw = walk.sp.n_ch, walk.sp.eps, walk.sp.n_comp, walk.sp.sw
     level = chi_min + LEVEL
-    scratch[7][0] = np.inf
+    walk.seen[0] = np.inf
+    # the walks' mode as int64 variables, not literals: one compilation of _walk
+    temperature_mode, power_mode, none = np.int64(TEMPERATURE), np.int64(POWER), np.int64(0)
 
     # ---- temperatures
     for h in range(n_comp):
@@ -166,10 +215,8 @@ def _intervals(
         u0 = lnt_hat[h]
         sd = math.sqrt(covariance[i, h, h]) / temperature[i, h]
         step = min(max(sd, 1e-4), 0.1) if math.isfinite(sd) and sd > 0.0 else 0.01
-        down = _walk(0, h, u0, -1.0, step, 0.0, u0 - lnlo[h], chi_min, level, prob, ws, lnlo,
-                     lnhi, exchangeable, lnt_hat, line, scratch, max_iter)  # fmt: skip
-        up = _walk(0, h, u0, 1.0, step, 0.0, lnhi[h] - u0, chi_min, level, prob, ws, lnlo, lnhi,
-                   exchangeable, lnt_hat, line, scratch, max_iter)  # fmt: skip
+        down = _walk(walk, temperature_mode, h, u0, -1.0, step, 0.0, u0 - lnlo[h], chi_min, level)
+        up = _walk(walk, temperature_mode, h, u0, 1.0, step, 0.0, lnhi[h] - u0, chi_min, level)
         t_lower[i, h] = max(math.exp(u0 - down), math.exp(lnlo[h]))
         t_upper[i, h] = min(math.exp(u0 + up), math.exp(lnhi[h]))
 
@@ -179,10 +226,10 @@ def _intervals(
         t = temperature[i, j]
         p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
     if not p_hat > 0.0:
-        return scratch[7][0]
+        return walk.seen[0]
     var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
     n_par = covariance.shape[1]
-    grad = scratch[10]
+    grad = walk.grad
     for p in range(n_par):
         grad[p] = 0.0
     for j in range(n_comp):
@@ -198,24 +245,20 @@ def _intervals(
         sd_p = 0.01 * p_hat
     u0 = math.log(p_hat)
     step = min(max(sd_p / p_hat, 1e-4), 0.1)
-    down = _walk(1, 0, u0, -1.0, step, sd_p, POWER_REACH, chi_min, level, prob, ws, lnlo, lnhi,
-                 exchangeable, lnt_hat, line, scratch, max_iter)  # fmt: skip
-    up = _walk(1, 0, u0, 1.0, step, sd_p, POWER_REACH, chi_min, level, prob, ws, lnlo, lnhi,
-               exchangeable, lnt_hat, line, scratch, max_iter)  # fmt: skip
+    down = _walk(walk, power_mode, none, u0, -1.0, step, sd_p, POWER_REACH, chi_min, level)
+    up = _walk(walk, power_mode, none, u0, 1.0, step, sd_p, POWER_REACH, chi_min, level)
     p_lower[i] = 0.0 if down >= POWER_REACH else math.exp(u0 - down) * scale
     p_upper[i] = np.inf if up >= POWER_REACH else math.exp(u0 + up) * scale
     sw[n_ch] = 0.0
-    return scratch[7][0]
+    return walk.seen[0]
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnhi, exchangeable,
-          lnt_hat, line, scratch, max_iter):  # fmt: skip
+@jit(fastmath=SUMS)
+def _walk(walk: Walk, mode, h, u0, d, step, sd_p, reach, chi_min, level):
     """Distance from ``u0`` in direction ``d`` (+-1) at which the profile crosses ``level``;
-    ``reach`` when it stays below up to there. ``mode`` 0 profiles ln T of component ``h``,
-    mode 1 the log power."""
-    cont = scratch[1]
-    found = scratch[2]
+    ``reach`` when it stays below up to there. ``mode`` TEMPERATURE profiles ln T of component
+    ``h``, POWER the log power (``sd_p``: its linearised sigma)."""
+    cont, found, lnt_hat = walk.cont, walk.found, walk.lnt_hat
     for j in range(lnt_hat.size):
         cont[j] = lnt_hat[j]
     if not reach > 0.0:
@@ -227,8 +270,7 @@ def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnh
     off = step
     while True:
         off = min(off, reach)
-        c = _profile_at(mode, h, u0 + d * off, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont,
-                        lnt_hat, line, scratch, max_iter, found)  # fmt: skip
+        c = _profile_at(walk, mode, h, u0 + d * off, sd_p)
         if c > level:
             off_out = off
             q_out = math.sqrt(c - chi_min) - 1.0
@@ -248,8 +290,7 @@ def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnh
         t = q_in / (q_in - q_out)
         t = min(max(t, 0.02), 0.98)
         m = off_in + t * (off_out - off_in)
-        c = _profile_at(mode, h, u0 + d * m, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont,
-                        lnt_hat, line, scratch, max_iter, found)  # fmt: skip
+        c = _profile_at(walk, mode, h, u0 + d * m, sd_p)
         q = math.sqrt(max(c - chi_min, 0.0)) - 1.0
         if abs(q) < 1e-6:
             return m
@@ -271,20 +312,23 @@ def _walk(mode, h, u0, d, step, sd_p, reach, chi_min, level, prob, ws, lnlo, lnh
     return off_in + min(max(t, 0.0), 1.0) * (off_out - off_in)
 
 
-@jit(fastmath=SUMS, allocates=False)
-def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_hat, line, scratch,
-                max_iter, found):  # fmt: skip
-    """chi2_p at ``u`` (ln T of component ``h`` in mode 0, log power in mode 1): the best of
-    Levenberg-Marquardt runs from ``cont``, the optimum ``lnt_hat`` and the line minima.
-    Writes the best temperatures [ln K] into ``found``."""
-    node_x, node_a, node_ch, n_ch, eps, n_comp = prob[:6]
-    sw, ys = prob[8], prob[9]
-    gram_all, rhs_all, g_cols, grid_lnt, n_grid, yy, use_line = line
-    starts, lo, hi, lnt = scratch[0], scratch[3], scratch[4], scratch[11]
+@jit(fastmath=SUMS)
+def _profile_at(walk: Walk, mode, h, u, sd_p):
+    """chi2_p at ``u`` (ln T of component ``h`` for TEMPERATURE, log power for POWER): the best
+    of Levenberg-Marquardt runs from ``walk.cont``, the optimum and the line minima. Writes
+    the best temperatures [ln K] into ``walk.found``."""
+    problem, sp, lines = walk.problem, walk.sp, walk.lines
+    lnlo, lnhi, exchangeable, grid_lnt = (
+        problem.lnlo, problem.lnhi, problem.exchangeable, problem.grid_lnt
+    )  # fmt: skip
+    n_ch, eps, n_comp, sw, ys = sp.n_ch, sp.eps, sp.n_comp, sp.sw, sp.ys
+    starts, lo, hi, lnt = walk.starts, walk.lo, walk.hi, walk.lnt
+    cont, found = walk.cont, walk.found
+    n_grid = grid_lnt.shape[1]
     for j in range(n_comp):
         lo[j] = lnlo[j]
         hi[j] = lnhi[j]
-    if mode == 0:
+    if mode == TEMPERATURE:
         lo[h] = u
         hi[h] = u
         if exchangeable:
@@ -299,23 +343,17 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
     n_start = 0
     for j in range(n_comp):
         starts[0, j] = cont[j]
-        starts[1, j] = lnt_hat[j]
+        starts[1, j] = walk.lnt_hat[j]
     n_start = 2
-    if mode == 0 and use_line:
-        picks, costs = scratch[12], scratch[13]
+    if mode == TEMPERATURE and walk.use_line:
         other = 1 - h
-        o = 0 if exchangeable else other * n_grid  # the other component's grid columns
-        n_line = _line_minima(
-            node_x, node_a, node_ch, n_ch, eps[h], u, sw, ys, yy,
-            gram_all[o : o + n_grid, o : o + n_grid], rhs_all[o : o + n_grid],
-            g_cols[o : o + n_grid], grid_lnt[other], n_grid, scratch[5], scratch[6], -np.inf,
-            0.0, picks, costs, scratch[8], scratch[9],
-        )  # fmt: skip
+        o = np.int64(0 if exchangeable else other * n_grid)  # its grid columns (an int64)
+        n_line = _line_minima(sp, lines, eps[h], u, walk.yy, grid_lnt[other], o, -np.inf, 0.0)
         for r in range(n_line):
             starts[n_start, h] = u
-            starts[n_start, other] = grid_lnt[other, picks[r]]
+            starts[n_start, other] = grid_lnt[other, lines.picks[r]]
             n_start += 1
-    free = scratch[14]
+    free = walk.free
     nf = free_components(lo, hi, free)
     best = np.inf
     for s in range(n_start):
@@ -331,10 +369,12 @@ def _profile_at(mode, h, u, sd_p, prob, ws, lnlo, lnhi, exchangeable, cont, lnt_
         for j in range(n_comp):
             lnt[j] = min(max(starts[s, j], lo[j]), hi[j])
             starts[s, j] = lnt[j]
-        cost, _conv, _nev = _lm_run(prob, ws, lnt, lo, hi, free, nf, max_iter, best, found)
+        cost, _conv, _nev = _lm_run(
+            sp, walk.ws, lnt, lo, hi, free, nf, walk.problem.max_iter, best, found
+        )
         if cost < best:
             best = cost
             for j in range(n_comp):
                 found[j] = lnt[j]
-    scratch[7][0] = min(scratch[7][0], best)
+    walk.seen[0] = min(walk.seen[0], best)
     return best

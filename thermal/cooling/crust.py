@@ -153,12 +153,12 @@ def _conduction(m: Material, thickness, t_fixed=math.nan, refine=1):
     ts = np.empty(ages.size)
     h = np.empty(ages.size)
     hottest = np.empty(ages.size)
-    _k.conduction_curve(
-        z, t0, ages, m.density * m.heat_capacity, m.density * m.latent_heat, m.solidus,
+    lava = _k.conduction_lava(
+        m.density * m.heat_capacity, m.density * m.latent_heat, m.solidus,
         max(m.liquidus, m.solidus + 1e-6), m.conductivity, m.emissivity,
         m.background_temperature, m.convective_coefficient, m.air_temperature,
-        float(t_fixed), flow, ts, h, hottest,
     )  # fmt: skip
+    _k.conduction_curve(z, t0, ages, lava, float(t_fixed), flow, ts, h, hottest)
     keep = slice(0, None, sub)
     return ages[keep], ts[keep], h[keep], hottest[keep]
 
@@ -169,7 +169,7 @@ def _curve(material: Material, model: str, thickness) -> CoolingCurve:
     if model == "stefan":
         ts = np.empty(ages.size)
         h = np.empty(ages.size)
-        _k.stefan_curve(ages, *_stefan_args(material), ts, h)
+        _k.stefan_curve(ages, _k.stefan_lava(*_stefan_args(material)), ts, h)
     elif model == "conduction":
         _, ts1, h1, _ = _conduction(material, thickness)
         ts = np.concatenate([[material.eruption_temperature], ts1])
@@ -270,7 +270,7 @@ def _evaluate(age, material, model, thickness, overrides, which):
         flat = np.ascontiguousarray(a.ravel())
         ts = np.empty(flat.size)
         h = np.empty(flat.size)
-        _k.stefan_curve(flat, *_stefan_args(m), ts, h)
+        _k.stefan_curve(flat, _k.stefan_lava(*_stefan_args(m)), ts, h)
         out = (ts, h)[which].reshape(a.shape)
     elif model == "hon":
         out = _hon(a, m)[which]

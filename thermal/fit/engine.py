@@ -188,11 +188,11 @@ def fit_arrays(
         np.empty(n_fits, dtype=np.int64),
     )
     if n_fits:
-        _kfit.fit_batch(
-            y2, s2, channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi,
-            bool(m.exchangeable), bg, bool(m.background), grid, basis, int(max_iterations),
-            *out, size=n_fits * 200,
+        problem = _kfit.problem(
+            channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi, grid, basis, bg,
+            exchangeable=m.exchangeable, has_bg=m.background, max_iter=max_iterations,
         )  # fmt: skip
+        _kfit.fit_batch(y2, s2, problem, _kfit.Fits(*out), size=n_fits * 200)
         for j in range(c):  # a fixed temperature comes back exactly as given, not exp(log(T))
             if m.lower[j] == m.upper[j]:
                 out[0][:, j] = np.where(np.isnan(out[0][:, j]), np.nan, m.lower[j])
@@ -204,10 +204,8 @@ def fit_arrays(
         extra = (np.empty((n_fits, c)), np.empty((n_fits, c)), np.empty(n_fits), np.empty(n_fits))
         if n_fits:
             _kprofile.profile_batch(
-                y2, s2, channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi,
-                bool(m.exchangeable), bg, bool(m.background), grid, basis, int(max_iterations),
-                out[0], out[1], out[3], out[4], out[6], *extra, size=n_fits * 5000,
-            )  # fmt: skip
+                y2, s2, problem, _kfit.Fits(*out), _kprofile.Intervals(*extra), size=n_fits * 5000
+            )
         out = out + extra
         shapes += [(*batch, c), (*batch, c), batch, batch]
     return tuple(a.reshape(s) for a, s in zip(out, shapes, strict=True))

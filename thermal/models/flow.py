@@ -150,11 +150,11 @@ class FlowModel:
                np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int8),
                np.empty((n, channels.n_ch)), np.empty(n), np.empty(n)]  # fmt: skip
         if n:
-            _k.fit_flow_batch(
-                y2, s2, lam, channels.node_w, channels.node_ch, curve.age,
-                curve.surface_temperature, bnode, cum, energy,
-                m.background_temperature, lo, hi, grid, *out, size=n * 2000,
+            table = _k.flow_table(
+                lam, channels.node_w, channels.node_ch, curve.age, curve.surface_temperature,
+                bnode, cum, energy, m.background_temperature,
             )  # fmt: skip
+            _k.fit_flow_batch(y2, s2, table, lo, hi, grid, _k.FlowFits(*out), size=n * 2000)
         out[0] /= m.emissivity
         out[2][:, 0, :] /= m.emissivity
         out[2][:, :, 0] /= m.emissivity

@@ -1,0 +1,87 @@
+"""How batches run (threads over chunks of rows) and where compiled kernels are cached."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import thermal._kernels as kernels
+from tests.fit.reference import two_temperature_population
+from thermal.fit.engine import Channels, fit_arrays
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_threads_only_on_the_main_thread(monkeypatch):
+    """Large batches run as chunks on threads, but never inside another thread (a dask
+    worker) and not with THERMAL_PARALLEL=0."""
+    if kernels.threads() < 2:
+        pytest.skip("one CPU")
+    assert len(kernels._chunks(10_000, 10**9)) > 1
+    assert kernels._chunks(10_000, 1000) == [(0, 10_000)]
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(kernels._chunks(10_000, 10**9)))
+    worker.start()
+    worker.join()
+    assert seen == [[(0, 10_000)]]
+    monkeypatch.setenv("THERMAL_PARALLEL", "0")
+    assert kernels._chunks(10_000, 10**9) == [(0, 10_000)]
+
+
+def test_threaded_batch_equals_serial(monkeypatch):
+    """Every chunk has its own scratch and every fit writes what it reads: results do not
+    depend on the chunking."""
+    lam, y, sigma = two_temperature_population(3000, 17, 4)[:3]
+    channels = Channels.from_wavelength(lam)
+    threaded = fit_arrays(y, sigma, channels, "2T")
+    monkeypatch.setenv("THERMAL_PARALLEL", "0")
+    serial = fit_arrays(y, sigma, channels, "2T")
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _cache_dir(env) -> str:
+    code = "import thermal._kernels as k; print(k.cache_dir())"
+    full = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**full, **env}, capture_output=True, text=True,
+        cwd=ROOT, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_cache_in_the_user_cache_folder(tmp_path):
+    """The cache goes to $NUMBA_CACHE_DIR/thermal when that is set, else to
+    $XDG_CACHE_HOME/thermal, in a folder named by a digest of the kernel sources; never into
+    the package."""
+    numba_dir = _cache_dir({"NUMBA_CACHE_DIR": str(tmp_path / "n")})
+    assert Path(numba_dir).parent == tmp_path / "n" / "thermal"
+    assert Path(numba_dir).name.startswith("numba-")
+    xdg_dir = _cache_dir({"XDG_CACHE_HOME": str(tmp_path / "x")})
+    assert Path(xdg_dir).parent == tmp_path / "x" / "thermal"
+    assert Path(xdg_dir).name == Path(numba_dir).name
+    assert _cache_dir({"THERMAL_NUMBA_CACHE": "0"}) == "None"
+
+
+def test_compiled_kernels_land_in_the_cache_folder(tmp_path):
+    """A kernel compiled in a fresh process is written to the cache folder and nothing is
+    written into (or deleted from) the installed package."""
+    package = ROOT / "thermal" / "_kernels" / "__pycache__"
+    before = sorted(package.glob("*.nb*")) if package.is_dir() else []
+    code = (
+        "import numpy as np; import thermal._kernels as k; from thermal import planck; "
+        "planck.spectral_radiance(np.array([3.8]), np.array([300.0])); print(k.cache_dir())"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+    )  # fmt: skip
+    cached = list(Path(done.stdout.strip()).rglob("*.nbi"))
+    assert any("elementwise" in p.name for p in cached)
+    after = sorted(package.glob("*.nb*")) if package.is_dir() else []
+    assert after == before
