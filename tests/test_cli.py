@@ -79,14 +79,15 @@ def test_bands_still_works(capsys):
 
 @needs_fit
 def test_readme_command_on_example_data(tmp_path):
-    """README command 1: every example file is fitted and a summary printed."""
+    """README command 1: every example file is fitted and a summary printed; the JIRAM image
+    (one band per pixel) gives its hot spots instead of 110,592 one-channel fits."""
     out = tmp_path / "out"
     inputs = sorted(glob.glob(os.path.join(EXAMPLES, "*")))
     proc = run("fit", *inputs, "-o", out)
     assert proc.returncode == 0, proc.stderr
     written = sorted(os.listdir(out))
     assert written == [
-        "JIR_IMG_RDR_2017033T114006_V99.fit.nc",
+        "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc",
         "JIR_SPE_RDR_2017033T114007_V99.fit.nc",
         "jwst_nirspec_synthetic_s3d.fit.nc",
         "keck_2013-08.fit.nc",
@@ -100,6 +101,11 @@ def test_readme_command_on_example_data(tmp_path):
     assert "5 of 5 inputs read" in proc.stdout
     nims = next(line for line in lines if "nims_like_spectra" in line)
     assert nims.split()[1] == "12"
+    image = next(line for line in lines if "JIR_IMG" in line)
+    assert "2 hot spots" in image and image.split()[1] == "0"
+    with xr.open_dataset(out / written[0]) as spots:
+        assert spots.sizes["hotspot"] == 2
+        assert sorted(spots["band"].values) == ["jiram_l", "jiram_m"]
 
     from compliance_checker.runner import CheckSuite, ComplianceChecker
 

@@ -1,7 +1,8 @@
 """The ``thermal`` command line: argument parsing and orchestration only, no science.
 
 Subcommands: ``fit`` (observation files -> CF netCDF results, resumable, optionally on a dask
-cluster), ``info``, ``plot``, ``simulate`` and ``bands``. Exit codes: 0 success, 1 when some
+cluster), ``detect`` (images and cubes -> hot spots and a catalogue, the same way), ``info``,
+``plot``, ``simulate`` and ``bands``. Exit codes: 0 success, 1 when some
 input failed (the others are still written), 2 for a usage error.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -127,7 +129,7 @@ def _normalise_inputs(paths: list[str]) -> list[str]:
     return out
 
 
-def _output_name(path: str) -> str:
+def _output_name(path: str, suffix: str = _RESULT_SUFFIX) -> str:
     base = os.path.basename(os.path.normpath(path))
     stem = (
         os.path.splitext(base)[0]
@@ -136,12 +138,14 @@ def _output_name(path: str) -> str:
         )
         else base
     )
-    return stem + _RESULT_SUFFIX
+    return stem + suffix
 
 
-def _plan(inputs: list[str], output: str | None) -> list[tuple[str, str]]:
+def _plan(
+    inputs: list[str], output: str | None, suffix: str = _RESULT_SUFFIX, single: bool = True
+) -> list[tuple[str, str]]:
     """Pair every input with its result file; raise UsageError for impossible requests."""
-    if output is not None and output.endswith(".nc") and not os.path.isdir(output):
+    if single and output is not None and output.endswith(".nc") and not os.path.isdir(output):
         if len(inputs) != 1:
             raise UsageError(
                 f"-o {output}: a single output file needs a single input ({len(inputs)} given);"
@@ -151,7 +155,7 @@ def _plan(inputs: list[str], output: str | None) -> list[tuple[str, str]]:
     if output is not None and os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"-o {output}: exists and is not a directory")
     folder = output if output is not None else "."
-    pairs = [(path, os.path.join(folder, _output_name(path))) for path in inputs]
+    pairs = [(path, os.path.join(folder, _output_name(path, suffix))) for path in inputs]
     targets: dict[str, str] = {}
     for path, target in pairs:
         key = os.path.abspath(target)
@@ -182,16 +186,8 @@ def _already_done(
 ) -> bool:
     """True when ``output`` is a complete result of this input (same checksum), model, kind
     of intervals and stored extras."""
-    if not checksum or not os.path.isfile(output):
-        return False
-    try:
-        import netCDF4
-
-        from thermal.io.results import signals_deferred
-
-        with signals_deferred(), netCDF4.Dataset(output) as nc:
-            attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
-    except (OSError, RuntimeError):
+    attrs = _result_attrs(output) if checksum else None
+    if attrs is None:
         return False
     return (
         attrs.get("thermal_input_identity") == checksum
@@ -273,16 +269,7 @@ def fit_file(path: str, output: str, model: str, options: dict) -> dict:
         with _claim(output):
             _fit_claimed(path, output, model, options, row)
     except Exception as error:
-        from thermal.io import InputError
-
-        if isinstance(error, InputError):
-            row["error"] = str(error)
-        elif str(error).startswith(f"{path}:"):
-            row["error"] = str(error).splitlines()[0]
-        else:
-            row["error"] = f"{path}: {_first_line(error)}"
-        if options.get("debug"):
-            row["traceback"] = traceback.format_exc()
+        _record_error(row, path, error, options.get("debug"))
     row["seconds"] = time.perf_counter() - started
     return row
 
@@ -304,6 +291,14 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
         row["skipped"] = True
         row.update(_summary_from_file(output))
         return
+    spots_output = _hotspots_output(output)
+    routed = {"max_emission_angle": options.get("max_emission_angle", 80.0)}
+    if not options.get("overwrite") and _detection_done(
+        spots_output, checksum, _detect_settings(routed)
+    ):
+        row["skipped"] = True
+        row.update(_routed_summary(_load_result(spots_output), spots_output))
+        return
     _remove_stale_temporaries(output)
     if options.get("bands"):
         from thermal import bands
@@ -316,6 +311,15 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
         from thermal.io import open_observation, write_results
 
         observation = open_observation(path)
+        from thermal.detect.pipeline import image_kind
+
+        if image_kind(observation) == "bands":
+            # one band per pixel: no per-pixel fit can work; its hot spots are the result
+            with _claim(spots_output):
+                _remove_stale_temporaries(spots_output)
+                _detect_claimed(path, spots_output, {**routed, "overwrite": True}, row)
+            row.update(_routed_summary(_load_result(spots_output), spots_output))
+            return
         result = fit_spectra(
             observation,
             model=model,
@@ -355,6 +359,26 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
     row.update(_summarise(result))
 
 
+def _hotspots_output(output: str) -> str:
+    """Where ``thermal fit`` writes the hot spots of a one-band image instead of a fit."""
+    return output.removesuffix(_RESULT_SUFFIX).removesuffix(".nc") + _HOTSPOTS_SUFFIX
+
+
+def _routed_summary(spots, spots_output: str) -> dict:
+    """A fit summary row for a one-band image whose hot spots were found instead."""
+    detected = _detection_summary(spots)
+    nan = float("nan")
+    return {
+        **dict.fromkeys(_COUNTS, 0),
+        "hottest_temperature": nan,
+        "total_power": nan,
+        "output": spots_output,
+        "note": f"one band per pixel: {detected['spots']} hot spots, no fit "
+        f"(thermal detect; {os.path.basename(spots_output)})",
+        "what": f"{detected['spots']} hot spots",
+    }
+
+
 def _summary_from_file(output: str) -> dict:
     import xarray as xr
 
@@ -385,7 +409,8 @@ class _Progress:
 
 def _report(row: dict, debug: bool) -> None:
     if not row["error"]:
-        what = "resumed" if row.get("skipped") else f"{row.get('spectra', 0)} spectra fitted"
+        what = row.get("what") or f"{row.get('spectra', 0)} spectra fitted"
+        what = "resumed" if row.get("skipped") else what
         log.info(f"{row['input']}: {what} in {row.get('seconds', 0.0):.2f} s -> {row['output']}")
     for line in row.get("warnings", []):
         log.warning(line)
@@ -438,17 +463,19 @@ def _print_summary(rows: list[dict], elapsed: float) -> None:
     )
 
 
-def _run_serial(plan, model, options, progress) -> list[dict]:
+def _run_serial(plan, task, options, progress) -> list[dict]:
+    """Run ``task(path, output, options=options)`` for every input in this process."""
     rows = []
     for path, output in plan:
-        row = fit_file(path, output, model, options)
+        row = task(path, output, options=options)
         progress.update(path)
         _report(row, options.get("debug", False))
         rows.append(row)
     return rows
 
 
-def _run_dask(plan, model, options, progress, workers, scheduler) -> list[dict]:
+def _run_dask(plan, task, options, progress, workers, scheduler) -> list[dict]:
+    """Run ``task`` for every input as one dask.distributed task each."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as error:
@@ -469,12 +496,7 @@ def _run_dask(plan, model, options, progress, workers, scheduler) -> list[dict]:
         client = Client(cluster)
     try:
         futures = client.map(
-            fit_file,
-            [p for p, _ in plan],
-            [o for _, o in plan],
-            model=model,
-            options=options,
-            pure=False,
+            task, [p for p, _ in plan], [o for _, o in plan], options=options, pure=False
         )
         order = {f.key: i for i, f in enumerate(futures)}
         rows: list[dict | None] = [None] * len(plan)
@@ -552,14 +574,348 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     }
     progress = _Progress(len(plan), not args.quiet)
     try:
+        task = functools.partial(fit_file, model=args.model)
         if args.workers is not None or args.scheduler:
-            rows = _run_dask(plan, args.model, options, progress, args.workers, args.scheduler)
+            rows = _run_dask(plan, task, options, progress, args.workers, args.scheduler)
         else:
-            rows = _run_serial(plan, args.model, options, progress)
+            rows = _run_serial(plan, task, options, progress)
     finally:
         progress.close()
     if not args.quiet:
         _print_summary(rows, time.perf_counter() - started)
+    return 1 if any(r["error"] for r in rows) else 0
+
+
+# ------------------------------------------------------------------------------------------
+# thermal detect
+
+_HOTSPOTS_SUFFIX = ".hotspots.nc"
+_CATALOGUE = "hotspots.csv"
+_RADIANCE_UNITS = {"per-um": "relabelled", "band-integrated": "divide"}
+
+
+def _detect_settings(options: dict) -> str:
+    """The options that change a detection result (recorded for resuming)."""
+    keys = ("nsigma", "saturation", "max_emission_angle", "temperature_range", "radiance_unit",
+            "kernels", "backplanes", "fit", "model")  # fmt: skip
+    return "; ".join(f"{k}={options.get(k)}" for k in keys)
+
+
+_NO_IMAGE = {
+    "no_image": True,
+    "what": "no image to search (a table, per-spot spectra or a slit: use thermal fit)",
+}
+
+
+def detect_file(path: str, output: str, options: dict) -> dict:
+    """Read one input, find its hot spots and write ``<stem>.hotspots.nc``; never raises
+    (errors are returned in the row). Runs in the main process or in a dask worker."""
+    started = time.perf_counter()
+    row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
+    try:
+        if os.path.realpath(path) == os.path.realpath(output):
+            raise ValueError(f"{path}: output path is the input file; choose another -o")
+        with _claim(output):
+            _detect_claimed(path, output, options, row)
+    except Exception as error:
+        _record_error(row, path, error, options.get("debug"))
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
+    from thermal.io import InputError
+
+    if isinstance(error, InputError):
+        row["error"] = str(error)
+    elif str(error).startswith(f"{path}:"):
+        row["error"] = str(error).splitlines()[0]
+    else:
+        row["error"] = f"{path}: {_first_line(error)}"
+    if debug:
+        row["traceback"] = traceback.format_exc()
+
+
+def _detect_claimed(path: str, output: str, options: dict, row: dict) -> None:
+    from thermal import __version__
+
+    checksum = _checksum(path)
+    settings = _detect_settings(options)
+    if not options.get("overwrite") and _detection_done(output, checksum, settings):
+        row["skipped"] = True
+        row.update(_detection_summary(_load_result(output)))
+        return
+    _remove_stale_temporaries(output)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spots = _detect(path, options)
+    row["warnings"] = [
+        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
+    ]
+    if spots is None:  # a table, per-spot spectra or a slit: nothing to search
+        row.update(_NO_IMAGE)
+        return
+    product = spots.attrs.get("product_id", os.path.basename(path))
+    spots.attrs.update(
+        thermal_input=os.path.abspath(path),
+        thermal_input_identity=checksum,
+        thermal_detect_settings=settings,
+        thermal_version=__version__,
+        product_id=str(product),
+    )
+    from thermal.io import write_results
+
+    write_results(
+        spots,
+        output,
+        history=options.get("command"),
+        source=f"{os.path.basename(path)} (product {product})",
+        title=f"thermal hot spots of {product}",
+        summary="Hot spots found by thermal detect: positions, background-subtracted radiance, "
+        "viewing geometry, intensity, spectral radiant flux and power ranges, one row per spot.",
+    )
+    row.update(_detection_summary(spots))
+
+
+def _detect(path: str, options: dict):
+    """The hot spots of one input (an xarray Dataset with dim hotspot)."""
+    from thermal.detect.pipeline import detect_hotspots, image_kind
+    from thermal.io import open_observation
+    from thermal.io.formats import detect_format
+
+    fmt = detect_format(path)
+    reader = {}
+    if fmt == "jiram" and options.get("radiance_unit"):
+        reader["band_integrated"] = _RADIANCE_UNITS[options["radiance_unit"]]
+    observation = open_observation(path, format=fmt, **reader)
+    label_geometry = None
+    ifov = None
+    geometry = None
+    if fmt == "jiram":
+        from thermal.io.jiram import IFOV, frame_geometry
+
+        ifov = IFOV
+        label_geometry = frame_geometry(path)
+    if options.get("backplanes"):
+        from thermal.geometry import from_backplanes
+
+        geometry = from_backplanes(options["backplanes"])
+    if not image_kind(observation):
+        return None
+    spots = detect_hotspots(
+        observation,
+        nsigma=options.get("nsigma", 5.0),
+        saturation=options.get("saturation"),
+        geometry=geometry,
+        label_geometry=label_geometry,
+        ifov=ifov,
+        max_emission_angle=options.get("max_emission_angle", 80.0),
+        temperature_range=options.get("temperature_range") or (300.0, 1400.0),
+        fit=bool(options.get("fit")),
+        model=options.get("model", "auto"),
+    )
+    time_attr = next(
+        (observation.attrs[k] for k in ("jiram_start_time", "time", "date_obs")
+         if k in observation.attrs), "")  # fmt: skip
+    spots.attrs["time_coverage_start"] = _iso_time(time_attr)
+    spots.attrs.update(
+        {k: v for k, v in observation.attrs.items()
+         if k not in spots.attrs and k not in ("Conventions", "history", "title")}
+    )  # fmt: skip
+    return spots
+
+
+def _iso_time(value) -> str:
+    """An ISO 8601 UTC time without zone (``2017-02-02T11:40:06.123``), or "" if unknown."""
+    import datetime
+
+    text = str(value).strip()
+    if not text:
+        return ""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _result_attrs(output: str) -> dict | None:
+    """The global attributes of a result file, or None when there is none (or it is broken)."""
+    if not os.path.isfile(output):
+        return None
+    try:
+        import netCDF4
+
+        from thermal.io.results import signals_deferred
+
+        with signals_deferred(), netCDF4.Dataset(output) as nc:
+            return {k: nc.getncattr(k) for k in nc.ncattrs()}
+    except (OSError, RuntimeError):
+        return None
+
+
+def _detection_done(output: str, checksum: str, settings: str) -> bool:
+    attrs = _result_attrs(output) if checksum else None
+    if attrs is None:
+        return False
+    return (
+        attrs.get("thermal_input_identity") == checksum
+        and attrs.get("thermal_detect_settings") == settings
+    )
+
+
+def _load_result(output: str):
+    import xarray as xr
+
+    from thermal.io.results import signals_deferred
+
+    with signals_deferred(), xr.open_dataset(output, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def _detection_summary(spots) -> dict:
+    import numpy as np
+
+    def values(name):
+        return spots[name].values if name in spots else np.zeros(spots.sizes["hotspot"])
+
+    flux = values("spectral_flux").astype(float)
+    finite = flux[np.isfinite(flux)]
+    return {
+        "spots": int(spots.sizes["hotspot"]),
+        "saturated": int(np.count_nonzero(values("saturated"))),
+        "limb": int(np.count_nonzero(values("limb"))),
+        "brightest_flux": float(finite.max()) if finite.size else float("nan"),
+        "total_flux": float(finite.sum()) if finite.size else float("nan"),
+        "geometry": str(spots.attrs.get("geometry_source", "none")),
+        "what": f"{int(spots.sizes['hotspot'])} hot spots",
+    }
+
+
+def _print_detect_summary(rows: list[dict], elapsed: float, catalogue: str | None) -> None:
+    header = ("input", "spots", "saturated", "limb", "brightest", "total_flux", "geometry")
+    table = []
+    for row in rows:
+        if row["error"]:
+            table.append((row["input"], "-", "-", "-", "-", "-", "FAILED (see above)"))
+            continue
+        if row.get("no_image"):
+            table.append((row["input"], "-", "-", "-", "-", "-", "no image: use thermal fit"))
+            continue
+        table.append(
+            (
+                row["input"],
+                str(row["spots"]),
+                str(row["saturated"]),
+                str(row["limb"]),
+                _format_flux(row["brightest_flux"]),
+                _format_flux(row["total_flux"]),
+                row["geometry"] + ("; resumed" if row["skipped"] else ""),
+            )
+        )
+    print()
+    _print_table(header, table)
+    failed = sum(1 for r in rows if r["error"])
+    skipped = sum(1 for r in rows if r.get("no_image"))
+    spots = sum(r.get("spots", 0) for r in rows if not r["error"])
+    where = f"; catalogue {catalogue}" if catalogue else ""
+    print(
+        f"\n{len(rows) - failed - skipped} of {len(rows)} inputs searched ({spots} hot spots) "
+        f"in {elapsed:.1f} s; {skipped} hold no image; {failed} failed{where}."
+    )
+
+
+def _format_flux(value: float) -> str:
+    return "-" if value != value else f"{value / 1e9:.4g} GW um-1"
+
+
+def _write_catalogue(rows: list[dict], folder: str) -> str | None:
+    """Every detection of the run in ``folder/hotspots.csv`` (ids kept from an earlier
+    catalogue there)."""
+    from thermal.catalogue import assign_ids, read_catalogue_csv, write_catalogue_csv
+    from thermal.detect.pipeline import detection_table
+
+    done = [r for r in rows if not r["error"] and not r.get("no_image")]
+    if not done:
+        return None
+    frames = [_load_result(r["output"]) for r in done]
+    detections = detection_table(frames)
+    path = os.path.join(folder, _CATALOGUE)
+    previous = read_catalogue_csv(path) if os.path.isfile(path) else None
+    write_catalogue_csv(path, assign_ids(detections, previous))
+    return path
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be >= 1; got {args.workers}")
+        if not args.nsigma > 0:
+            raise ValueError(f"--nsigma must be > 0; got {args.nsigma}")
+        if args.saturation is not None and not args.saturation > 0:
+            raise ValueError(f"--saturation must be > 0 [W m-2 sr-1 um-1]; got {args.saturation}")
+        if not 0.0 < args.max_emission_angle <= 90.0:
+            raise ValueError(
+                f"--max-emission-angle must be in (0, 90] degrees; got {args.max_emission_angle}"
+            )
+        if args.temperature_range is not None:
+            low, high = args.temperature_range
+            if not 0 < low < high:
+                raise ValueError(f"--temperature-range needs 0 < LO < HI [K]; got {low} {high}")
+        if args.kernels:
+            raise ValueError(
+                "--kernels: SPICE geometry is available from Python (thermal.geometry."
+                "from_spice) but not yet wired into thermal detect; give --backplanes"
+            )
+        if args.backplanes and not os.path.isfile(args.backplanes):
+            raise ValueError(f"--backplanes {args.backplanes}: no such file")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.output is not None and os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: thermal detect writes into a directory")
+    folder = args.output or "."
+    inputs = _normalise_inputs(args.inputs)
+    plan = _plan(inputs, folder, _HOTSPOTS_SUFFIX, single=False)
+    problem = _prepare_directory(folder)
+    if problem:
+        log.error(f"{folder}: {problem}")
+        return 1
+    options = {
+        "nsigma": args.nsigma,
+        "saturation": args.saturation,
+        "max_emission_angle": args.max_emission_angle,
+        "temperature_range": args.temperature_range,
+        "radiance_unit": args.radiance_unit,
+        "kernels": args.kernels,
+        "backplanes": args.backplanes,
+        "fit": args.fit,
+        "model": args.model,
+        "overwrite": args.overwrite,
+        "debug": args.debug,
+        "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
+    }
+    progress = _Progress(len(plan), not args.quiet)
+    try:
+        if args.workers is not None or args.scheduler:
+            rows = _run_dask(plan, detect_file, options, progress, args.workers, args.scheduler)
+        else:
+            rows = _run_serial(plan, detect_file, options, progress)
+    finally:
+        progress.close()
+    catalogue = None
+    try:
+        catalogue = _write_catalogue(rows, folder)
+    except Exception as error:  # the per-input files are written; say what failed
+        log.error(f"{os.path.join(folder, _CATALOGUE)}: not written: {_first_line(error)}")
+        if args.debug:
+            log.error(traceback.format_exc().rstrip())
+        rows.append({"input": _CATALOGUE, "error": "catalogue not written", "skipped": False})
+    if not args.quiet:
+        _print_detect_summary([r for r in rows if r["input"] != _CATALOGUE],
+                              time.perf_counter() - started, catalogue)  # fmt: skip
     return 1 if any(r["error"] for r in rows) else 0
 
 
@@ -768,6 +1124,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_fit)
 
+    p = sub.add_parser(
+        "detect",
+        help="find hot spots in images and cubes",
+        description="Find the hot spots of every input that holds an image (JIRAM imager "
+        "frames, cubes such as JWST s3d): position, background-subtracted radiance, viewing "
+        "geometry, intensity, spectral radiant flux, and for one-band images the power range "
+        "over --temperature-range. Writes DIR/<name>.hotspots.nc per input and DIR/hotspots.csv "
+        "with every detection, matched to named Io hot spots and given ids kept over time. "
+        "Finished outputs are skipped (resume) unless --overwrite. Exit 0: all inputs searched; "
+        "1: some failed; 2: usage error.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="observation files")
+    p.add_argument("-o", "--output", metavar="DIR", help="output directory (default .)")
+    p.add_argument(
+        "--nsigma", type=float, default=5.0, help="detection threshold [noise sigma] (5)"
+    )
+    p.add_argument(
+        "--saturation",
+        type=float,
+        metavar="RADIANCE",
+        help="saturation level [W m-2 sr-1 um-1]: spots with a pixel at or above it are "
+        "flagged saturated (their radiance is a lower limit)",
+    )
+    p.add_argument(
+        "--max-emission-angle",
+        type=float,
+        default=80.0,
+        metavar="DEG",
+        help="spots seen beyond it [degree] are flagged limb and get no flux (default 80)",
+    )
+    p.add_argument(
+        "--temperature-range",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="temperatures [K] over which one-band power is bounded (default 300 1400)",
+    )
+    p.add_argument(
+        "--radiance-unit",
+        choices=tuple(_RADIANCE_UNITS),
+        help="how to read JIRAM imager products labelled W/(m^2*sr): per-um (the numbers are "
+        "per-um radiance, the default) or band-integrated (divided by the band width)",
+    )
+    p.add_argument(
+        "--backplanes", metavar="FILE.nc", help="per-pixel latitude, longitude, "
+        "emission_angle and range of the frame (netCDF)"
+    )  # fmt: skip
+    p.add_argument("--kernels", metavar="META.tm", help="SPICE meta-kernel for the geometry")
+    p.add_argument("--fit", action="store_true", help="cubes: fit each spot's spectrum")
+    p.add_argument("--model", default="auto", help="the model of --fit (default auto)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
+    )
+    group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    p.add_argument("--overwrite", action="store_true", help="search inputs whose output exists")
+    p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, no summary, errors only"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also log each input's outcome and time"
+    )
+    p.set_defaults(func=_cmd_detect)
+
     p = sub.add_parser("info", parents=[common], help="what an observation or result file holds")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the Dataset")
@@ -844,7 +1265,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING
     if getattr(args, "quiet", False):
         level = logging.ERROR
-    if args.command == "fit" and getattr(args, "verbose", False):
+    if args.command in ("fit", "detect") and getattr(args, "verbose", False):
         level = logging.INFO
     if getattr(args, "debug", False):
         level = logging.DEBUG

@@ -67,6 +67,7 @@ __all__ = [
     "LABEL_TIMEOUT",
     "data_file",
     "find_label",
+    "frame_geometry",
     "input_files",
     "label_for",
     "read_jiram",
@@ -693,6 +694,48 @@ def _geometry(label, group, distance, path=None):
     lat = _plain(params.get("CENTER_LATITUDE")) if params else None
     lon = _plain(params.get("CENTER_LONGITUDE")) if params else None
     return distance, emission, lat, lon
+
+
+def frame_geometry(path) -> dict:
+    """The label's one-per-frame viewing geometry of each imager band of a JIRAM product.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.LBL`` file.
+
+    Returns
+    -------
+    dict
+        ``{band: {"range": [m], "emission_angle": [degree], "latitude": [degrees_north],
+        "longitude_west": [degrees_west]}}`` for ``jiram_l`` and ``jiram_m``; a value is None
+        where the label leaves it empty (``"N/A"``, as in most frames of orbits >= 39), and a
+        band whose group is absent is left out.
+
+    Raises
+    ------
+    InputError
+        An unreadable label.
+    """
+    label = _label(path)
+    out = {}
+    for band, group in (("jiram_l", "L_BAND_PARAMETERS"), ("jiram_m", "M_BAND_PARAMETERS")):
+        if group not in label:
+            continue
+        distance, emission, lat, lon = _geometry(label, group, None, path)
+        values = {
+            "range": distance,
+            "emission_angle": emission,
+            "latitude": lat,
+            "longitude_west": lon,
+        }
+        for key, value in values.items():
+            try:
+                values[key] = None if value is None else float(value)
+            except (TypeError, ValueError):
+                raise InputError(path, f"{group} {key} is not a number: {value!r}") from None
+        out[band] = values
+    return out
 
 
 def _pixel_area(path, distance, emission):

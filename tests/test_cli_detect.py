@@ -1,0 +1,79 @@
+"""``thermal detect``: hot spots of every input, a catalogue, resume, errors, exit codes."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from thermal import simulate
+from thermal.catalogue import read_catalogue_csv
+from thermal.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "data", "examples")
+
+
+def test_detect_on_the_bundled_examples(tmp_path, capsys):
+    """The JIRAM image gives its two injected spots; inputs without an image are named, not
+    failed; a second run resumes; hotspots.csv holds every detection."""
+    out = tmp_path / "out"
+    inputs = sorted(glob.glob(os.path.join(EXAMPLES, "*")))
+    assert main(["detect", *inputs, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "no image" in text and "0 failed" in text
+    with xr.open_dataset(out / "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc") as spots:
+        assert spots.sizes["hotspot"] == 2
+        assert spots.attrs["geometry_source"] == "label"
+        assert spots["spectral_flux"].attrs["units"] == "W um-1"
+        assert np.isfinite(spots["power_lower"].values).all()
+    catalogue = read_catalogue_csv(out / "hotspots.csv")
+    assert catalogue.sizes["detection"] >= 2
+    assert main(["detect", *inputs, "-o", str(out)]) == 0
+    assert capsys.readouterr().out.count("resumed") == 2  # the image and the cube
+
+
+def test_one_broken_input_does_not_stop_the_others(tmp_path, capsys):
+    label, _ = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_GOOD_V01")
+    broken, broken_data = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_BROKEN_V01")
+    with open(broken_data, "r+b") as handle:
+        handle.truncate(1000)
+    out = tmp_path / "out"
+    assert main(["detect", label, broken, "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "BROKEN" in line]
+    assert len(errors) == 1 and "Traceback" not in captured.err
+    assert (out / "JIR_IMG_RDR_GOOD_V01.hotspots.nc").is_file()
+    assert not (out / "JIR_IMG_RDR_BROKEN_V01.hotspots.nc").exists()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--nsigma", "0"],
+        ["--saturation", "-1"],
+        ["--max-emission-angle", "91"],
+        ["--temperature-range", "1400", "300"],
+        ["--radiance-unit", "furlongs"],
+        ["--workers", "0"],
+    ],
+)
+def test_bad_options_are_usage_errors(tmp_path, options, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["detect", os.path.join(EXAMPLES, "keck_2013-08.csv"), "-o", str(tmp_path),
+              *options])  # fmt: skip
+    assert stop.value.code == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_saturated_spots_are_flagged(tmp_path):
+    label, _ = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_SAT_V01")
+    out = tmp_path / "out"
+    assert main(["detect", label, "-o", str(out), "--saturation", "5", "-q"]) == 0
+    with xr.open_dataset(out / "JIR_IMG_RDR_SAT_V01.hotspots.nc") as spots:
+        bright = spots["radiance_sum"].values > 5
+        np.testing.assert_array_equal(spots["saturated"].values, bright)
+        assert bright.any()
