@@ -526,3 +526,71 @@ def test_a_product_seen_at_the_limb_gets_no_power(tmp_path):
     with xr.open_dataset(tmp_path / "limb.nc") as res:
         assert (res.status.values == Status.LIMB).all()
         assert np.isnan(res.power.values).all() and np.isnan(res.area.values).all()
+
+
+def test_reader_options_of_the_command_line(tmp_path, capsys):
+    """--columns maps a table's own names, --unit overrides its '# units:' line and --distance
+    gives flux densities their distance; the result equals that of the table written in the
+    layout's own names and units."""
+    from thermal import planck
+    from thermal.units import flux_density_to_intensity
+
+    distance = 6.3e11
+    bands = ("nirc2_kc", "nirc2_lp", "nirc2_ms")
+    # a 1T source written as flux densities [mJy] at `distance`
+    intensity = np.array([float(planck.band_radiance(b, 900.0)) * 2e7 for b in bands])
+    centre = np.array([0.5 * sum(bands_module_get(b)) for b in bands])
+    mjy = intensity / flux_density_to_intensity(1e-3, centre, distance)
+    own = tmp_path / "own.csv"
+    own.write_text(
+        "spot,Kc,Kc_err,Lp,Lp_err,Ms,Ms_err\n"
+        + "A," + ",".join(f"{v:.9g},{0.03 * v:.9g}" for v in mjy) + "\n"
+    )  # fmt: skip
+    out = tmp_path / "out"
+    columns = ("spot=hotspot,Kc=nirc2_kc,Kc_err=nirc2_kc_uncertainty,Lp=nirc2_lp,"
+               "Lp_err=nirc2_lp_uncertainty,Ms=nirc2_ms,Ms_err=nirc2_ms_uncertainty")  # fmt: skip
+    argv = ["fit", str(own), "-o", str(out), "--model", "1T", "--columns", columns,
+            "--unit", "mJy", "--distance", str(distance), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    with xr.open_dataset(out / "own.fit.nc") as result:
+        assert int(result.status.values[0]) == 0
+        np.testing.assert_allclose(result.temperature.values.ravel()[0], 900.0, rtol=0.01)
+        assert result.attrs["thermal_reader_options"].startswith("columns=")
+    # resumed only with the same reader options
+    assert main(argv) == 0
+    assert main([*argv[:-2], str(2 * distance), "-q"]) == 0
+    with xr.open_dataset(out / "own.fit.nc") as result:
+        assert str(2 * distance) in result.attrs["thermal_reader_options"]
+
+
+def bands_module_get(name):
+    from thermal import bands
+
+    band = bands.get(name)
+    return band.wavelength.min(), band.wavelength.max()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--unit", "furlong"], ["--distance", "-3"], ["--columns", "a=b,c"],
+     ["--radiance-unit", "dn"]],
+)  # fmt: skip
+def test_bad_reader_options_are_usage_errors(tmp_path, options):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", os.path.join(EXAMPLES, "keck_2013-08.csv"), "-o", str(tmp_path), *options])
+    assert stop.value.code == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_band_integrated_jiram_images_are_divided_by_the_band_width(tmp_path):
+    label, _ = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_UNIT_V01", unit="W/(m^2*sr)")
+    sums = {}
+    for choice in ("per-um", "band-integrated"):
+        out = tmp_path / choice
+        assert main(["detect", label, "-o", str(out), "--radiance-unit", choice, "-q"]) == 0
+        with xr.open_dataset(out / "JIR_IMG_RDR_UNIT_V01.hotspots.nc") as spots:
+            sums[choice] = dict(zip(spots.band.values, spots.radiance_sum.values, strict=True))
+    np.testing.assert_allclose(sums["band-integrated"]["jiram_m"],
+                               sums["per-um"]["jiram_m"] / 0.4975, rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(sums["band-integrated"]["jiram_l"],
+                               sums["per-um"]["jiram_l"] / 0.290, rtol=1e-6)  # fmt: skip

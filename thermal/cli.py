@@ -182,7 +182,13 @@ def _prepare_directory(folder: str) -> str | None:
 
 
 def _already_done(
-    output: str, checksum: str, model: str, intervals: str, store: str, temperature_range: str
+    output: str,
+    checksum: str,
+    model: str,
+    intervals: str,
+    store: str,
+    temperature_range: str,
+    reader: str = "",
 ) -> bool:
     """True when ``output`` is a complete result of this input (same checksum), model, kind
     of intervals and stored extras."""
@@ -195,6 +201,7 @@ def _already_done(
         and attrs.get("thermal_intervals", "linear") == intervals
         and attrs.get("thermal_store", "") == store
         and attrs.get("thermal_temperature_range", "") == temperature_range
+        and attrs.get("thermal_reader_options", "") == reader
     )
 
 
@@ -283,16 +290,21 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
     store = options.get("store", "")
     bounds = options.get("temperature_range")
     bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
+    reader_text = "; ".join(f"{k}={v}" for k, v in sorted((options.get("reader") or {}).items()))
     if options.get("max_emission_angle", 80.0) != 80.0:
         bounds_text += f" limb {options['max_emission_angle']:g}"
     if not options.get("overwrite") and _already_done(
-        output, checksum, model, intervals, store, bounds_text
+        output, checksum, model, intervals, store, bounds_text, reader_text
     ):
         row["skipped"] = True
         row.update(_summary_from_file(output))
         return
     spots_output = _hotspots_output(output)
-    routed = {"max_emission_angle": options.get("max_emission_angle", 80.0)}
+    routed = {
+        "max_emission_angle": options.get("max_emission_angle", 80.0),
+        "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
+        "distance": (options.get("reader") or {}).get("distance"),
+    }
     if not options.get("overwrite") and _detection_done(
         spots_output, checksum, _detect_settings(routed)
     ):
@@ -308,9 +320,9 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from thermal.fit import fit_spectra
-        from thermal.io import open_observation, write_results
+        from thermal.io import write_results
 
-        observation = open_observation(path)
+        observation = _open_with_options(path, options.get("reader") or {})
         from thermal.detect.pipeline import image_kind
 
         if image_kind(observation) == "bands":
@@ -346,6 +358,7 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
         thermal_intervals=intervals,
         thermal_store=store,
         thermal_temperature_range=bounds_text,
+        thermal_reader_options=reader_text,
         thermal_version=__version__,
         product_id=str(product),
     )
@@ -533,6 +546,47 @@ def _registered_bands() -> list:
     return bands.registered()
 
 
+_READER_OPTIONS = {
+    "csv": ("unit", "distance", "columns"),
+    "jiram": ("distance", "band_integrated"),
+    "fits": ("distance",),
+}
+"""Which of the command line's reader options each built-in format takes."""
+
+
+def _reader_options(args: argparse.Namespace) -> dict:
+    """--unit, --distance, --columns and --band-integrated, checked (ValueError) before any
+    input is read."""
+    from thermal.io.tables import _check_unit, column_mapping
+
+    options = {}
+    if args.unit is not None:
+        _check_unit(args.unit, "--unit")
+        options["unit"] = args.unit
+    if args.distance is not None:
+        if not (args.distance == args.distance and 0 < args.distance < float("inf")):
+            raise ValueError(f"--distance must be finite and > 0 [m]; got {args.distance}")
+        options["distance"] = args.distance
+    if args.columns is not None:
+        column_mapping(args.columns)
+        options["columns"] = args.columns
+    if args.radiance_unit is not None:
+        options["band_integrated"] = _RADIANCE_UNITS[args.radiance_unit]
+    return options
+
+
+def _open_with_options(path: str, given: dict):
+    """open_observation with the given reader options that this input's format takes."""
+    from thermal.io import open_observation
+    from thermal.io.formats import detect_format
+
+    if not given:
+        return open_observation(path)
+    fmt = detect_format(path)
+    taken = {k: v for k, v in given.items() if k in _READER_OPTIONS.get(fmt, ())}
+    return open_observation(path, format=fmt, **taken)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
@@ -551,6 +605,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             raise ValueError(
                 "--intervals profile needs a fixed blackbody model (--model 1T, 2T or 3T)"
             )
+        reader_options = _reader_options(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
     inputs = _normalise_inputs(args.inputs)
@@ -562,6 +617,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             log.error(f"{folder}: {problem}")
             return 1
     options = {
+        "reader": reader_options,
         "intervals": args.intervals,
         "store": store,
         "temperature_range": args.temperature_range,
@@ -591,13 +647,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 _HOTSPOTS_SUFFIX = ".hotspots.nc"
 _CATALOGUE = "hotspots.csv"
-_RADIANCE_UNITS = {"per-um": "relabelled", "band-integrated": "divide"}
+_RADIANCE_UNITS = {
+    "per-um": "relabelled",
+    "relabelled": "relabelled",
+    "band-integrated": "divide",
+    "divide": "divide",
+}
+"""--radiance-unit choices and the JIRAM reader's ``band_integrated`` they mean."""
 
 
 def _detect_settings(options: dict) -> str:
     """The options that change a detection result (recorded for resuming)."""
     keys = ("nsigma", "saturation", "max_emission_angle", "temperature_range", "radiance_unit",
-            "kernels", "backplanes", "fit", "model")  # fmt: skip
+            "distance", "kernels", "backplanes", "fit", "model")  # fmt: skip
     return "; ".join(f"{k}={options.get(k)}" for k in keys)
 
 
@@ -687,6 +749,8 @@ def _detect(path: str, options: dict):
     reader = {}
     if fmt == "jiram" and options.get("radiance_unit"):
         reader["band_integrated"] = _RADIANCE_UNITS[options["radiance_unit"]]
+    if fmt in ("jiram", "fits") and options.get("distance"):
+        reader["distance"] = options["distance"]
     observation = open_observation(path, format=fmt, **reader)
     label_geometry = None
     ifov = None
@@ -696,6 +760,9 @@ def _detect(path: str, options: dict):
 
         ifov = IFOV
         label_geometry = frame_geometry(path)
+        if options.get("distance"):
+            for values in label_geometry.values():
+                values["range"] = float(options["distance"])
     if options.get("backplanes"):
         from thermal.geometry import from_backplanes
 
@@ -1048,6 +1115,18 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------
 
 
+def _radiance_unit_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--radiance-unit",
+        "--band-integrated",
+        dest="radiance_unit",
+        choices=tuple(_RADIANCE_UNITS),
+        help="JIRAM imager products labelled W/(m^2*sr): per-um (alias relabelled; the "
+        "default: the numbers are per-um radiance) or band-integrated (alias divide: divided "
+        "by the band width, 0.290 um L, 0.4975 um M)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``thermal`` and its subcommands."""
     from thermal import __version__
@@ -1111,6 +1190,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write, comma-separated: model (best-fit spectra), covariance, input (a copy "
         "of the observed data); default: parameters, uncertainties, fit statistics, status",
     )
+    p.add_argument(
+        "--unit",
+        metavar="UNIT",
+        help="CSV tables: the unit of the band columns, overriding the table's '# units:' "
+        "line (e.g. 'W sr-1 um-1', 'GW um-1 sr-1', 'Jy', 'mJy')",
+    )
+    p.add_argument(
+        "--distance",
+        type=float,
+        metavar="M",
+        help="observer-target distance [m] for flux densities in tables without a distance "
+        "column, and for JIRAM/JWST products (overrides the label)",
+    )
+    p.add_argument(
+        "--columns",
+        metavar="FILE=NAME,...",
+        help="CSV tables: file column names mapped to band names or layout names, e.g. "
+        "Lp=nirc2_lp,Lp_err=nirc2_lp_uncertainty",
+    )
+    _radiance_unit_option(p)
     p.add_argument("--overwrite", action="store_true", help="refit inputs whose output exists")
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
@@ -1161,12 +1260,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("LO", "HI"),
         help="temperatures [K] over which one-band power is bounded (default 300 1400)",
     )
-    p.add_argument(
-        "--radiance-unit",
-        choices=tuple(_RADIANCE_UNITS),
-        help="how to read JIRAM imager products labelled W/(m^2*sr): per-um (the numbers are "
-        "per-um radiance, the default) or band-integrated (divided by the band width)",
-    )
+    _radiance_unit_option(p)
     p.add_argument(
         "--backplanes", metavar="FILE.nc", help="per-pixel latitude, longitude, "
         "emission_angle and range of the frame (netCDF)"

@@ -30,7 +30,7 @@ from thermal.io import limits
 from thermal.layout import InputError, finalise
 from thermal.units import conversion_factor, flux_density_to_intensity, west_to_east
 
-__all__ = ["BYTES_PER_BYTE", "read_csv", "read_mrt"]
+__all__ = ["BYTES_PER_BYTE", "column_mapping", "read_csv", "read_mrt"]
 
 DEFAULT_UNITS = "GW um-1 sr-1"
 BYTES_PER_BYTE = 80
@@ -190,7 +190,9 @@ def conversion_factor_or_none(unit: str, to_unit: str) -> float | None:
         return None
 
 
-def read_csv(path) -> xr.Dataset:
+def read_csv(
+    path, *, unit: str | None = None, distance: float | None = None, columns=None
+) -> xr.Dataset:
     """Read a CSV photometry table (layout in ``docs/formats.md``, "Ground-based photometry").
 
     Parameters
@@ -198,6 +200,18 @@ def read_csv(path) -> xr.Dataset:
     path : str or path-like
         CSV file. Leading ``# key: value`` comment lines are metadata; ``# units: <unit>``
         sets the intensity unit (default GW um-1 sr-1; ``Jy`` needs ``distance`` [m]).
+    unit : str, optional
+        The unit of the band columns, overriding the table's ``# units:`` line (an intensity
+        such as ``W sr-1 um-1`` or ``GW um-1 sr-1``, or a flux density such as ``Jy``/``mJy``).
+    distance : float, optional
+        Observer-target distance [m] for flux densities, on rows without a ``distance`` cell
+        (or in a table without the column).
+    columns : dict or str, optional
+        Column names of the file mapped to the layout's names (band names of
+        :mod:`thermal.bands`, ``<band>_uncertainty``, ``hotspot``, ``time``, ``latitude``,
+        ``longitude_west``, ``distance``, ``emission_angle``, ``note``), e.g.
+        ``{"Lp": "nirc2_lp", "Lp_err": "nirc2_lp_uncertainty"}`` or the same as
+        ``"Lp=nirc2_lp,Lp_err=nirc2_lp_uncertainty"``.
 
     Returns
     -------
@@ -212,6 +226,11 @@ def read_csv(path) -> xr.Dataset:
     InputError
         Unknown columns (band names), unparseable cells, missing uncertainties.
     """
+    mapping = column_mapping(columns)
+    if unit is not None:
+        _check_unit(unit, "unit")
+    if distance is not None and not (np.isfinite(distance) and distance > 0):
+        raise ValueError(f"distance must be finite and > 0 [m]; got {distance}")
     _check_size(path, "CSV table")
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -240,7 +259,7 @@ def read_csv(path) -> xr.Dataset:
         raise InputError(path, "no header row and no data rows")
     reader = csv.reader(body)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [mapping.get(h.strip(), h.strip()) for h in next(reader)]
         if len(set(header)) != len(header):
             raise InputError(path, "duplicate column names")
         rows = list(reader)
@@ -272,16 +291,51 @@ def read_csv(path) -> xr.Dataset:
             columns[key] = np.array(
                 [_float(c, path, f"row {i + 1}, column {name!r}") for i, c in enumerate(cells)]
             )
-    units = meta.get("units", DEFAULT_UNITS)
+    units = unit if unit is not None else meta.get("units", DEFAULT_UNITS)
     if conversion_factor_or_none(units, "W sr-1 um-1") is None and (
         conversion_factor_or_none(units, "Jy") is None
     ):
         raise InputError(path, f"units {units!r} are neither an intensity nor a flux density")
+    if distance is not None:
+        given = columns.get("distance", np.full(len(rows), np.nan))
+        columns["distance"] = np.where(np.isfinite(given), given, float(distance))
     attrs = {f"table_{k}": v for k, v in meta.items() if k != "units"}
+    if unit is not None:
+        attrs["table_units_given"] = f"{unit} (read_csv unit=, overriding the table)"
     if comments:
         attrs["table_comments"] = "\n".join(comments)
     attrs["product_id"] = os.path.splitext(os.path.basename(path))[0]
     return _build(path, len(rows), columns, units, attrs, source_format="csv")
+
+
+def _check_unit(unit: str, argument: str) -> None:
+    if conversion_factor_or_none(unit, "W sr-1 um-1") is None and (
+        conversion_factor_or_none(unit, "Jy") is None
+    ):
+        raise ValueError(
+            f"{argument} {unit!r} is neither an intensity (e.g. GW um-1 sr-1) nor a flux "
+            "density (e.g. Jy)"
+        )
+
+
+def column_mapping(columns) -> dict[str, str]:
+    """``{file column: layout name}`` from a dict or a ``"a=b,c=d"`` string (ValueError
+    naming the bad item otherwise)."""
+    if columns is None:
+        return {}
+    if isinstance(columns, str):
+        pairs = [item.split("=") for item in columns.split(",") if item.strip()]
+        if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+            raise ValueError(
+                f"columns must be FILE=NAME pairs separated by commas; got {columns!r}"
+            )
+        columns = {a.strip(): b.strip() for a, b in pairs}
+    if not isinstance(columns, dict):
+        raise ValueError(f"columns must be a dict or 'FILE=NAME,...'; got {columns!r}")
+    targets = list(columns.values())
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"columns maps two file columns to one name: {columns!r}")
+    return {str(k): str(v) for k, v in columns.items()}
 
 
 def read_mrt(path) -> xr.Dataset:
