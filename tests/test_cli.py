@@ -594,3 +594,44 @@ def test_band_integrated_jiram_images_are_divided_by_the_band_width(tmp_path):
                                sums["per-um"]["jiram_m"] / 0.4975, rtol=1e-6)  # fmt: skip
     np.testing.assert_allclose(sums["band-integrated"]["jiram_l"],
                                sums["per-um"]["jiram_l"] / 0.290, rtol=1e-6)  # fmt: skip
+
+
+def _stuck_reader(path):
+    """Stuck in C with every signal blocked (as HDF5 on a corrupt file)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals))
+    time.sleep(3600)
+
+
+def test_a_stuck_reader_does_not_stall_the_batch(tmp_path, capsys):
+    """--timeout: the read of each input runs in a child process killed at the deadline."""
+    from thermal.io.formats import register_format, unregister_format
+    from thermal.io.isolated import isolation_available
+
+    if not isolation_available():
+        pytest.skip("no fork here")
+    register_format("test-stuck", _stuck_reader, extensions=(".stuck",), replace=True)
+    try:
+        stuck = tmp_path / "input.stuck"
+        stuck.write_bytes(b"x" * 64)
+        good = os.path.join(EXAMPLES, "nims_like_spectra.nc")
+        start = time.monotonic()
+        code = main(["fit", str(stuck), good, "-o", str(tmp_path / "out"), "--timeout", "4"])
+        elapsed = time.monotonic() - start
+    finally:
+        unregister_format("test-stuck")
+    assert code == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "input.stuck" in line] == [
+        f"{stuck}: reading took longer than 4 s (timeout; the reader was killed): a corrupt "
+        "or hostile file, or a very large one (then raise the timeout)"
+    ]
+    assert (tmp_path / "out" / "nims_like_spectra.fit.nc").is_file()
+    assert elapsed < 20
+
+
+@pytest.mark.parametrize("options", [["--timeout", "0"], ["--max-memory", "lots"],
+                                     ["--max-memory", "-1G"]])  # fmt: skip
+def test_bad_bounds_are_usage_errors(tmp_path, options):
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", os.path.join(EXAMPLES, "keck_2013-08.csv"), "-o", str(tmp_path), *options])
+    assert stop.value.code == 2

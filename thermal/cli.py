@@ -301,6 +301,8 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
         return
     spots_output = _hotspots_output(output)
     routed = {
+        "timeout": options.get("timeout", 60.0),
+        "max_memory": options.get("max_memory"),
         "max_emission_angle": options.get("max_emission_angle", 80.0),
         "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
         "distance": (options.get("reader") or {}).get("distance"),
@@ -322,7 +324,7 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
         from thermal.fit import fit_spectra
         from thermal.io import write_results
 
-        observation = _open_with_options(path, options.get("reader") or {})
+        observation = _open_with_options(path, options.get("reader") or {}, options)
         from thermal.detect.pipeline import image_kind
 
         if image_kind(observation) == "bands":
@@ -575,16 +577,42 @@ def _reader_options(args: argparse.Namespace) -> dict:
     return options
 
 
-def _open_with_options(path: str, given: dict):
-    """open_observation with the given reader options that this input's format takes."""
-    from thermal.io import open_observation
+def _open_with_options(path: str, given: dict, options: dict):
+    """The observation of ``path`` read in a killable child process (``--timeout``,
+    ``--max-memory``), with the given reader options that its format takes."""
     from thermal.io.formats import detect_format
+    from thermal.io.isolated import open_isolated
 
+    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
     if not given:
-        return open_observation(path)
+        return open_isolated(path, **bounds)
     fmt = detect_format(path)
     taken = {k: v for k, v in given.items() if k in _READER_OPTIONS.get(fmt, ())}
-    return open_observation(path, format=fmt, **taken)
+    return open_isolated(path, format=fmt, **bounds, **taken)
+
+
+_SIZE_SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _memory_size(text: str) -> int:
+    """Bytes from ``--max-memory`` text: a number with an optional K, M, G or T (binary)."""
+    value = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    suffix = value[-1:] if value[-1:] in _SIZE_SUFFIXES else ""
+    try:
+        number = float(value[: len(value) - len(suffix)])
+    except ValueError:
+        raise ValueError(f"--max-memory must be bytes, e.g. 4G or 500M; got {text!r}") from None
+    if not (number > 0 and number < float("inf")):
+        raise ValueError(f"--max-memory must be > 0; got {text!r}")
+    return int(number * _SIZE_SUFFIXES[suffix])
+
+
+def _bounds(args: argparse.Namespace) -> dict:
+    """--timeout and --max-memory, checked."""
+    if args.timeout is not None and not (0 < args.timeout < float("inf")):
+        raise ValueError(f"--timeout must be > 0 [s]; got {args.timeout}")
+    memory = None if args.max_memory is None else _memory_size(args.max_memory)
+    return {"timeout": args.timeout, "max_memory": memory}
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -606,6 +634,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 "--intervals profile needs a fixed blackbody model (--model 1T, 2T or 3T)"
             )
         reader_options = _reader_options(args)
+        bounds = _bounds(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
     inputs = _normalise_inputs(args.inputs)
@@ -617,6 +646,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             log.error(f"{folder}: {problem}")
             return 1
     options = {
+        **bounds,
         "reader": reader_options,
         "intervals": args.intervals,
         "store": store,
@@ -742,8 +772,8 @@ def _detect_claimed(path: str, output: str, options: dict, row: dict) -> None:
 def _detect(path: str, options: dict):
     """The hot spots of one input (an xarray Dataset with dim hotspot)."""
     from thermal.detect.pipeline import detect_hotspots, image_kind
-    from thermal.io import open_observation
     from thermal.io.formats import detect_format
+    from thermal.io.isolated import open_isolated
 
     fmt = detect_format(path)
     reader = {}
@@ -751,7 +781,8 @@ def _detect(path: str, options: dict):
         reader["band_integrated"] = _RADIANCE_UNITS[options["radiance_unit"]]
     if fmt in ("jiram", "fits") and options.get("distance"):
         reader["distance"] = options["distance"]
-    observation = open_observation(path, format=fmt, **reader)
+    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
+    observation = open_isolated(path, format=fmt, **bounds, **reader)
     label_geometry = None
     ifov = None
     geometry = None
@@ -939,6 +970,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             )
         if args.backplanes and not os.path.isfile(args.backplanes):
             raise ValueError(f"--backplanes {args.backplanes}: no such file")
+        bounds = _bounds(args)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.output is not None and os.path.exists(args.output) and not os.path.isdir(args.output):
@@ -951,6 +983,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         log.error(f"{folder}: {problem}")
         return 1
     options = {
+        **bounds,
         "nsigma": args.nsigma,
         "saturation": args.saturation,
         "max_emission_angle": args.max_emission_angle,
@@ -1115,6 +1148,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------
 
 
+def _bound_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds one input may take to read (default 60); the reader runs in a child "
+        "process that is killed at the deadline, so one broken file never stalls a batch",
+    )
+    p.add_argument(
+        "--max-memory",
+        metavar="BYTES",
+        help="memory budget of reading one input, e.g. 4G (default: half the RAM); files "
+        "that declare more are refused before anything is allocated",
+    )
+
+
 def _radiance_unit_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--radiance-unit",
@@ -1210,6 +1260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Lp=nirc2_lp,Lp_err=nirc2_lp_uncertainty",
     )
     _radiance_unit_option(p)
+    _bound_options(p)
     p.add_argument("--overwrite", action="store_true", help="refit inputs whose output exists")
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
@@ -1273,6 +1324,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
     )
     group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    _bound_options(p)
     p.add_argument("--overwrite", action="store_true", help="search inputs whose output exists")
     p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
     p.add_argument(
