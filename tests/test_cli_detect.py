@@ -77,3 +77,20 @@ def test_saturated_spots_are_flagged(tmp_path):
         bright = spots["radiance_sum"].values > 5
         np.testing.assert_array_equal(spots["saturated"].values, bright)
         assert bright.any()
+
+
+def test_wrong_kernels_fail_the_input_in_one_line(tmp_path, capsys):
+    """A meta-kernel that gives SPICE nothing of Juno: one line naming the input, exit 1."""
+    pytest.importorskip("spiceypy")
+    label, _ = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_SPICE_V01")
+    meta = tmp_path / "kernels" / "empty.tm"
+    meta.parent.mkdir()
+    meta.write_text("KPL/MK\n\\begindata\nKERNELS_TO_LOAD = ( )\n\\begintext\n")
+    code = main(["detect", label, "-o", str(tmp_path / "out"), "--kernels", str(meta)])
+    assert code == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "JIR_IMG_RDR_SPICE_V01" in line]
+    assert len(lines) == 1 and "Traceback" not in err
+    with pytest.raises(SystemExit) as stop:
+        main(["detect", label, "-o", str(tmp_path / "out"), "--kernels", "missing.tm"])
+    assert stop.value.code == 2

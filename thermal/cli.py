@@ -719,7 +719,9 @@ def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
     from thermal.io import InputError
 
     if isinstance(error, InputError):
-        row["error"] = str(error)
+        named = os.fspath(getattr(error, "path", path) or path)
+        same = os.path.basename(named) == os.path.basename(path)
+        row["error"] = str(error) if same else f"{path}: {error}"
     elif str(error).startswith(f"{path}:"):
         row["error"] = str(error).splitlines()[0]
     else:
@@ -798,6 +800,14 @@ def _detect(path: str, options: dict):
         from thermal.geometry import from_backplanes
 
         geometry = from_backplanes(options["backplanes"])
+        ifov = ifov or options.get("ifov")
+    elif options.get("kernels"):
+        from thermal.geometry import jiram_spice_geometry
+        from thermal.io import InputError
+
+        if fmt != "jiram" or image_kind(observation) != "bands":
+            raise InputError(path, "--kernels: SPICE geometry is computed for JIRAM imager frames")
+        geometry = jiram_spice_geometry(observation, os.path.abspath(options["kernels"]))
     if not image_kind(observation):
         return None
     spots = detect_hotspots(
@@ -963,11 +973,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             low, high = args.temperature_range
             if not 0 < low < high:
                 raise ValueError(f"--temperature-range needs 0 < LO < HI [K]; got {low} {high}")
-        if args.kernels:
-            raise ValueError(
-                "--kernels: SPICE geometry is available from Python (thermal.geometry."
-                "from_spice) but not yet wired into thermal detect; give --backplanes"
-            )
+        if args.kernels and not os.path.isfile(args.kernels):
+            raise ValueError(f"--kernels {args.kernels}: no such file")
+        if args.kernels and args.backplanes:
+            raise ValueError("give --kernels or --backplanes, not both")
         if args.backplanes and not os.path.isfile(args.backplanes):
             raise ValueError(f"--backplanes {args.backplanes}: no such file")
         bounds = _bounds(args)

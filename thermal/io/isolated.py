@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 
 from thermal.io import limits
 from thermal.layout import InputError
@@ -123,7 +124,11 @@ def open_isolated(
     child = context.Process(
         target=_child, args=(sender, path, timeout, max_memory, options), daemon=True
     )
-    child.start()
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns that forking a multi-threaded process may deadlock the child.
+        # Our threads (kernel pools, progress) hold no lock the child takes: it only reads.
+        warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+        child.start()
     sender.close()
     try:
         limit = None if timeout is None else time.monotonic() + timeout + GRACE
