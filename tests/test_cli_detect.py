@@ -94,3 +94,25 @@ def test_wrong_kernels_fail_the_input_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["detect", label, "-o", str(tmp_path / "out"), "--kernels", "missing.tm"])
     assert stop.value.code == 2
+
+
+def test_adaptive_optics_images_become_one_photometry_table(tmp_path):
+    """thermal detect night/*.fits --table night.csv: the spots of each band's image,
+    photometry matched across bands, a table that thermal fit reads."""
+    from thermal.detect import scene
+
+    images = []
+    for name in ("Kc", "Lp", "Ms"):
+        path, _ = scene.write_ao_image(tmp_path / f"io_{name}.fits", filter_name=name, seed=1)
+        images.append(str(path))
+    table = tmp_path / "night.csv"
+    out = tmp_path / "out"
+    assert main(["detect", *images, "-o", str(out), "--table", str(table),
+                 "--distance", "6.3e11", "-q"]) == 0  # fmt: skip
+    text = table.read_text()
+    assert "# units: Jy" in text and "nirc2_ms" in text
+    with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
+        assert spots.sizes["hotspot"] >= 1
+        assert spots["flux_density"].attrs["units"] == "Jy"
+    assert main(["fit", str(table), "-o", str(tmp_path / "fit"), "-q"]) == 0
+    assert (tmp_path / "fit" / "night.fit.nc").is_file()

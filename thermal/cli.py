@@ -778,6 +778,8 @@ def _detect(path: str, options: dict):
     from thermal.io.isolated import open_isolated
 
     fmt = detect_format(path)
+    if fmt == "ao":
+        return _detect_ao(path, options)
     reader = {}
     if fmt == "jiram" and options.get("radiance_unit"):
         reader["band_integrated"] = _RADIANCE_UNITS[options["radiance_unit"]]
@@ -830,6 +832,40 @@ def _detect(path: str, options: dict):
         {k: v for k, v in observation.attrs.items()
          if k not in spots.attrs and k not in ("Conventions", "history", "title")}
     )  # fmt: skip
+    return spots
+
+
+def _detect_ao(path: str, options: dict):
+    """Spots of an adaptive-optics image of Io's disk and their aperture photometry."""
+    import numpy as np
+
+    from thermal.detect import find_hotspots
+    from thermal.detect.photometry import aperture_photometry
+    from thermal.io.ao import read_ao_image
+
+    image = read_ao_image(
+        path,
+        distance=options.get("distance"),
+        timeout=options.get("timeout", 60.0),
+        max_memory=options.get("max_memory"),
+    )
+    # detection on the numbers (Jy per pixel: no radiance, so no brightness temperature)
+    found = find_hotspots(image.values, nsigma=options.get("nsigma", 5.0))
+    photometry = aperture_photometry(image, found)
+    spots = photometry.assign(
+        {name: found[name].drop_vars([c for c in found[name].coords if c != "hotspot"])
+         for name in ("npix", "peak_radiance", "snr") if name in found}
+    ).rename({"peak_radiance": "peak_flux_density", "snr": "detection_snr"})  # fmt: skip
+    if "peak_flux_density" in spots:
+        spots["peak_flux_density"].attrs.update(units="Jy", long_name="peak pixel flux density")
+    spots.attrs.update(
+        {k: v for k, v in image.attrs.items() if isinstance(v, str | int | float)},
+        geometry_source="none",
+        source=os.path.basename(path),
+    )
+    time_value = image.coords["time"].values if "time" in image.coords else None
+    if time_value is not None and not np.isnat(time_value):
+        spots.attrs["time_coverage_start"] = str(np.datetime_as_string(time_value, "ms"))
     return spots
 
 
@@ -939,6 +975,19 @@ def _format_flux(value: float) -> str:
     return "-" if value != value else f"{value / 1e9:.4g} GW um-1"
 
 
+def _write_table(rows: list[dict], path: str) -> None:
+    """The photometry of the run's adaptive-optics images as one table (thermal fit reads it)."""
+    from thermal.detect.photometry import photometry_table
+
+    done = [r for r in rows if not r["error"] and not r.get("no_image")]
+    images = [_load_result(r["output"]) for r in done]
+    images = [ds for ds in images if "flux_density" in ds]
+    if not images:
+        raise ValueError("no adaptive-optics image among the inputs")
+    photometry_table(images, path)
+    log.info(f"{path}: photometry of {len(images)} images")
+
+
 def _write_catalogue(rows: list[dict], folder: str) -> str | None:
     """Every detection of the run in ``folder/hotspots.csv`` (ids kept from an earlier
     catalogue there)."""
@@ -980,6 +1029,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         if args.backplanes and not os.path.isfile(args.backplanes):
             raise ValueError(f"--backplanes {args.backplanes}: no such file")
         bounds = _bounds(args)
+        if args.distance is not None and not (0 < args.distance < float("inf")):
+            raise ValueError(f"--distance must be finite and > 0 [m]; got {args.distance}")
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.output is not None and os.path.exists(args.output) and not os.path.isdir(args.output):
@@ -1000,6 +1051,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         "radiance_unit": args.radiance_unit,
         "kernels": args.kernels,
         "backplanes": args.backplanes,
+        "distance": args.distance,
         "fit": args.fit,
         "model": args.model,
         "overwrite": args.overwrite,
@@ -1014,6 +1066,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             rows = _run_serial(plan, detect_file, options, progress)
     finally:
         progress.close()
+    if args.table:
+        try:
+            _write_table(rows, args.table)
+        except Exception as error:
+            log.error(f"{args.table}: not written: {_first_line(error)}")
+            rows.append({"input": _CATALOGUE, "error": "table not written", "skipped": False})
     catalogue = None
     try:
         catalogue = _write_catalogue(rows, folder)
@@ -1326,6 +1384,19 @@ def build_parser() -> argparse.ArgumentParser:
         "emission_angle and range of the frame (netCDF)"
     )  # fmt: skip
     p.add_argument("--kernels", metavar="META.tm", help="SPICE meta-kernel for the geometry")
+    p.add_argument(
+        "--distance",
+        type=float,
+        metavar="M",
+        help="observer-target distance [m]: JIRAM range (overrides the label), AO images "
+        "without a DELTA header",
+    )
+    p.add_argument(
+        "--table",
+        metavar="FILE.csv",
+        help="adaptive-optics images: write the aperture photometry of every spot in every "
+        "band of the run as one table that thermal fit reads",
+    )
     p.add_argument("--fit", action="store_true", help="cubes: fit each spot's spectrum")
     p.add_argument("--model", default="auto", help="the model of --fit (default auto)")
     group = p.add_mutually_exclusive_group()

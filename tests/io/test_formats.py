@@ -80,10 +80,12 @@ def test_detect_format_errors_are_unchanged(tmp_path):
 def test_format_forcing_and_unknown_options():
     keck = os.path.join(EXAMPLES, "keck_2013-08.csv")
     assert open_observation(keck, format="csv").sizes["obs"] == 4
-    with pytest.raises(ValueError, match="format must be netcdf, csv, mrt, jiram or fits; got"):
+    with pytest.raises(
+        ValueError, match="format must be netcdf, csv, mrt, jiram, ao or fits; got"
+    ):
         open_observation(keck, format="excel")
-    with pytest.raises(ValueError, match=r"csv reader: unexpected option\(s\) 'distance'"):
-        open_observation(keck, distance=1.0)
+    with pytest.raises(ValueError, match=r"csv reader: unexpected option\(s\) 'band_integrated'"):
+        open_observation(keck, band_integrated="divide")
     label = os.path.join(EXAMPLES, "JIR_SPE_RDR_2017033T114007_V99.LBL")
     with pytest.raises(ValueError, match=r"jiram reader: .*'colour'.* it takes wavelengths"):
         open_observation(label, colour="red")
@@ -91,7 +93,7 @@ def test_format_forcing_and_unknown_options():
 
 def test_builtin_formats_are_listed_with_a_description():
     listed = formats.formats()
-    assert [f.name for f in listed] == ["netcdf", "csv", "mrt", "jiram", "fits"]
+    assert [f.name for f in listed] == ["ao", "netcdf", "csv", "mrt", "jiram", "fits"]
     assert all(f.description and f.origin == "built-in" for f in listed)
     assert formats.get_format("jiram").extensions == (".lbl", ".img", ".dat", ".qub")
 

@@ -465,13 +465,13 @@ def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
         columns["source"] += [str(frame.attrs.get("source", ""))] * n
         columns["time"] += [str(frame.attrs.get("time_coverage_start", ""))] * n
         scale_ifov = ifov if ifov is not None else frame.attrs.get("ifov")
-        if "range" in frame and scale_ifov:
+        if "range" in frame.variables and scale_ifov:
             columns["pixel_scale"] += list(frame["range"].values * float(scale_ifov))
         else:
             columns["pixel_scale"] += [np.nan] * n
         for name in _TABLE:
-            if name in frame:
-                columns[name] += list(frame[name].values)
+            if name in frame.variables and frame[name].ndim <= 1:
+                columns[name] += list(np.broadcast_to(frame[name].values, (n,)))
             elif name in ("saturated", "limb"):
                 columns[name] += [False] * n
             elif name == "band":

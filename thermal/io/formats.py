@@ -296,6 +296,14 @@ def _sniff_fits(head: bytes) -> bool:
     return head.startswith(b"SIMPLE  =")
 
 
+def _sniff_ao(head: bytes) -> bool:
+    if not _sniff_fits(head):
+        return False
+    from thermal.io.ao import sniff_ao_image  # FITS files only: a 2-D image, not a cube
+
+    return sniff_ao_image(head)
+
+
 def _sniff_pds3(head: bytes) -> bool:
     return _text(head).lstrip().startswith("PDS_VERSION_ID")
 
@@ -336,6 +344,15 @@ _BUILTIN = (
         extensions=(".lbl", ".img", ".dat", ".qub"),
         description="Juno JIRAM PDS3 RDR imager or spectrometer product (through its .LBL)",
         locate="thermal.io.jiram:label_for",
+        origin="built-in",
+    ),
+    Format(
+        "ao",
+        "thermal.io.ao:refuse_fit",
+        sniff=_sniff_ao,
+        description="adaptive-optics FITS image of Io (Keck NIRC2, Gemini NIRI): measure it "
+        "with thermal detect, then fit the photometry table",
+        priority=1,
         origin="built-in",
     ),
     Format(
