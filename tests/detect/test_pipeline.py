@@ -123,3 +123,29 @@ def test_bad_emission_angle_limits_are_refused(tmp_path, bad):
     label, obs = _frame(tmp_path)
     with pytest.raises(ValueError, match="max_emission_angle"):
         _detect(label, obs, max_emission_angle=bad)
+
+
+def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
+    """Backplanes put the L spot (line 60) and the M spot (line 190) at one place on Io: the
+    pair is fitted with one blackbody, which gives back the injected 900 K and 2 km2."""
+    from thermal.geometry import from_backplanes
+
+    spot = (900.0, 2.0e6)
+    label, obs = _frame(tmp_path, spots=((60, 100, *spot), (190, 300, *spot)))
+    line, sample = np.meshgrid(np.arange(256.0), np.arange(432.0), indexing="ij")
+    top = line < 128
+    planes = from_backplanes(
+        {
+            "latitude": np.where(top, line * 0.1, (line - 130) * 0.1),
+            "longitude": np.where(top, sample * 0.1, (sample - 200) * 0.1) % 360,
+            "emission_angle": np.full(line.shape, 30.0),
+            "range": np.full(line.shape, 80_000e3),
+        }
+    )
+    spots = detect_hotspots(obs, geometry=planes, ifov=IFOV)
+    assert spots.attrs["geometry_source"] == "backplanes"
+    np.testing.assert_array_equal(np.sort(spots["partner"].values), [0, 1])
+    np.testing.assert_allclose(spots["temperature_1t"].values, spot[0], rtol=0.02)
+    np.testing.assert_allclose(spots["area_1t"].values, spot[1], rtol=0.05)
+    assert (spots["status_1t"].values == 0).all()
+    np.testing.assert_allclose(spots["latitude"].values, 6.0, atol=0.01)

@@ -163,6 +163,7 @@ def detect_hotspots(
     spots = _with_geometry(spots, observation, geometry, label_geometry, ifov, max_emission_angle)
     if kind == "bands" and spots.sizes["hotspot"]:
         spots = _with_power(spots, temperature_range)
+        spots = _with_band_pairs(spots)
     if kind == "cube":
         spectra = spot_spectra(observation, spots)
         spots = _without_segment(spots)
@@ -308,6 +309,82 @@ def _with_power(spots, temperature_range):
     )
     out["temperature_at_power_lower"] = (dims, t_low, {"units": "K"})
     out["temperature_at_power_upper"] = (dims, t_high, {"units": "K"})
+    return out
+
+
+_PAIR_OUTPUTS = ("temperature", "area", "power")
+
+
+def _with_band_pairs(spots: xr.Dataset) -> xr.Dataset:
+    """One-temperature fits of spots seen in both bands of a frame.
+
+    Where per-pixel geometry places a spot of one band within the matching tolerance
+    (:func:`thermal.catalogue.tolerance_for` of the pixel scale) of a spot of the other band,
+    the two spectral fluxes (pi x intensity / cos(e), so that the area is the surface's) are
+    fitted with one blackbody by the fit engine, and both rows get ``partner`` (the other
+    row's index), ``temperature_1t``, ``area_1t``, ``power_1t`` with their uncertainties, and
+    ``status_1t``. Rows without a partner get ``partner = -1`` and NaN.
+    """
+    n = spots.sizes["hotspot"]
+    needed = ("latitude", "longitude", "spectral_flux", "range", "band")
+    if any(name not in spots for name in needed) or len(set(spots["band"].values)) < 2:
+        return spots
+    from thermal.catalogue import great_circle_distance, tolerance_for
+    from thermal.fit import fit_spectra
+
+    bands = spots["band"].values.astype(str)
+    lat = spots["latitude"].values
+    lon = spots["longitude"].values
+    flux = spots["spectral_flux"].values
+    scale = spots["range"].values * float(spots.attrs.get("ifov", np.nan))
+    first, second = sorted(set(bands))[:2]
+    partner = np.full(n, -1)
+    pairs = []
+    for i in np.flatnonzero((bands == first) & np.isfinite(lat) & np.isfinite(flux)):
+        candidates = np.flatnonzero(
+            (bands == second) & np.isfinite(lat) & np.isfinite(flux) & (partner < 0)
+        )
+        if candidates.size == 0:
+            continue
+        distance = great_circle_distance(lat[i], lon[i], lat[candidates], lon[candidates])
+        k = int(np.argmin(distance))
+        if distance[k] <= float(np.nanmax([tolerance_for(scale[i]), 0.0])):
+            j = int(candidates[k])
+            partner[i], partner[j] = j, i
+            pairs.append((i, j))
+    out = spots.copy()
+    out["partner"] = ("hotspot", partner, {"long_name": "index of the same spot in the other "
+                                           "band of the frame (-1: none)"})  # fmt: skip
+    if not pairs:
+        return out
+    rows = np.array(pairs)
+    sigma = spots["spectral_flux_uncertainty"].values
+    values = np.stack([flux[rows[:, 0]], flux[rows[:, 1]]], axis=1) / np.pi
+    errors = np.stack([sigma[rows[:, 0]], sigma[rows[:, 1]]], axis=1) / np.pi
+    units = {"units": "W sr-1 um-1"}
+    observation = xr.Dataset(
+        {"intensity": (("pair", "band"), values, units),
+         "intensity_uncertainty": (("pair", "band"), errors, units)},
+        coords={"band": [first, second]},
+    )  # fmt: skip
+    result = fit_spectra(observation, model="1T")
+    for name in _PAIR_OUTPUTS:
+        for suffix in ("", "_uncertainty"):
+            if name + suffix not in result:
+                continue
+            fitted = result[name + suffix].values.reshape(len(pairs), -1)[:, 0]
+            column = np.full(n, np.nan)
+            column[rows[:, 0]] = fitted
+            column[rows[:, 1]] = fitted
+            attrs = dict(result[name + suffix].attrs)
+            attrs["comment"] = f"one-temperature fit of the spot's {first} and {second} fluxes"
+            out[f"{name}_1t{suffix}"] = ("hotspot", column, attrs)
+    status = np.full(n, -1, dtype=np.int8)
+    status[rows[:, 0]] = result["status"].values
+    status[rows[:, 1]] = result["status"].values
+    attrs = dict(result["status"].attrs)
+    attrs["comment"] = "-1: no partner in the other band; " + attrs.get("comment", "")
+    out["status_1t"] = ("hotspot", status, attrs)
     return out
 
 
