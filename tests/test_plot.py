@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -135,3 +137,26 @@ def test_not_a_result(tmp_path):
     path = write_results(obs, tmp_path / "obs.nc")
     with pytest.raises(InputError, match="thermal fit result"):
         plot_result(path, tmp_path / "x.png")
+
+
+def test_hot_spot_images_and_light_curves(tmp_path):
+    """thermal plot of a hotspots file draws its image with the spots; of a catalogue, the
+    light curves; a hotspots file whose input is gone is a one-line error."""
+    import shutil
+
+    from thermal.cli import main
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "data", "examples")  # fmt: skip
+    for name in ("JIR_IMG_RDR_2017033T114006_V99.LBL", "JIR_IMG_RDR_2017033T114006_V99.IMG"):
+        shutil.copy(os.path.join(examples, name), tmp_path / name)
+    label = str(tmp_path / "JIR_IMG_RDR_2017033T114006_V99.LBL")
+    out = tmp_path / "out"
+    assert main(["detect", label, "-o", str(out), "-q"]) == 0
+    spots = out / "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc"
+    for source, figure in ((spots, tmp_path / "spots.png"),
+                           (out / "hotspots.csv", tmp_path / "curves.png")):  # fmt: skip
+        assert main(["plot", str(source), "-o", str(figure)]) == 0
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    os.remove(label)
+    assert main(["plot", str(spots), "-o", str(tmp_path / "gone.png")]) == 1

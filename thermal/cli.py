@@ -1160,11 +1160,16 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from thermal.io import InputError
-    from thermal.plot import plot_result
+    from thermal.plot import plot_hotspots, plot_light_curves, plot_result
 
     output = args.output or os.path.splitext(args.result)[0] + ".png"
     try:
-        plot_result(args.result, output, max_spectra=args.max_spectra)
+        if args.result.lower().endswith(".csv"):
+            plot_light_curves(args.result, output)
+        elif args.result.endswith(_HOTSPOTS_SUFFIX):
+            plot_hotspots(args.result, output)
+        else:
+            plot_result(args.result, output, max_spectra=args.max_spectra)
     except InputError as error:
         log.error(str(error))
         return 1
@@ -1421,9 +1426,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser(
-        "plot", parents=[common], help="observed spectra with fits and residuals (PNG)"
+        "plot",
+        parents=[common],
+        help="a fit's spectra and residuals, a frame's hot spots or a catalogue's light curves",
     )
-    p.add_argument("result", metavar="RESULT", help="a result file of thermal fit")
+    p.add_argument(
+        "result",
+        metavar="RESULT",
+        help="a result of thermal fit (spectra, fits, residuals), a <name>.hotspots.nc of "
+        "thermal detect (the image with its spots) or its hotspots.csv (light curves)",
+    )
     p.add_argument("-o", "--output", metavar="FIGURE.png", help="default: RESULT with .png")
     p.add_argument("-n", "--max-spectra", type=int, default=6, help="spectra to show (default 6)")
     p.set_defaults(func=_cmd_plot)

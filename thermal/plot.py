@@ -163,3 +163,151 @@ def _refit(result, source, chosen):
     refit = fit_spectra(flat, model=model, intervals="linear", store=("model", "input"))
     refit.attrs.update(result.attrs)
     return refit, kind
+
+
+def _pyplot(output):
+    import matplotlib
+
+    if output is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig, output):
+    fig.tight_layout()
+    if output is not None:
+        fig.savefig(output, dpi=120)
+        _pyplot(output).close(fig)
+    return fig
+
+
+def plot_hotspots(spots, output=None):
+    """Draw the image a hot-spot file was found in, with each spot outlined and named.
+
+    Parameters
+    ----------
+    spots : xarray.Dataset or str or path-like
+        A ``<name>.hotspots.nc`` of ``thermal detect`` (or :func:`thermal.detect.pipeline.
+        detect_hotspots` with ``source``/``thermal_input`` attributes naming the input).
+    output : str or path-like, optional
+        PNG file to write; if None the Figure is returned without saving.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per band (per half of a JIRAM frame), the radiance on a logarithmic stretch,
+        each spot circled with its row number (and catalogue name where it has one).
+    """
+    from thermal.io import InputError, open_observation
+
+    source = None
+    if not hasattr(spots, "data_vars"):
+        from thermal.io.netcdf import read_dataset
+
+        source = os.fspath(spots)
+        spots = read_dataset(source)
+    if "hotspot" not in spots.dims:
+        raise InputError(source or "spots", "has no dim 'hotspot' (not a thermal detect file)")
+    path = spots.attrs.get("thermal_input")
+    if not path or not os.path.exists(path):
+        raise InputError(source or "spots", f"its input {path!r} is not there to draw")
+    observation = open_observation(path)
+    radiance = observation["radiance"]
+    if "y" in radiance.dims:
+        radiance = radiance.rename({"y": "line", "x": "sample"})
+    if "wavelength" in radiance.dims:
+        radiance = radiance.mean("wavelength").expand_dims(band=[""])
+    bands = [str(b) for b in radiance["band"].values]
+    plt = _pyplot(output)
+    fig, axes = plt.subplots(len(bands), 1, figsize=(8, 3.2 * len(bands)), squeeze=False)
+    spot_bands = spots["band"].values.astype(str) if "band" in spots else None
+    for axis, band in zip(axes[:, 0], bands, strict=True):
+        image = radiance.sel(band=band).transpose("line", "sample")
+        rows = np.flatnonzero(np.isfinite(image.values).any(axis=1))
+        if rows.size:
+            image = image.isel(line=slice(int(rows[0]), int(rows[-1]) + 1))
+        values = image.values
+        finite = values[np.isfinite(values)]
+        low, high = np.percentile(finite, [1, 99.9]) if finite.size else (0.0, 1.0)
+        stretch = np.arcsinh((values - low) / max((high - low) / 50.0, 1e-300))
+        lines, samples = image["line"].values, image["sample"].values
+        axis.imshow(
+            stretch, origin="upper", cmap="inferno", aspect="equal",
+            extent=(samples[0] - 0.5, samples[-1] + 0.5, lines[-1] + 0.5, lines[0] - 0.5),
+        )  # fmt: skip
+        for k in range(spots.sizes["hotspot"]):
+            if spot_bands is not None and band and spot_bands[k] != band:
+                continue
+            y, x = float(spots["line"][k]), float(spots["sample"][k])
+            radius = max(2.0, np.sqrt(float(spots["npix"][k]) / np.pi) + 1.5)
+            axis.add_patch(plt.Circle((x, y), radius, fill=False, color="cyan", lw=0.8))
+            name = str(spots["name"].values[k]) if "name" in spots else ""
+            axis.annotate(f"{k}" + (f" {name}" if name else ""), (x + radius, y - radius),
+                          color="cyan", fontsize=7)  # fmt: skip
+        axis.set_title(f"{os.path.basename(path)} {band}".strip(), fontsize=9)
+        axis.set_xlabel("sample")
+        axis.set_ylabel("line")
+    return _finish(fig, output)
+
+
+def plot_light_curves(catalogue, output=None, *, max_spots: int = 8):
+    """Each hot spot's spectral radiant flux over time, from a catalogue of ``thermal detect``.
+
+    Parameters
+    ----------
+    catalogue : xarray.Dataset or str or path-like
+        ``hotspots.csv`` (:func:`thermal.catalogue.read_catalogue_csv`) or its Dataset.
+    output : str or path-like, optional
+        PNG file to write; if None the Figure is returned without saving.
+    max_spots : int, optional
+        The spots seen most often are drawn (default 8).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``spectral_flux`` [GW um-1] (``radiance_sum`` where there is no flux) against time, one
+        line per ``hotspot_id`` and band, saturated detections as open markers (lower limits).
+    """
+    from thermal.catalogue import read_catalogue_csv
+    from thermal.io import InputError
+
+    source = None
+    if not hasattr(catalogue, "data_vars"):
+        source = os.fspath(catalogue)
+        catalogue = read_catalogue_csv(source)
+    if "hotspot_id" not in catalogue:
+        raise InputError(source or "catalogue", "has no hotspot_id (not a thermal catalogue)")
+    ids = catalogue["hotspot_id"].values.astype(str)
+    known = ids[ids != ""]
+    names, counts = np.unique(known, return_counts=True)
+    chosen = names[np.argsort(-counts, kind="stable")][:max_spots]
+    flux = "spectral_flux" in catalogue and np.isfinite(catalogue["spectral_flux"].values).any()
+    column = "spectral_flux" if flux else "radiance_sum"
+    scale, unit = (1e-9, "GW um-1") if flux else (1.0, "W m-2 sr-1 um-1")
+    plt = _pyplot(output)
+    fig, axis = plt.subplots(figsize=(8, 4.5))
+    times = catalogue["time"].values
+    bands = catalogue["band"].values.astype(str) if "band" in catalogue else np.full(ids.size, "")
+    saturated = (
+        catalogue["saturated"].values.astype(bool) if "saturated" in catalogue
+        else np.zeros(ids.size, bool)
+    )  # fmt: skip
+    for k, spot in enumerate(chosen):
+        for band in np.unique(bands[ids == spot]):
+            rows = np.flatnonzero((ids == spot) & (bands == band))
+            rows = rows[np.argsort(times[rows])]
+            value = catalogue[column].values[rows] * scale
+            label = f"{spot} {band}".strip()
+            axis.plot(times[rows], value, "-", color=f"C{k % 10}", lw=0.8, label=label)
+            sat = saturated[rows]
+            axis.plot(times[rows][~sat], value[~sat], "o", color=f"C{k % 10}", ms=4)
+            axis.plot(times[rows][sat], value[sat], "o", mfc="none", color=f"C{k % 10}", ms=5)
+    axis.set_ylabel(f"{column.replace('_', ' ')} [{unit}]")
+    axis.set_xlabel("time (UTC)")
+    axis.set_title(f"{os.path.basename(source or 'catalogue')}: light curves", fontsize=9)
+    if len(chosen):
+        axis.legend(fontsize=7, loc="best")
+    fig.autofmt_xdate()
+    return _finish(fig, output)
