@@ -189,3 +189,22 @@ def test_linear_axis_needs_its_keywords_and_a_length_unit(tmp_path):
     mixed = {**_CELESTIAL, "CTYPE3": "WAVE", "CRVAL3": 3.0, "CDELT3": 0.1, "PC3_1": 0.5}
     with pytest.raises(InputError, match="mixed with the spatial ones"):
         open_observation(_cube(tmp_path / "c.fits", mixed, n=3))
+
+
+def test_a_size_card_given_twice_is_refused(tmp_path):
+    """A second NAXIS1 card (astropy reads the last, the size checks the first) would let a
+    small file ask for 75 GiB: refused before anything is allocated."""
+    from astropy.io import fits
+
+    cube = simulate.s3d_cube(tmp_path / "cube.fits")
+    marked = tmp_path / "marked.fits"
+    with fits.open(cube) as hdul:
+        hdul["SCI"].header["COMMENT"] = "XXMARKERXX"
+        hdul.writeto(marked)
+    raw = bytearray(marked.read_bytes())
+    at = raw.find(b"COMMENT XXMARKERXX")
+    raw[at : at + 80] = f"NAXIS1  = {99999999:20d}".ljust(80).encode()
+    hostile = tmp_path / "hostile.fits"
+    hostile.write_bytes(raw)
+    with pytest.raises(InputError, match="NAXIS1 is given twice"):
+        open_observation(hostile, format="fits")

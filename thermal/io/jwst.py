@@ -39,6 +39,7 @@ import gzip
 import lzma
 import math
 import os
+import re
 import warnings
 import zipfile
 
@@ -122,6 +123,10 @@ def _open_stream(path, compression: str):
     raise InputError(path, f"{compression}-compressed FITS is not read; decompress it first")
 
 
+_STRUCTURAL = re.compile(r"^(NAXIS\d*|BITPIX|PCOUNT|GCOUNT|GROUPS|ZNAXIS\d*|ZBITPIX|ZCMPTYPE)$")
+"""Header keywords that decide the size of an HDU's data."""
+
+
 def _card_value(card: str) -> str | None:
     if card[8:10] != "= ":
         return None
@@ -149,8 +154,16 @@ def _header(path, stream, number: int) -> dict | None:
             if keyword == "END":
                 return cards
             value = _card_value(card)
-            if value is not None and keyword not in cards:
-                cards[keyword] = value
+            if value is None:
+                continue
+            if keyword in cards:
+                if _STRUCTURAL.match(keyword) and cards[keyword] != value:
+                    # astropy would take the last card, these checks the first: refuse both
+                    raise InputError(
+                        path, f"HDU {number}: {keyword} is given twice with different values"
+                    )
+                continue
+            cards[keyword] = value
     raise InputError(
         path,
         f"HDU {number}: no END card in the first {MAX_HEADER_BLOCKS} header blocks "
