@@ -116,3 +116,21 @@ def test_adaptive_optics_images_become_one_photometry_table(tmp_path):
         assert spots["flux_density"].attrs["units"] == "Jy"
     assert main(["fit", str(table), "-o", str(tmp_path / "fit"), "-q"]) == 0
     assert (tmp_path / "fit" / "night.fit.nc").is_file()
+
+
+def test_simulated_frames_are_found_again(tmp_path, capsys):
+    """thermal simulate image writes a frame and its truth; thermal detect finds the spots."""
+    assert main(["simulate", "image", "-o", str(tmp_path), "--seed", "3"]) == 0
+    label, truth_path = capsys.readouterr().out.split()
+    assert main(["detect", label, "-o", str(tmp_path / "out"), "-q"]) == 0
+    with xr.open_dataset(truth_path) as truth:
+        injected = truth.sizes["hotspot"]
+        where = np.stack([truth["line"].values, truth["sample"].values], axis=1)
+    name = os.path.basename(label).replace(".LBL", ".hotspots.nc")
+    with xr.open_dataset(tmp_path / "out" / name) as spots:
+        found = np.stack([spots["line"].values, spots["sample"].values], axis=1)
+    nearest = np.min(np.linalg.norm(where[:, None, :] - found[None, :, :], axis=2), axis=1)
+    assert injected >= 8 and np.mean(nearest < 1.0) >= 0.9
+    with pytest.raises(SystemExit) as stop:
+        main(["simulate", "--bands", "nirc2_lp", "-o", str(tmp_path / "x.nc")])
+    assert stop.value.code == 2

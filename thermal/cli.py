@@ -1177,12 +1177,60 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_image(args: argparse.Namespace) -> int:
+    """``thermal simulate image``: a JIRAM-layout frame or an AO FITS image with its truth."""
+    from thermal.detect import scene
+    from thermal.io import write_results
+
+    if args.spots < 0:
+        raise UsageError(f"--spots must be >= 0; got {args.spots}")
+    if args.saturation is not None and not args.saturation > 0:
+        raise UsageError(f"--saturation must be > 0; got {args.saturation}")
+    options = {"spots": args.spots, "disk": args.disk, "saturation": args.saturation}
+    try:
+        if args.kind == "jiram":
+            product = args.product or "JIR_IMG_RDR_2017033T114006_V01"
+            label, _, truth = scene.write_jiram_frame(
+                args.output, product, l_scene=dict(options), m_scene=dict(options),
+                seed=args.seed,
+            )  # fmt: skip
+            written = label
+            truth_path = os.path.join(args.output, product + ".truth.nc")
+        else:
+            os.makedirs(args.output, exist_ok=True)
+            stem = args.product or f"ao_{args.filter}"
+            written = os.path.join(args.output, stem + ".fits")
+            ao_options = {k: v for k, v in options.items() if k != "disk"}
+            written, truth = scene.write_ao_image(
+                written, filter_name=args.filter, seed=args.seed, **ao_options
+            )
+            truth_path = os.path.join(args.output, stem + ".truth.nc")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    truth = truth.drop_vars([v for v in truth.data_vars if truth[v].ndim > 1])
+    truth = truth.drop_dims([d for d in truth.dims if d != "hotspot"], errors="ignore")
+    write_results(
+        truth,
+        truth_path,
+        history="thermal " + " ".join(shlex.quote(a) for a in args.argv),
+        title="truth of a synthetic image made by thermal simulate image",
+        summary="The injected hot spots (positions, radiances, saturation) of a synthetic frame.",
+    )
+    print(written)
+    print(truth_path)
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from thermal.io import write_results
     from thermal.simulate import observation
 
+    if args.what == "image":
+        return _simulate_image(args)
+    if args.temperature is None or args.area is None:
+        raise UsageError("give --temperature K... and --area M2... (or: thermal simulate image)")
     if (args.wavelength is None) == (args.bands is None):
         raise UsageError("give exactly one of --wavelength START STOP N and --bands NAME...")
     if len(args.temperature) != len(args.area):
@@ -1443,22 +1491,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "simulate",
         parents=[common],
-        help="a synthetic observation from a multi-temperature model",
+        help="a synthetic observation (spectra of a multi-temperature model, or an image)",
         description="Write a synthetic observation: sum of blackbodies A_k B(lambda, T_k), "
         "relative Gaussian noise. Example: thermal simulate --temperature 1200 450 --area "
-        "0.5e6 60e6 --bands nirc2_kc nirc2_lp nirc2_ms -o obs.nc",
+        "0.5e6 60e6 --bands nirc2_kc nirc2_lp nirc2_ms -o obs.nc. 'thermal simulate image -o "
+        "DIR' writes a JIRAM-layout frame (--kind ao: an adaptive-optics FITS image) of Io's "
+        "disk with hot spots of known radiance (some touching, some saturated with "
+        "--saturation) and DIR/<name>.truth.nc with the injected spots.",
     )
     p.add_argument(
-        "--temperature",
-        type=float,
-        nargs="+",
-        required=True,
-        metavar="K",
-        help="component temperatures [K]",
+        "what", nargs="?", choices=("spectra", "image"), default="spectra",
+        help="spectra (default) or image",
+    )  # fmt: skip
+    p.add_argument(
+        "--temperature", type=float, nargs="+", metavar="K", help="component temperatures [K]"
+    )
+    p.add_argument("--area", type=float, nargs="+", metavar="M2", help="component areas [m2]")
+    p.add_argument(
+        "--kind", choices=("jiram", "ao"), default="jiram", help="image: JIRAM frame or AO FITS"
+    )
+    p.add_argument("--spots", type=int, default=8, help="image: hot spots per frame half (8)")
+    p.add_argument(
+        "--disk", choices=("lit", "dark"), default="lit", help="image: Io's disk lit or dark"
     )
     p.add_argument(
-        "--area", type=float, nargs="+", required=True, metavar="M2", help="component areas [m2]"
+        "--saturation", type=float, metavar="RADIANCE", help="image: clip at this level"
     )
+    p.add_argument("--filter", default="Ms", help="image --kind ao: NIRC2 filter (Ms)")
+    p.add_argument("--product", help="image: file stem")
     p.add_argument(
         "--wavelength",
         type=float,
@@ -1476,7 +1536,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M2",
         help="pixel area [m2]: write radiance instead of intensity",
     )
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="netCDF file to write")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE",
+        help="netCDF file to write (image: a directory)",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("bands", parents=[common], help="list the known filter bands")
