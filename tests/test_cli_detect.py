@@ -134,3 +134,40 @@ def test_simulated_frames_are_found_again(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["simulate", "--bands", "nirc2_lp", "-o", str(tmp_path / "x.nc")])
     assert stop.value.code == 2
+
+
+def test_a_spot_seen_in_two_orbits_keeps_one_id_and_its_name(tmp_path):
+    """Two frames (two orbits) whose backplanes put the M spot on Loki Patera (12.8 N,
+    308.4 W; Davies et al. 2024) and the L spot on an unnamed place: the M detections are
+    'Loki Patera' in both, the L detections share one new id, also after a second run."""
+    line, sample = np.meshgrid(np.arange(256.0), np.arange(432.0), indexing="ij")
+    top = line < 128
+    planes = xr.Dataset(
+        {
+            "latitude": (("line", "sample"), np.where(top, -75 + (line - 60) * 0.05,
+                         12.8 + (line - 190) * 0.05), {"units": "degrees_north"}),
+            "longitude": (("line", "sample"), np.where(top, 10 + (sample - 100) * 0.05,
+                          51.6 + (sample - 300) * 0.05), {"units": "degrees_east"}),
+            "emission_angle": (("line", "sample"), np.full(line.shape, 30.0),
+                               {"units": "degree"}),
+            "range": (("line", "sample"), np.full(line.shape, 80_000e3), {"units": "m"}),
+        }
+    )  # fmt: skip
+    backplanes = tmp_path / "planes.nc"
+    planes.to_netcdf(backplanes)
+    labels = []
+    for orbit, shift in (("57", 0), ("58", 1)):
+        spots = ((60, 100 + shift, 900.0, 2.0e6), (190, 300 + shift, 600.0, 8.0e6))
+        label, _ = simulate.jiram_image(tmp_path / "in", f"JIR_IMG_RDR_ORBIT{orbit}_V01",
+                                        spots=spots)  # fmt: skip
+        labels.append(label)
+    out = tmp_path / "out"
+    for _ in range(2):  # the second run resumes and keeps the ids
+        assert main(["detect", *labels, "-o", str(out), "--backplanes", str(backplanes),
+                     "-q"]) == 0  # fmt: skip
+        catalogue = read_catalogue_csv(out / "hotspots.csv")
+        bands = catalogue["band"].values
+        ids = catalogue["hotspot_id"].values
+        assert list(ids[bands == "jiram_m"]) == ["Loki Patera", "Loki Patera"]
+        l_ids = set(ids[bands == "jiram_l"])
+        assert len(l_ids) == 1 and next(iter(l_ids)).startswith("TH-")

@@ -264,7 +264,7 @@ def test_hostile_files(tmp_path):
     end = raw.find(b"END" + b" " * 77)
     raw[end : end + 160] = b"NAXIS1  = 99999999".ljust(80) + b"END".ljust(80)
     (tmp_path / "twice.fits").write_bytes(bytes(raw))
-    with pytest.raises(InputError, match="conflicting NAXISn cards .* 20 x 99999999 by the last"):
+    with pytest.raises(InputError, match="NAXIS1 is given twice with different values"):
         read_ao_image(tmp_path / "twice.fits")
     no_data = tmp_path / "nodata.fits"
     fits.PrimaryHDU(header=fits.Header({"FILTER": "Lp", "INSTRUME": "NIRC2"})).writeto(no_data)
