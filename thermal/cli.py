@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -33,8 +34,23 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT (exit code 143)."""
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+_STOPPED: list[int] = []
+"""Signals received (SIGINT, SIGTERM): the batch loop stops at the next input even when the
+exception a handler raised was swallowed (Python drops exceptions raised inside finalizers)."""
+
+
+def _on_signal(signum, frame):
+    _STOPPED.append(signum)
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _check_stopped() -> None:
+    if _STOPPED:
+        if _STOPPED[-1] == signal.SIGTERM:
+            raise Terminated()
+        raise KeyboardInterrupt()
 
 
 # ------------------------------------------------------------------------------------------
@@ -482,10 +498,12 @@ def _run_serial(plan, task, options, progress) -> list[dict]:
     """Run ``task(path, output, options=options)`` for every input in this process."""
     rows = []
     for path, output in plan:
+        _check_stopped()
         row = task(path, output, options=options)
         progress.update(path)
         _report(row, options.get("debug", False))
         rows.append(row)
+    _check_stopped()
     return rows
 
 
@@ -1584,11 +1602,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     _setup_logging(args)
-    import signal
     import threading
 
     handling = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handling else None
+    previous = {}
+    if handling:
+        _STOPPED.clear()
+        previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return args.func(args)
     except UsageError as error:
@@ -1612,8 +1632,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error(traceback.format_exc().rstrip())
         return 1
     finally:
-        if handling:
-            signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     from thermal.geometry import from_backplanes
 
     spot = (900.0, 2.0e6)
-    label, obs = _frame(tmp_path, spots=((60, 100, *spot), (190, 300, *spot)))
+    _, obs = _frame(tmp_path, spots=((60, 100, *spot), (190, 300, *spot)))
     line, sample = np.meshgrid(np.arange(256.0), np.arange(432.0), indexing="ij")
     top = line < 128
     planes = from_backplanes(
@@ -149,3 +149,21 @@ def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     np.testing.assert_allclose(spots["area_1t"].values, spot[1], rtol=0.05)
     assert (spots["status_1t"].values == 0).all()
     np.testing.assert_allclose(spots["latitude"].values, 6.0, atol=0.01)
+
+
+def test_the_bundled_cube_spot_is_found_and_fitted():
+    """The JWST example: one spaxel (y 2, x 3) holds a 1000 K blackbody filling 2e-4 of it on
+    a flat background (data/README.md). Its spot, radiance and temperature come back."""
+    obs = open_observation(os.path.join(EXAMPLES, "jwst_nirspec_synthetic_s3d.fits"))
+    spots = detect_hotspots(obs, fit=True)
+    assert spots.sizes["hotspot"] == 1
+    assert abs(float(spots["line"][0]) - 2) < 0.3 and abs(float(spots["sample"][0]) - 3) < 0.3
+    wavelength = obs["wavelength"].values
+    injected = 2e-4 * np.mean(np.asarray(planck.spectral_radiance(wavelength, 1000.0)))
+    np.testing.assert_allclose(float(spots["radiance_sum"][0]), injected, rtol=0.05)
+    assert int(spots["status"][0]) == 0
+    np.testing.assert_allclose(np.nanmax(spots["temperature"].values), 1000.0, rtol=0.02)
+    # the summed spectrum is the spot's: 2e-4 of the spaxel's blackbody at every wavelength
+    expected = 2e-4 * np.asarray(planck.spectral_radiance(wavelength, 1000.0))
+    np.testing.assert_allclose(spots["spectrum"].values[0], expected, rtol=0.1)  # noisy cube
+    np.testing.assert_allclose(spots["spectrum"].values[0].sum(), expected.sum(), rtol=0.02)

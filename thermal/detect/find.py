@@ -3,27 +3,39 @@
 The method (:func:`find_hotspots`):
 
 1. **Background.** A running median over a ``box`` x ``box`` window
-   (:func:`scipy.ndimage.median_filter`) of the frame, with no-data pixels and, in a second
-   pass, the pixels of candidate sources replaced by their nearest valid neighbour. A median
-   follows a step: it keeps the limb of a sunlit disk next to black sky where a smoothed,
-   interpolated mesh (``photutils.background.Background2D``) rounds it off and leaves a ring
-   of residuals that a detector would report as spots.
+   (:func:`scipy.ndimage.median_filter`), no-data pixels and, in a second pass, the pixels
+   of candidate sources (3 sigma) left out of each window. A median is exact on a linear
+   gradient and follows a step, so it keeps the limb of a sunlit disk next to black sky,
+   where a smoothed, interpolated mesh (``photutils.background.Background2D``) rounds the
+   limb off and leaves a ring of residuals a detector reports as spots. It errs where the
+   background curves (up to a few per cent of the disk's radiance, at the limb): that model
+   error, 1.5 x the largest absolute Laplacian of the background within 2 pixels, is added
+   to the noise of the detection image, so the limb of a disk hundreds of sigma bright gives
+   no detections, at the price of sensitivity within a few pixels of it.
 2. **Noise.** Unless ``uncertainty`` is given, the robust scatter (1.4826 x median absolute
-   deviation) of the background-subtracted residuals, mapped locally with
-   ``photutils.background.Background2D`` (``MADStdBackgroundRMS``, sources masked) so a
-   noisier lit disk and the limb get their own level; a frame too small for a mesh uses one
-   global value (:func:`astropy.stats.mad_std`). Per pixel, the median background has its
-   own uncertainty, ``sqrt(pi / 2) sigma / sqrt(n)`` for ``n`` valid pixels in the window.
+   deviation) of the background-subtracted radiance, mapped with
+   ``photutils.background.Background2D`` (``MADStdBackgroundRMS``, sources masked) so that a
+   noisier lit disk gets its own level; a frame too small for that mesh uses one global
+   value (:func:`astropy.stats.mad_std`).
 3. **Detection.** The residual is convolved with a Gaussian of 1 pixel sigma
-   (``photutils.segmentation.make_2dgaussian_kernel``, FWHM 2.355 pixels; the matched
-   filter of a point source on a JIRAM-like PSF), and pixels above ``nsigma`` times the noise
-   of the convolved image (``sqrt(K**2 * sigma**2)``) that form groups of at least
-   ``npixels`` connected pixels are segmented (``photutils.segmentation.detect_sources``);
-   touching spots are split (``deblend_sources``, multi-thresholding and watershed).
+   (``photutils.segmentation.make_2dgaussian_kernel``; the matched filter of a point source
+   on a JIRAM-like PSF). Pixels above ``nsigma`` times the noise of the convolved image
+   (``sqrt(K**2 * sigma**2)`` plus the model error) in groups of at least ``npixels``
+   connected pixels are segmented (``photutils.segmentation.detect_sources``); touching
+   spots are split on the unsmoothed residual (``deblend_sources``, multi-thresholding and
+   watershed; a spot must show its own peak, so a faint companion within about 3 PSF
+   sigma of a bright one can stay merged).
 4. **Measurement.** Each segment is grown by ``grow`` pixels
    (:func:`skimage.segmentation.expand_labels`, without merging neighbours) to take in the
-   wings of the PSF, and measured on the background-subtracted radiance with
-   ``photutils.segmentation.SourceCatalog`` (centroid, peak, sum).
+   PSF's wings, the rim kept within 4 PSF sigma of the spot's peak. Its background is a
+   surface fitted to a 5-pixel annulus around it (other spots excluded, 3-sigma clipped): a
+   plane, or a quadratic where the running-median background curves enough to matter (a
+   sunlit disk, where the ring a masked median sees around a spot sits low). The sum, peak
+   and uncertainty follow from it: pixel noise, the fitted surface's covariance, and near
+   the limb the detection's model error. A deblended piece under 3 sigma that touches
+   another spot is merged into it. The position is the windowed centroid of
+   ``photutils.segmentation.SourceCatalog`` (``x_centroid_win``, as SExtractor's XWIN),
+   near the Cramer-Rao bound for a point source.
 
 Photutils: Bradley et al., astropy/photutils, doi:10.5281/zenodo.596036.
 """
@@ -34,7 +46,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
-from astropy.stats import mad_std
+from astropy.stats import mad_std, sigma_clip
 from photutils.background import Background2D, MADStdBackgroundRMS, MedianBackground
 from photutils.segmentation import (
     SegmentationImage,
@@ -45,6 +57,7 @@ from photutils.segmentation import (
 )
 from photutils.utils import NoDetectionsWarning
 from scipy import ndimage
+from skimage.restoration import inpaint_biharmonic
 from skimage.segmentation import expand_labels
 
 from thermal import bands as _bands
@@ -53,21 +66,27 @@ from thermal import planck
 __all__ = ["find_hotspots"]
 
 RADIANCE_UNITS = "W m-2 sr-1 um-1"
-DEFAULT_BOX = 11
+DEFAULT_BOX = 9
 """Default side of the running-median background window [pixels]."""
 KERNEL_SIGMA = 1.0
 """Standard deviation [pixels] of the Gaussian detection kernel."""
 _MASK_NSIGMA = 3.0  # convolved significance of pixels masked from the second background pass
-_CONTRAST = 0.005  # deblend_sources contrast: fraction of a segment's flux a child must hold
+_DEBLEND_NPIXELS = 1  # a deblended child may be one pixel above a saddle (touching PSFs)
+_CONTRAST = 0.02  # deblend_sources contrast: fraction of a segment's flux a child must hold
 _HUGE = 1e30  # multiple of the frame's largest |radiance| standing in for masked pixels
-_LIMB = 10.0  # local background range [noise sigma] above which pixels are the limb zone
-_STRUCTURE = 0.3  # background-model uncertainty per unit of local range of the background
+_NOISE_STRUCTURE = 3.0  # multiple of the frame's median structure taken as noise
+_STRUCTURE = 1.5  # background-model uncertainty [radiance] per |Laplacian| [radiance px-2]
+_CURVATURE_SIGMA = 0.5  # plane bias [sigma of the curvature terms' noise] to fit curvature
+_MIN_PIECE_SNR = 3.0  # SNR under which a piece touching another spot is merged into it
+_ROUND = 1.3  # largest elongation (major / minor axis) of a spot measuring the PSF
+_PSF_SNR = 30.0  # convolved-image SNR of the spots whose width gives the PSF's
+_RING = 5  # width [px] of the annulus around a spot where its background is fitted
 _BKG_EFFICIENCY = np.sqrt(np.pi / 2.0)  # sigma(median) / sigma(mean) for Gaussian noise
 _REFERENCE = "photutils (Bradley et al.), doi:10.5281/zenodo.596036"
 
 
 def _as_image(image, band):
-    """(2-D float array, line coordinate, sample coordinate, band name, radiance units)."""
+    """(2-D float array, line coordinate, sample coordinate, band name)."""
     line_coord = sample_coord = None
     found_band = None
     units = None
@@ -135,7 +154,9 @@ def _validate(nsigma, saturation, npixels, box, grow):
         except (TypeError, ValueError):
             raise ValueError(f"saturation must be a number > 0 [{RADIANCE_UNITS}]") from None
         if not (np.isfinite(saturation) and saturation > 0):
-            raise ValueError(f"saturation must be finite and > 0 [{RADIANCE_UNITS}]; got {saturation}")
+            raise ValueError(
+                f"saturation must be finite and > 0 [{RADIANCE_UNITS}]; got {saturation}"
+            )
     for name, value, low in (("npixels", npixels, 1), ("box", box, 3), ("grow", grow, 0)):
         if name == "box" and value is None:
             continue
@@ -170,11 +191,15 @@ def _filled(data, invalid):
 
 
 def _noise_map(residual, good, box):
-    """Per-pixel robust noise of the residual [radiance] and how it was found."""
+    """Per-pixel robust noise of the residual [radiance] and how it was found; never 0
+    (noise-free data get 1e-12 of the largest absolute residual, or 1e-150)."""
     values = residual[good]
-    if values.size < 2:
-        return np.full(residual.shape, np.nan), "too few valid pixels"
+    floor = max(1e-12 * float(np.max(np.abs(residual), initial=0.0)), 1e-150)
+    if values.size < 3:
+        return np.full(residual.shape, floor), "too few valid pixels: a negligible floor"
     global_sigma = float(mad_std(values))
+    if not global_sigma > floor:
+        return np.full(residual.shape, floor), "noise-free data: a negligible floor"
     mesh = max(2 * box, 16)
     if min(residual.shape) >= 2 * mesh and good.mean() > 0.2:
         try:
@@ -203,47 +228,81 @@ def _noise_map(residual, good, box):
     )
 
 
-def _masked_median(values, invalid, size):
-    """Running median of the valid pixels: invalid ones are replaced by alternately huge
-    positive and negative values on a checkerboard, so that in each window they cancel in
-    pairs and the median is that of the valid pixels (to within the checkerboard's one-rank
-    imbalance). Returns (median, number of valid pixels in each window); windows with fewer
-    than 3 valid pixels get the plain running median of ``values``."""
+def _masked_median(values, invalid, size, plain=None):
+    """Running median of the valid pixels, and the number of valid pixels per window.
+
+    Where a window holds invalid pixels, they are set once to a huge positive and once to a
+    huge negative value: the two running medians are then two quantiles of the window's
+    valid pixels placed symmetrically about their median, and their mean is that median for
+    symmetric noise. Only the neighbourhoods of invalid pixels are recomputed so; elsewhere
+    the plain running median ``plain`` (of ``values``) is the answer. Where half or more of
+    a window's pixels are invalid (inside a large masked spot) the median is interpolated
+    from the well-sampled windows around (:func:`skimage.restoration.inpaint_biharmonic`,
+    exact on a gradient)."""
     count = ndimage.uniform_filter((~invalid).astype(float), size=size, mode="constant")
     count = np.rint(count * (size[0] * size[1]))
-    if not invalid.any():
-        return ndimage.median_filter(values, size=size, mode="nearest"), count
-    checker = (np.add.outer(np.arange(values.shape[0]), np.arange(values.shape[1])) % 2) * 2 - 1
-    huge = _HUGE * max(float(np.max(np.abs(values))), np.finfo(float).tiny)
-    median = ndimage.median_filter(np.where(invalid, checker * huge, values), size=size,
-                                   mode="nearest")  # fmt: skip
-    poor = (count < 3) | (np.abs(median) >= 0.5 * huge)
-    if poor.any():
+    if plain is None:
         plain = ndimage.median_filter(values, size=size, mode="nearest")
-        median = np.where(poor, plain, median)
+    if not invalid.any():
+        return plain, count
+    reach = (size[0] // 2 + 1, size[1] // 2 + 1)
+    near = (
+        ndimage.maximum_filter(invalid.view(np.uint8), size=(2 * reach[0] + 1, 2 * reach[1] + 1))
+        > 0
+    )
+    huge = _HUGE * max(float(np.max(np.abs(values))), np.finfo(float).tiny)
+    median = plain.copy()
+    poor = np.zeros(values.shape, bool)
+    regions, _ = ndimage.label(near)
+    for box in ndimage.find_objects(regions):
+        outer = tuple(
+            slice(max(b.start - r, 0), min(b.stop + r, n))
+            for b, r, n in zip(box, reach, values.shape, strict=True)
+        )
+        inner = tuple(
+            slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer, strict=True)
+        )
+        cut, bad = values[outer], invalid[outer]
+        upper = ndimage.median_filter(np.where(bad, huge, cut), size=size, mode="nearest")
+        lower = ndimage.median_filter(np.where(bad, -huge, cut), size=size, mode="nearest")
+        here = near[box]
+        median[box] = np.where(here, 0.5 * (upper + lower)[inner], median[box])
+        unsure = (np.abs(upper) >= 0.5 * huge) | (np.abs(lower) >= 0.5 * huge)
+        poor[box] |= here & unsure[inner]
+    if poor.all():
+        median = plain
+    elif poor.any():
+        median = inpaint_biharmonic(median, poor)
     return median, count
 
 
-def _background(data, finite, box, sources=None):
-    """(background, valid pixels per window, structure) of a frame [radiance].
+def _background(data, finite, box, sources=None, plain=None):
+    """(background, valid pixels per window, structure, plain median) of a frame [radiance].
 
     A masked running median over ``box`` x ``box`` (no-data pixels and ``sources``
-    excluded). ``structure`` is the local range (3 x 3 max - min) of the background, large
-    where a running median is least sure of it: across Io's limb."""
+    excluded). A running median is exact on a linear gradient and errs where the background
+    curves: ``structure`` is the largest absolute Laplacian (1-pixel Gaussian derivatives)
+    of the background within 2 pixels, large across Io's limb and nil on a smooth disk."""
     filled = _filled(data, ~finite)
     invalid = ~finite if sources is None else (~finite | sources)
     size = (min(box, data.shape[0]), min(box, data.shape[1]))
-    background, count = _masked_median(filled, invalid, size)
-    structure = ndimage.morphological_gradient(background, size=(3, 3), mode="nearest")
-    return background, np.maximum(count, 1.0), structure
+    if plain is None:
+        plain = ndimage.median_filter(filled, size=size, mode="nearest")
+    background, count = _masked_median(filled, invalid, size, plain)
+    curvature = np.abs(ndimage.gaussian_laplace(background, 1.0, mode="nearest"))
+    # the error of a running median on a curved background grows with the window's area
+    scale = size[0] * size[1] / DEFAULT_BOX**2
+    structure = scale * ndimage.maximum_filter(curvature, size=5, mode="nearest")
+    # a window with half its pixels masked took a well-sampled neighbour's median
+    return background, np.maximum(count, 0.5 * size[0] * size[1]), structure, plain
 
 
 def _detection(residual0, sigma, finite, kernel, structure):
     """(convolved residual, its noise): white pixel noise plus the background model's
-    uncertainty at structure (fully correlated over the kernel)."""
+    uncertainty where the background curves (fully correlated over the kernel)."""
     weights = np.where(finite, sigma, 0.0) ** 2
     convolved = ndimage.convolve(residual0, kernel, mode="constant")
-    model = ndimage.convolve(_STRUCTURE * structure, kernel, mode="constant")
+    model = _STRUCTURE * structure  # already the largest within the kernel's reach
     noise = np.sqrt(ndimage.convolve(weights, kernel**2, mode="constant") + model**2)
     return convolved, noise
 
@@ -284,7 +343,7 @@ def find_hotspots(
     npixels : int, optional
         Minimum number of connected significant pixels of a spot, >= 1.
     box : int, optional
-        Side of the running-median background window [pixels], >= 3 (default 11, at most
+        Side of the running-median background window [pixels], >= 3 (default 9, at most
         the image size). It must be well over twice a spot's diameter and small enough to
         follow the background.
     deblend : bool, optional
@@ -292,17 +351,19 @@ def find_hotspots(
     grow : int, optional
         Pixels [>= 0] by which each detected segment is grown to collect the wings of the
         point spread function before it is measured (2 keeps > 99 % of a 1-pixel-sigma
-        Gaussian spot detected at SNR 10).
+        Gaussian spot detected at SNR 10); the rim is kept only within 4 PSF sigma + 0.5
+        pixel of the spot's peak (the PSF sigma measured on the frame's bright spots), where
+        it would otherwise only add noise around bright spots.
 
     Returns
     -------
     xarray.Dataset
         Dim ``hotspot`` (by decreasing ``radiance_sum``) with: ``line``, ``sample``
-        (radiance-weighted centroid of the background-subtracted radiance, in the image's
-        coordinates [pixels]); ``npix``; ``peak_radiance`` (brightest background-subtracted
-        pixel); ``radiance_sum`` (background-subtracted radiance summed over the spot's
-        pixels) and ``radiance_sum_uncertainty`` (noise of each pixel plus the uncertainty of
-        the background, fully correlated over the spot); ``background`` (mean local background
+        (windowed radiance-weighted centroid of the background-subtracted radiance, in the
+        image's coordinates [pixels]); ``npix``; ``peak_radiance`` (brightest
+        background-subtracted pixel); ``radiance_sum`` (background-subtracted radiance summed
+        over the spot's pixels) and ``radiance_sum_uncertainty`` (noise of each pixel plus the
+        covariance of the fitted background surface); ``background`` (mean local background
         per pixel); ``snr`` (``radiance_sum / radiance_sum_uncertainty``); ``saturated``;
         ``band``; ``brightness_temperature`` [K] of ``peak_radiance``. ``segment``
         (image_line, image_sample) int32 labels each spot's pixels (0: none, k + 1: hotspot k)
@@ -323,12 +384,16 @@ def find_hotspots(
     sub-pixel hot spot, independent of the sunlit or thermal background (NaN when the band is
     unknown or the excess is not positive).
 
-    The background is a running median with sources masked; the noise, unless given, is the
-    robust scatter of the residuals mapped with ``photutils.background.Background2D``.
-    Detection uses ``photutils.segmentation`` (``detect_sources``, ``deblend_sources``,
-    ``SourceCatalog``) on the residual convolved with a 1-pixel-sigma Gaussian. An all-NaN
-    frame or a frame without spots gives a Dataset with ``hotspot`` of size 0 and every
-    variable present.
+    Detection runs on a running-median background with sources masked, the noise (unless
+    given) being the robust scatter of the residuals mapped with
+    ``photutils.background.Background2D``, plus a model error where the background curves
+    (the limb); ``photutils.segmentation`` (``detect_sources``, ``deblend_sources``,
+    ``SourceCatalog``) segments the residual convolved with a 1-pixel-sigma Gaussian. Each
+    spot is then measured against a plane or quadratic background fitted to an annulus
+    around it (module docstring, :mod:`thermal.detect.find`). Sensitivity drops within a
+    few pixels of a bright limb. Touching spots are split when each shows its own peak
+    (about 3 PSF sigma apart for a companion half as bright). An all-NaN frame or a frame
+    without spots gives a Dataset with ``hotspot`` of size 0 and every variable present.
 
     References
     ----------
@@ -347,12 +412,13 @@ def find_hotspots(
     attrs = {
         "title": "hot spots found by thermal.detect.find_hotspots",
         "method": (
-            f"running-median background ({box} px window, sources masked); detection on the "
-            f"residual convolved with a {KERNEL_SIGMA:g}-px-sigma Gaussian with "
-            "photutils.segmentation detect_sources"
+            f"running-median background ({box} px window, sources masked) plus a model "
+            "error where it curves; detection on the residual convolved with a "
+            f"{KERNEL_SIGMA:g}-px-sigma Gaussian with photutils.segmentation detect_sources"
             + (" and deblend_sources" if deblend else "")
-            + f"; segments grown by {grow} px (skimage expand_labels); SourceCatalog "
-            f"measurements. {_REFERENCE}"
+            + f"; segments grown by {grow} px (skimage expand_labels); sums over each "
+            f"segment against a plane or quadratic background fitted to a {_RING}-px annulus; "
+            f"SourceCatalog windowed centroids. {_REFERENCE}"
         ),
         "nsigma": nsigma,
         "npixels": npixels,
@@ -372,29 +438,26 @@ def find_hotspots(
     }
     if not finite.any():
         attrs.update(noise=np.nan, noise_method="no valid pixels")
-        return _dataset(_empty_columns(), np.zeros(data.shape, np.int32), line_coord,
-                        sample_coord, band_name, attrs)  # fmt: skip
+        return _dataset(
+            _empty_columns(),
+            np.zeros(data.shape, np.int32),
+            line_coord,
+            sample_coord,
+            band_name,
+            attrs,
+        )
 
-    kernel = make_2dgaussian_kernel(
-        2.0 * np.sqrt(2.0 * np.log(2.0)) * KERNEL_SIGMA, size=5
-    ).array
+    kernel = make_2dgaussian_kernel(2.0 * np.sqrt(2.0 * np.log(2.0)) * KERNEL_SIGMA, size=5).array
     # pass 1: background with no-data pixels filled, candidate sources to mask
-    background, _, structure = _background(data, finite, box)
+    background, _, structure, plain = _background(data, finite, box)
     residual0 = np.where(finite, data - background, 0.0)
     sigma, noise_method = (
         _noise_map(residual0, finite, box) if sigma_given is None else (sigma_given, "")
     )
-    convolved, conv_noise = _detection(
-        residual0, np.nan_to_num(sigma), finite, kernel, structure
-    )
-    # compact candidates only: across the limb the residual is structure, not sources, and
-    # masking it would leave the median there without the pixels that define the limb
-    limb = structure > _LIMB * np.nan_to_num(sigma)
-    sources = ndimage.binary_dilation(
-        (convolved > _MASK_NSIGMA * conv_noise) & ~limb, iterations=grow + 1
-    ) & ~limb
+    convolved, conv_noise = _detection(residual0, np.nan_to_num(sigma), finite, kernel, structure)
+    sources = ndimage.binary_dilation(convolved > _MASK_NSIGMA * conv_noise, iterations=1)
     # pass 2: sources masked from the background
-    background, count, structure = _background(data, finite, box, sources)
+    background, count, structure, _ = _background(data, finite, box, sources, plain)
     residual0 = np.where(finite, data - background, 0.0)
     if sigma_given is None:
         sigma, noise_method = _noise_map(residual0, finite & ~sources, box)
@@ -412,47 +475,68 @@ def find_hotspots(
         warnings.simplefilter("ignore", NoDetectionsWarning)
         segm = detect_sources(convolved, threshold, npixels, mask=~finite)
     if segm is None:
-        return _dataset(_empty_columns(), np.zeros(data.shape, np.int32), line_coord,
-                        sample_coord, band_name, attrs)  # fmt: skip
-    if deblend and segm.n_labels > 0:
-        segm = deblend_sources(
-            residual0,
-            segm,
-            npixels,
-            n_levels=32,
-            contrast=_CONTRAST,
-            mode="linear",
-            progress_bar=False,
+        return _dataset(
+            _empty_columns(),
+            np.zeros(data.shape, np.int32),
+            line_coord,
+            sample_coord,
+            band_name,
+            attrs,
         )
+    detected = segm
+    if deblend:
+        segm = _deblend(residual0, detected, 0.0)
+    # measured on the deblended pieces, so that a touching pair does not count as one wide spot
+    psf_sigma = _psf_sigma(segm.data, residual0, convolved, conv_noise, data, saturation, grow)
+    attrs["psf_sigma"] = psf_sigma
+    if deblend and psf_sigma > 1.25:  # (False for NaN)
+        # a PSF broader than the 1-pixel-sigma one deblending is tuned to shows noise peaks
+        # on its flanks: deblend again on the residual smoothed to about 1 pixel sigma
+        segm = _deblend(residual0, detected, np.sqrt(psf_sigma**2 - 1.0))
     labels = expand_labels(segm.data, distance=grow) if grow else segm.data.copy()
+    if grow:
+        if np.isfinite(psf_sigma):  # unknown without isolated bright spots: no trim
+            labels = _trim(labels, segm.data, convolved, psf_sigma)
     labels[~finite] = 0
     present = np.unique(labels[labels > 0])
     if present.size == 0:
-        return _dataset(_empty_columns(), np.zeros(data.shape, np.int32), line_coord,
-                        sample_coord, band_name, attrs)  # fmt: skip
+        return _dataset(
+            _empty_columns(),
+            np.zeros(data.shape, np.int32),
+            line_coord,
+            sample_coord,
+            band_name,
+            attrs,
+        )
+    index = np.unique(labels[labels > 0])
+    curvature = np.abs(ndimage.gaussian_laplace(background, 2.0, mode="nearest"))
+    # for the sums, the structure less the level the background's own noise gives it (most
+    # of a frame is smooth); the detection keeps it all, to stay clear of the limb
+    floor = _NOISE_STRUCTURE * np.median(structure[finite])
+    model = np.maximum(structure - floor, 0.0)
+    measure = (data, finite, labels, index, good_sigma, background, count, curvature, model)
+    photometry = _local_photometry(*measure)
+    if deblend:
+        labels, merged = _merge_weak(labels, index, photometry[0], photometry[1])
+        if merged:
+            index = np.unique(labels[labels > 0])
+            photometry = _local_photometry(data, finite, labels, index, *measure[4:])
+    flux, flux_sigma, mean_background, peak = photometry
     catalog = SourceCatalog(
         residual0, SegmentationImage(labels), convolved_data=convolved, mask=~finite
     )
-    index = catalog.labels
     npix = np.asarray(ndimage.sum_labels(finite, labels, index), dtype=int)
-    flux = np.asarray(catalog.segment_flux, dtype=float)
-    peak = np.asarray(catalog.max_value, dtype=float)
-    x = np.asarray(catalog.x_centroid, dtype=float)
-    y = np.asarray(catalog.y_centroid, dtype=float)
+    # windowed centroid (SExtractor XWIN_IMAGE-like: iterated within a Gaussian window),
+    # about twice as precise as the segment's plain moment on faint spots
+    x = np.asarray(catalog.x_centroid_win, dtype=float)
+    y = np.asarray(catalog.y_centroid_win, dtype=float)
     # spots with no positive radiance have no centroid: use the brightest pixel
     bad = ~np.isfinite(x) | ~np.isfinite(y)
     if bad.any():
         x[bad] = np.asarray(catalog.max_value_xindex, dtype=float)[bad]
         y[bad] = np.asarray(catalog.max_value_yindex, dtype=float)[bad]
-    background_sigma = _BKG_EFFICIENCY * good_sigma / np.sqrt(count)
-    variance = ndimage.sum_labels(good_sigma**2, labels, index)
-    correlated = ndimage.sum_labels(background_sigma, labels, index)
-    flux_sigma = np.sqrt(np.asarray(variance) + np.asarray(correlated) ** 2)
-    mean_background = np.asarray(ndimage.mean(background, labels, index), dtype=float)
     raw_max = np.asarray(ndimage.maximum(np.where(finite, data, -np.inf), labels, index))
-    saturated = (
-        raw_max >= saturation if saturation is not None else np.zeros(index.size, bool)
-    )
+    saturated = raw_max >= saturation if saturation is not None else np.zeros(index.size, bool)
     order = np.argsort(-flux, kind="stable")
     columns = {
         "line": np.interp(y, np.arange(line_coord.size), line_coord)[order],
@@ -468,6 +552,179 @@ def find_hotspots(
     relabel = np.zeros(labels.max() + 1, dtype=np.int32)
     relabel[index[order]] = np.arange(1, index.size + 1, dtype=np.int32)
     return _dataset(columns, relabel[labels], line_coord, sample_coord, band_name, attrs)
+
+
+def _design(dy, dx, terms):
+    columns = [np.ones_like(dy), dy, dx, dy * dy, dy * dx, dx * dx][:terms]
+    return np.stack(columns, axis=-1)
+
+
+def _local_photometry(data, finite, labels, index, sigma, background, count, curvature, structure):
+    """Per spot: (background-subtracted sum, its 1-sigma uncertainty, mean background per
+    pixel, brightest background-subtracted pixel) [radiance].
+
+    The background under a spot is a surface fitted by least squares to the valid pixels
+    within ``_RING`` pixels of the spot that belong to no spot, 3-sigma outliers clipped
+    (:func:`astropy.stats.sigma_clip`): a plane, or a quadratic where the running-median
+    background's Laplacian ``curvature`` biases a plane more than half the noise the
+    curvature terms add (a plane's value inside a ring, like a masked median's, sits below
+    the centre of a sunlit dome by a quarter of the Laplacian times the ring's mean squared
+    radius); a constant for a thin annulus. The variance of the sum is the pixels' noise,
+    the surface's, ``s**2 g^T (A^T A)^-1 g`` (``g`` the summed design rows of the spot's
+    pixels, ``s`` the larger of the noise and the annulus' residual scatter), and the model
+    error ``_STRUCTURE * structure`` summed over the spot (the limb). An annulus of fewer than
+    4 pixels falls back on the running-median background."""
+    n = index.size
+    flux, flux_sigma = np.zeros(n), np.zeros(n)
+    mean_background, peak = np.zeros(n), np.zeros(n)
+    # not the masked candidates: excluding the pixels where noise crossed a threshold would
+    # leave the annulus its negative fluctuations only (a background biased low)
+    excluded = (labels > 0) | ~finite
+    boxes = ndimage.find_objects(labels)
+    margin = _RING + 1
+    for k, label in enumerate(index):
+        rows, cols = boxes[label - 1]
+        rows = slice(max(rows.start - margin, 0), min(rows.stop + margin, data.shape[0]))
+        cols = slice(max(cols.start - margin, 0), min(cols.stop + margin, data.shape[1]))
+        inside = labels[rows, cols] == label
+        annulus = ndimage.binary_dilation(inside, iterations=_RING) & ~excluded[rows, cols]
+        values = data[rows, cols]
+        yy, xx = np.indices(inside.shape, dtype=float)
+        cy, cx = yy[inside].mean(), xx[inside].mean()
+        pixel_sigma = sigma[rows, cols][inside]
+        size = int(annulus.sum())
+        if size < 4:
+            b_in = background[rows, cols][inside]
+            b_sigma = _BKG_EFFICIENCY * pixel_sigma / np.sqrt(count[rows, cols][inside])
+            b_var = np.sum(b_sigma) ** 2
+        else:
+            terms = 6 if size >= 15 else 3 if size >= 8 else 1
+            a = _design(yy[annulus] - cy, xx[annulus] - cx, terms)
+            z = values[annulus]
+            noise = float(np.median(sigma[rows, cols][annulus]))
+            coef = np.linalg.lstsq(a, z, rcond=None)[0]
+            keep = ~sigma_clip(z - a @ coef, sigma=3.0, maxiters=3).mask
+            if keep.sum() >= terms + 1:
+                a, z = a[keep], z[keep]
+            coef = np.linalg.lstsq(a, z, rcond=None)[0]
+            if terms == 6:
+                # a plane's value inside a ring is off by a quarter of the Laplacian times
+                # the ring's mean squared radius: keep the curvature terms (which add noise)
+                # only where the running-median background's curvature makes that bias
+                # matter against the noise they add
+                a_in = _design(yy[inside] - cy, xx[inside] - cx, 6)
+                g = a_in.sum(axis=0)
+                radius2 = np.mean((yy[annulus] - cy) ** 2 + (xx[annulus] - cx) ** 2)
+                bias = 0.25 * float(np.median(curvature[rows, cols][inside])) * radius2
+                extra = noise**2 * float(g @ np.linalg.pinv(a.T @ a) @ g)
+                extra -= noise**2 * float(g[:3] @ np.linalg.pinv(a[:, :3].T @ a[:, :3]) @ g[:3])
+                if (bias * inside.sum()) ** 2 < (_CURVATURE_SIGMA**2) * max(extra, 0.0):
+                    terms, a = 3, a[:, :3]
+                    coef = np.linalg.lstsq(a, z, rcond=None)[0]
+            a_in = _design(yy[inside] - cy, xx[inside] - cx, terms)
+            b_in = a_in @ coef
+            scatter = np.sqrt(np.sum((z - a @ coef) ** 2) / max(z.size - terms, 1))
+            s = max(noise, float(scatter))
+            g = a_in.sum(axis=0)
+            b_var = s**2 * float(g @ np.linalg.pinv(a.T @ a) @ g)
+        # near the limb no smooth surface describes the background: the detection's model
+        # error there, common to the spot's pixels, is part of the sum's uncertainty
+        b_var += float(np.sum(_STRUCTURE * structure[rows, cols][inside])) ** 2
+        excess = values[inside] - b_in
+        flux[k] = excess.sum()
+        flux_sigma[k] = np.sqrt(np.sum(pixel_sigma**2) + b_var)
+        mean_background[k] = b_in.mean()
+        peak[k] = excess.max()
+    return flux, flux_sigma, mean_background, peak
+
+
+def _deblend(residual, segm, smoothing):
+    """``photutils.segmentation.deblend_sources`` of the (smoothed) residual: touching PSFs
+    keep their own peaks there, which the detection kernel would blur into one."""
+    smooth = ndimage.gaussian_filter(residual, smoothing) if smoothing else residual
+    return deblend_sources(
+        smooth,
+        segm,
+        _DEBLEND_NPIXELS,
+        n_levels=32,
+        contrast=_CONTRAST,
+        mode="linear",
+        progress_bar=False,
+    )
+
+
+def _psf_sigma(segment, residual, convolved, conv_noise, data, saturation, grow) -> float:
+    """The point spread function's sigma [pixels], from the bright unsaturated spots: for a
+    Gaussian, the sum over the spot is ``2 pi sigma**2`` times the peak pixel, less the
+    pixel's own width (``sigma**2 + 1/12`` is what a pixel grid sees; exact to 1 % for a
+    centred spot, up to 13 % high for one on a pixel corner at 1 pixel sigma). The median
+    over the isolated round spots, summed over their segments grown by ``grow`` + 1 pixels; NaN
+    when there are none. Extended (resolved) spots make it larger, as they should the
+    aperture."""
+    index = np.unique(segment[segment > 0])
+    if index.size == 0:
+        return np.nan
+    peaks = np.asarray(ndimage.maximum(convolved / conv_noise, segment, index))
+    raw_max = ndimage.maximum(np.where(np.isfinite(data), data, -np.inf), segment, index)
+    bright = peaks >= _PSF_SNR
+    if saturation is not None:
+        bright &= np.asarray(raw_max) < saturation
+    # isolated ones: the pieces of a deblended pair share their flux unevenly
+    for k in np.flatnonzero(bright):
+        piece = segment == index[k]
+        bright[k] = not np.any(segment[ndimage.binary_dilation(piece) & ~piece])
+    if not bright.any():
+        return np.nan
+    chosen = expand_labels(np.where(np.isin(segment, index[bright]), segment, 0), grow + 1)
+    catalog = SourceCatalog(residual, SegmentationImage(chosen))
+    # and round: a touching pair deblending left whole is elongated
+    labels = catalog.labels[np.asarray(catalog.elongation.value) < _ROUND]
+    if labels.size == 0:
+        return np.nan
+    total = np.asarray(ndimage.sum_labels(residual, chosen, labels))
+    top = np.asarray(ndimage.maximum(residual, chosen, labels))
+    ratio = total[top > 0] / (2.0 * np.pi * top[top > 0])
+    if ratio.size == 0:
+        return np.nan
+    return float(np.sqrt(np.clip(np.median(ratio) - 1.0 / 12.0, 0.09, 100.0)))
+
+
+def _trim(grown, segment, convolved, psf_sigma):
+    """Grown segments trimmed to the detected isophote plus the pixels within
+    ``4 psf_sigma + 0.5`` of the spot's peak: the grown rim collects the wings of faint
+    spots, whose isophote is small, and would only add noise around bright ones, whose
+    isophote already holds them."""
+    index = np.unique(segment[segment > 0])
+    radius = 4.0 * psf_sigma + 0.5
+    peak_positions = ndimage.maximum_position(convolved, segment, index)
+    marks = np.ones(segment.shape, bool)
+    for position in peak_positions:
+        marks[position] = False
+    near = ndimage.distance_transform_edt(marks) <= radius
+    return np.where((segment > 0) | near, grown, 0)
+
+
+def _merge_weak(labels, index, flux, flux_sigma):
+    """Merge each deblended piece measured below ``_MIN_PIECE_SNR`` into the brightest
+    spot it touches: deblending on the unsmoothed residual splits touching PSFs, and now and
+    then a noise bump on a bright spot's flank. Returns (labels, whether any merged)."""
+    snr = flux / flux_sigma
+    weak = index[snr < _MIN_PIECE_SNR]
+    if weak.size == 0:
+        return labels, False
+    brightness = dict(zip(index.tolist(), flux.tolist(), strict=True))
+    labels = labels.copy()
+    merged = False
+    for label in weak.tolist():
+        piece = labels == label
+        if not piece.any():
+            continue
+        around = np.unique(labels[ndimage.binary_dilation(piece) & ~piece])
+        around = [n for n in around.tolist() if n not in (0, label)]
+        if around:
+            labels[piece] = max(around, key=lambda n: brightness.get(n, -np.inf))
+            merged = True
+    return labels, merged
 
 
 def _empty_columns() -> dict:
@@ -495,8 +752,8 @@ def _brightness_temperature(band_name, peak):
 
 
 _VARIABLES = {
-    "line": ("pixel", "line of the radiance-weighted centroid (image coordinates)"),
-    "sample": ("pixel", "sample of the radiance-weighted centroid (image coordinates)"),
+    "line": ("1", "line of the radiance-weighted centroid (0-based image pixel index)"),
+    "sample": ("1", "sample of the radiance-weighted centroid (0-based image pixel index)"),
     "npix": ("1", "number of valid pixels of the spot"),
     "peak_radiance": (RADIANCE_UNITS, "brightest background-subtracted pixel of the spot"),
     "radiance_sum": (RADIANCE_UNITS, "background-subtracted radiance summed over the spot"),
@@ -540,11 +797,15 @@ def _dataset(columns, segment, line_coord, sample_coord, band_name, attrs) -> xr
     )
     coords = {
         "hotspot": ("hotspot", np.arange(n), {"units": "1", "long_name": "hot-spot index"}),
-        "image_line": ("image_line", line_coord, {"units": "pixel", "long_name": "image line"}),
+        "image_line": (
+            "image_line",
+            line_coord,
+            {"units": "1", "long_name": "image line (0-based pixel index)"},
+        ),
         "image_sample": (
             "image_sample",
             sample_coord,
-            {"units": "pixel", "long_name": "image sample"},
+            {"units": "1", "long_name": "image sample (0-based pixel index)"},
         ),
     }
     return xr.Dataset(variables, coords=coords, attrs=attrs)

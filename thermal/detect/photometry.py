@@ -388,7 +388,7 @@ def aperture_photometry(
         "aperture_area": (
             "hotspot",
             measured["area"],
-            {"units": "pixel", "long_name": "unmasked aperture area on the image"},
+            {"units": "1", "long_name": "unmasked aperture area on the image [pixels]"},
         ),
         "annulus_pixels": (
             "hotspot",

@@ -3,7 +3,7 @@
 :func:`synthetic_frame` draws one image [W m-2 sr-1 um-1]: an optional disk of Io (sunlit with
 limb darkening, or dark on the night side) against black sky, hot spots as Gaussian point
 spread functions integrated exactly over each pixel (with :func:`scipy.special.erf`, so the
-injected ``radiance_sum`` is exact), some of them touching (separation 2.5 PSF sigma), pixels
+injected ``radiance_sum`` is exact), some of them touching (separation 3 PSF sigma), pixels
 clipped at a saturation level, and Gaussian noise. :func:`write_jiram_frame` writes such scenes
 as a 256-line Juno JIRAM imager RDR (PDS3 label and little-endian float32 data, L half on top,
 M half below, as :func:`thermal.io.jiram.read_jiram` reads it); :func:`write_ao_image` writes a
@@ -25,7 +25,7 @@ from thermal import bands as _bands
 __all__ = ["synthetic_frame", "write_ao_image", "write_jiram_frame"]
 
 RADIANCE_UNITS = "W m-2 sr-1 um-1"
-_TOUCHING = 2.5  # separation of a touching pair [PSF sigma]
+_TOUCHING = 3.0  # separation of a touching pair [PSF sigma]
 _SUPERSAMPLE = 5  # sub-pixels per pixel side when drawing the disk
 
 
@@ -122,8 +122,9 @@ def _random_spots(rng, shape, geometry, n, pairs, snr, psf_sigma, sigma_ref):
         angle = rng.uniform(0.0, np.pi)
         half = 0.5 * _TOUCHING * psf_sigma
         dl, ds = half * np.sin(angle), half * np.cos(angle)
-        spots.append((p[0] - dl, p[1] - ds, flux(), k))
-        spots.append((p[0] + dl, p[1] + ds, flux(), k))
+        first = flux()
+        spots.append((p[0] - dl, p[1] - ds, first, k))
+        spots.append((p[0] + dl, p[1] + ds, first * rng.uniform(0.5, 1.0), k))
     return spots
 
 
@@ -154,8 +155,9 @@ def synthetic_frame(
         sample) [pixels, 0-based in the image, before ``line_offset``] with the given
         background-free radiance summed over all pixels [W m-2 sr-1 um-1].
     pairs : int, optional
-        Number of random touching pairs added when ``spots`` is an int (centres 2.5 PSF sigma
-        apart, each with its own random SNR).
+        Number of random touching pairs added when ``spots`` is an int: centres 3 PSF sigma
+        apart (the PSFs overlap down to 1/3 of their peaks), the first with a random SNR, the
+        second 0.5-1 times as bright.
     snr : (float, float), optional
         Range of the random spots' SNR (``radiance_sum / (noise * sqrt(4 pi psf_sigma**2))``,
         the SNR of an optimal PSF fit on white noise).
@@ -295,23 +297,195 @@ def synthetic_frame(
             "relative_noise": relative_noise,
             "saturation": np.nan if saturation is None else saturation,
             "seed": int(seed),
-            "disk": "none"
-            if geometry is None
-            else "centre=({:.2f}, {:.2f}) radius={:.2f} radiance={:.4g} limb_darkening={:.2f}".format(
-                geometry[0] + int(line_offset), *geometry[1:]
-            ),
+            "disk": _describe_disk(geometry, line_offset),
         },
     )
     return image, truth
+
+
+def _describe_disk(geometry, line_offset) -> str:
+    if geometry is None:
+        return "none"
+    c_line, c_sample, radius, radiance, exponent = geometry
+    return (
+        f"centre=({c_line + int(line_offset):.2f}, {c_sample:.2f}) radius={radius:.2f} "
+        f"radiance={radiance:.4g} limb_darkening={exponent:.2f}"
+    )
 
 
 def _attrs(units: str, long_name: str) -> dict:
     return {"units": units, "long_name": long_name}
 
 
-def write_jiram_frame(*args, **kwargs):  # placeholder, written below
-    raise NotImplementedError
+def _concat_truth(parts):
+    keep = ["line", "sample", "radiance_sum", "peak_radiance", "snr", "saturated", "pair"]
+    merged = xr.concat([t[keep] for t in parts], dim="hotspot")
+    merged["band"] = (
+        "hotspot",
+        np.concatenate([[t.attrs["band"]] * t.sizes["hotspot"] for t in parts]).astype(object),
+        _attrs("1", "band of the frame half the spot is in"),
+    )
+    return merged
 
 
-def write_ao_image(*args, **kwargs):  # placeholder, written below
-    raise NotImplementedError
+def write_jiram_frame(
+    folder,
+    product_id: str = "JIR_IMG_RDR_2017033T114006_V01",
+    *,
+    l_scene: dict | None = None,
+    m_scene: dict | None = None,
+    seed: int = 0,
+    slant_distance: float = 80_000e3,
+    emission_angle: float = 30.0,
+    unit: str = "W/(m^2*sr*micron)",
+) -> tuple[str, str, xr.Dataset]:
+    """Write a synthetic 256-line JIRAM imager RDR of two :func:`synthetic_frame` scenes.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Output directory (created if needed).
+    product_id : str, optional
+        File stem and ``PRODUCT_ID``.
+    l_scene, m_scene : dict, optional
+        Keyword arguments of :func:`synthetic_frame` for the L half (lines 0-127, band
+        ``jiram_l``) and the M half (lines 128-255, ``jiram_m``); ``shape``, ``band`` and
+        ``line_offset`` are set here. Default: a lit disk with 6 spots and one touching pair.
+    seed : int, optional
+        Seed of the L half (the M half uses ``seed + 1``) unless the scene gives one.
+    slant_distance : float, optional
+        Range to the surface [m] (label ``SLANT_DISTANCE`` in km).
+    emission_angle : float, optional
+        [degree].
+    unit : str, optional
+        The label ``UNIT`` string.
+
+    Returns
+    -------
+    (label path, data path, truth)
+        ``truth`` as :func:`synthetic_frame`'s, both halves, with ``line`` in frame lines
+        (0-255) and a ``band`` per spot.
+    """
+    from thermal.simulate import _band_group, _jiram_header, _pds_line, _write_label
+
+    os.makedirs(folder, exist_ok=True)
+    lines, samples = 256, 432
+    images, truths = [], []
+    for k, (band, scene) in enumerate((("jiram_l", l_scene), ("jiram_m", m_scene))):
+        options = {"spots": 6, "pairs": 1, "seed": seed + k}
+        options.update(scene or {})
+        options.update(shape=(128, samples), band=band, line_offset=128 * k)
+        image, truth = synthetic_frame(**options)
+        images.append(image.values)
+        truths.append(truth)
+    data_name = f"{product_id}.IMG"
+    data_path = os.path.join(folder, data_name)
+    np.concatenate(images, axis=0).astype("<f4").tofile(data_path)
+    label = _jiram_header(product_id, "IMAGE", "2017-02-02T11:40:06.123", "SCI_I1_NEXP1")
+    label += [
+        _pds_line("OBJECT", "FILE"),
+        _pds_line("^IMAGE", f'"{data_name}"', 2),
+        _pds_line("RECORD_TYPE", "FIXED_LENGTH", 2),
+        _pds_line("RECORD_BYTES", str(samples * 4), 2),
+        _pds_line("FILE_RECORDS", str(lines), 2),
+        _pds_line("FRAME_TYPE", '"FULL"', 2),
+        _pds_line("DATA_QUALITY_ID", "1", 2),
+        _pds_line("UNIT", f'"{unit}"', 2),
+        _pds_line("OBJECT", "IMAGE", 2),
+        _pds_line("LINES", str(lines), 4),
+        _pds_line("LINE_SAMPLES", str(samples), 4),
+        _pds_line("SAMPLE_TYPE", "IEEE_REAL", 4),
+        _pds_line("SAMPLE_BITS", "32", 4),
+        _pds_line("END_OBJECT", "IMAGE", 2),
+        _pds_line("END_OBJECT", "FILE"),
+        _pds_line("OBJECT", "HISTORY"),
+        _pds_line("CALIBRATION_SOURCE_ID", '"JIR_IMG_M_RESPONSIVITY_V02.DAT"', 2),
+        _pds_line("SOURCE_PRODUCT_ID", f'"{product_id.replace("RDR", "EDR")}"', 2),
+        _pds_line("END_OBJECT", "HISTORY"),
+    ]
+    slant_km = slant_distance / 1e3
+    label += _band_group("L_BAND_PARAMETERS", slant_km, emission_angle, 10.0, 300.0)
+    label += _band_group("M_BAND_PARAMETERS", slant_km, emission_angle, 10.5, 300.5)
+    label_path = os.path.join(folder, f"{product_id}.LBL")
+    _write_label(label_path, label)
+    return label_path, data_path, _concat_truth(truths)
+
+
+_AO_FILTERS = {"Lp": "nirc2_lp", "Ms": "nirc2_ms", "Kc": "nirc2_kc", "PAH": "nirc2_pah"}
+
+
+def write_ao_image(
+    path,
+    *,
+    filter_name: str = "Lp",
+    shape: tuple[int, int] = (256, 256),
+    date_obs: str = "2013-08-15T13:45:00.000",
+    pixel_scale: float = 0.009942,
+    io_diameter: float = 1.2,
+    disk_radiance: float = 0.05,
+    spots: int | Sequence[Sequence[float]] = 5,
+    psf_sigma: float = 2.0,
+    noise: float = 5e-4,
+    saturation: float | None = None,
+    seed: int = 0,
+) -> tuple[str, xr.Dataset]:
+    """Write a single-band FITS image of Io's sunlit disk with hot spots (Keck/NIRC2-like).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output FITS file (overwritten).
+    filter_name : {'Lp', 'Ms', 'Kc', 'PAH'}, optional
+        NIRC2 filter, header ``FILTER``; the band is ``nirc2_lp`` etc.
+    shape : (int, int), optional
+        Image size [pixels].
+    date_obs : str, optional
+        ``DATE-OBS`` (UTC, ISO 8601).
+    pixel_scale : float, optional
+        [arcsec/pixel], header ``PIXSCALE`` (NIRC2 narrow camera: 0.009942).
+    io_diameter : float, optional
+        Apparent diameter of Io [arcsec] (1.0-1.2 at opposition).
+    disk_radiance : float, optional
+        Radiance at disk centre [W m-2 sr-1 um-1].
+    spots, psf_sigma, noise, saturation, seed
+        As :func:`synthetic_frame` (``psf_sigma`` [pixels]).
+
+    Returns
+    -------
+    (path, truth)
+        ``truth`` as :func:`synthetic_frame`'s (``line`` = FITS y - 1, ``sample`` = x - 1).
+    """
+    from astropy.io import fits
+
+    if filter_name not in _AO_FILTERS:
+        raise ValueError(f"filter_name must be one of {sorted(_AO_FILTERS)}; got {filter_name!r}")
+    pixel_scale = _check_positive("pixel_scale [arcsec/pixel]", pixel_scale)
+    io_diameter = _check_positive("io_diameter [arcsec]", io_diameter)
+    radius = 0.5 * io_diameter / pixel_scale
+    band = _AO_FILTERS[filter_name]
+    disk = {"radius": radius, "radiance": disk_radiance, "limb_darkening": 0.7}
+    image, truth = synthetic_frame(
+        shape,
+        spots=spots,
+        pairs=0,
+        disk=disk,
+        psf_sigma=psf_sigma,
+        noise=noise,
+        saturation=saturation,
+        seed=seed,
+        band=band,
+    )
+    header = fits.Header()
+    header["TELESCOP"] = ("Keck II", "synthetic: thermal.detect.scene")
+    header["INSTRUME"] = "NIRC2"
+    header["CAMNAME"] = "narrow"
+    header["TARGNAME"] = "IO"
+    header["FILTER"] = (f"{filter_name} + clear", "NIRC2 filter wheels")
+    header["DATE-OBS"] = (date_obs, "UTC")
+    header["PIXSCALE"] = (pixel_scale, "[arcsec/pixel]")
+    header["BUNIT"] = ("W m-2 sr-1 um-1", "spectral radiance")
+    header["BAND"] = (band, "thermal.bands name")
+    header["PSFSIG"] = (psf_sigma, "[pixel] Gaussian PSF sigma")
+    header["COMMENT"] = "thermal synthetic example; not archive data"
+    fits.PrimaryHDU(image.values.astype(np.float32), header=header).writeto(path, overwrite=True)
+    return os.fspath(path), truth

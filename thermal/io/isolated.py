@@ -31,6 +31,7 @@ from thermal.layout import InputError
 
 __all__ = ["GRACE", "isolation_available", "open_isolated"]
 
+_HELD = {signal.SIGINT, signal.SIGTERM}
 GRACE = 2.0
 """Seconds [s] the parent waits beyond the deadline for the child's own (soft) timeout error
 before it kills the child."""
@@ -45,10 +46,12 @@ def isolation_available() -> bool:
     return not multiprocessing.current_process().daemon
 
 
-def _child(connection, path, timeout, max_memory, options) -> None:
+def _child(receiver, connection, path, timeout, max_memory, options) -> None:
     """Read ``path`` and send ("ok", observation) or ("error", exception) to the parent."""
+    receiver.close()  # the parent's end: if the parent dies, sending fails and we end
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     from thermal.io import open_observation
 
     try:
@@ -61,12 +64,14 @@ def _child(connection, path, timeout, max_memory, options) -> None:
         error.__traceback__ = None
         message = ("error", error)
     try:
-        connection.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-    except Exception as error:  # an unpicklable exception: send its text
-        text = f"{type(message[1]).__name__}: {limits.one_line(message[1])}"
-        connection.send_bytes(
-            pickle.dumps(("error", InputError(path, f"reader failed: {text} ({error})")))
-        )
+        try:
+            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # an unpicklable exception: send its text
+            text = f"{type(message[1]).__name__}: {limits.one_line(message[1])}"
+            payload = pickle.dumps(("error", InputError(path, f"reader failed: {text} ({error})")))
+        connection.send_bytes(payload)
+    except OSError:  # the parent is gone (interrupted): nobody to tell
+        pass
     finally:
         connection.close()
 
@@ -122,15 +127,22 @@ def open_isolated(
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
-        target=_child, args=(sender, path, timeout, max_memory, options), daemon=True
+        target=_child, args=(receiver, sender, path, timeout, max_memory, options), daemon=True
     )
-    with warnings.catch_warnings():
-        # Python >= 3.12 warns that forking a multi-threaded process may deadlock the child.
-        # Our threads (kernel pools, progress) hold no lock the child takes: it only reads.
-        warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
-        child.start()
-    sender.close()
+    # Ctrl-C or SIGTERM during the fork would be raised inside an at-fork hook, where Python
+    # prints and drops it: hold them until the child exists (the child unblocks them); one
+    # that came meanwhile is raised when they are released, inside the try that kills it.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
+        try:
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns that forking a multi-threaded process may deadlock the
+                # child. Our threads (kernel pools, progress) hold no lock the child takes.
+                warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+                child.start()
+            sender.close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         limit = None if timeout is None else time.monotonic() + timeout + GRACE
         while True:
             wait = 0.5 if limit is None else min(0.5, max(0.0, limit - time.monotonic()))
@@ -149,9 +161,11 @@ def open_isolated(
                 kind, value = "timeout", None
                 break
     finally:
-        if child.is_alive():
+        if child.pid is not None and child.is_alive():
             child.kill()
-        child.join(5.0)
+        sender.close()
+        if child.pid is not None:
+            child.join(5.0)
         receiver.close()
     code = child.exitcode
     if code is not None:
