@@ -306,10 +306,51 @@ def jiram_image(
     for row, col, temperature, area in spots:
         band = "jiram_l" if row < 128 else "jiram_m"
         image[row, col] += area / pixel_area * float(planck.band_radiance(band, temperature))
+    return write_jiram_image(
+        folder, product_id, image, slant_distance=slant_distance,
+        emission_angle=emission_angle, unit=unit,
+    )  # fmt: skip
+
+
+def write_jiram_image(
+    folder,
+    product_id: str,
+    image,
+    *,
+    slant_distance: float = 80_000e3,
+    emission_angle: float = 30.0,
+    unit: str = "W/(m^2*sr*micron)",
+    mode: str = "SCI_I1_NEXP1",
+    start_time: str = "2017-02-02T11:40:06.123",
+) -> tuple[str, str]:
+    """Write ``image`` as a JIRAM imager RDR: little-endian float32 data and its PDS3 label.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Output directory (it must exist).
+    product_id : str
+        File stem and ``PRODUCT_ID``.
+    image : array_like
+        (lines, samples) radiance [W m-2 sr-1 um-1 in the label's ``unit``]; 256 lines hold L
+        then M, 128 lines one band (``mode`` ``SCI_I2`` M, ``SCI_I3`` L).
+    slant_distance : float, optional
+        Range to the surface [m] (label ``SLANT_DISTANCE`` in km).
+    emission_angle : float, optional
+        [degree].
+    unit, mode, start_time : str, optional
+        Label ``UNIT``, ``INSTRUMENT_MODE_ID`` and ``START_TIME``.
+
+    Returns
+    -------
+    (label path, data path)
+    """
+    image = np.asarray(image, dtype=float)
+    lines, samples = image.shape
     data_name = f"{product_id}.IMG"
     data_path = os.path.join(folder, data_name)
     image.astype("<f4").tofile(data_path)
-    label = _jiram_header(product_id, "IMAGE", "2017-02-02T11:40:06.123", "SCI_I1_NEXP1")
+    label = _jiram_header(product_id, "IMAGE", start_time, mode)
     label += [
         _pds_line("OBJECT", "FILE"),
         _pds_line("^IMAGE", f'"{data_name}"', 2),

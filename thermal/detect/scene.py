@@ -366,10 +366,10 @@ def write_jiram_frame(
         ``truth`` as :func:`synthetic_frame`'s, both halves, with ``line`` in frame lines
         (0-255) and a ``band`` per spot.
     """
-    from thermal.simulate import _band_group, _jiram_header, _pds_line, _write_label
+    from thermal.simulate import write_jiram_image
 
     os.makedirs(folder, exist_ok=True)
-    lines, samples = 256, 432
+    samples = 432
     images, truths = [], []
     for k, (band, scene) in enumerate((("jiram_l", l_scene), ("jiram_m", m_scene))):
         options = {"spots": 6, "pairs": 1, "seed": seed + k}
@@ -378,36 +378,10 @@ def write_jiram_frame(
         image, truth = synthetic_frame(**options)
         images.append(image.values)
         truths.append(truth)
-    data_name = f"{product_id}.IMG"
-    data_path = os.path.join(folder, data_name)
-    np.concatenate(images, axis=0).astype("<f4").tofile(data_path)
-    label = _jiram_header(product_id, "IMAGE", "2017-02-02T11:40:06.123", "SCI_I1_NEXP1")
-    label += [
-        _pds_line("OBJECT", "FILE"),
-        _pds_line("^IMAGE", f'"{data_name}"', 2),
-        _pds_line("RECORD_TYPE", "FIXED_LENGTH", 2),
-        _pds_line("RECORD_BYTES", str(samples * 4), 2),
-        _pds_line("FILE_RECORDS", str(lines), 2),
-        _pds_line("FRAME_TYPE", '"FULL"', 2),
-        _pds_line("DATA_QUALITY_ID", "1", 2),
-        _pds_line("UNIT", f'"{unit}"', 2),
-        _pds_line("OBJECT", "IMAGE", 2),
-        _pds_line("LINES", str(lines), 4),
-        _pds_line("LINE_SAMPLES", str(samples), 4),
-        _pds_line("SAMPLE_TYPE", "IEEE_REAL", 4),
-        _pds_line("SAMPLE_BITS", "32", 4),
-        _pds_line("END_OBJECT", "IMAGE", 2),
-        _pds_line("END_OBJECT", "FILE"),
-        _pds_line("OBJECT", "HISTORY"),
-        _pds_line("CALIBRATION_SOURCE_ID", '"JIR_IMG_M_RESPONSIVITY_V02.DAT"', 2),
-        _pds_line("SOURCE_PRODUCT_ID", f'"{product_id.replace("RDR", "EDR")}"', 2),
-        _pds_line("END_OBJECT", "HISTORY"),
-    ]
-    slant_km = slant_distance / 1e3
-    label += _band_group("L_BAND_PARAMETERS", slant_km, emission_angle, 10.0, 300.0)
-    label += _band_group("M_BAND_PARAMETERS", slant_km, emission_angle, 10.5, 300.5)
-    label_path = os.path.join(folder, f"{product_id}.LBL")
-    _write_label(label_path, label)
+    label_path, data_path = write_jiram_image(
+        folder, product_id, np.concatenate(images, axis=0), slant_distance=slant_distance,
+        emission_angle=emission_angle, unit=unit,
+    )  # fmt: skip
     return label_path, data_path, _concat_truth(truths)
 
 
