@@ -171,3 +171,20 @@ def test_a_spot_seen_in_two_orbits_keeps_one_id_and_its_name(tmp_path):
         assert list(ids[bands == "jiram_m"]) == ["Loki Patera", "Loki Patera"]
         l_ids = set(ids[bands == "jiram_l"])
         assert len(l_ids) == 1 and next(iter(l_ids)).startswith("TH-")
+
+
+def test_workers_find_what_the_serial_run_finds(tmp_path):
+    """thermal detect --workers 2 (dask.distributed, one task per input): the same spots."""
+    pytest.importorskip("dask.distributed")
+    labels = [
+        simulate.jiram_image(tmp_path / "in", f"JIR_IMG_RDR_W{k}_V01", seed=k)[0] for k in range(3)
+    ]
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert main(["detect", *labels, "-o", str(serial), "-q"]) == 0
+    assert main(["detect", *labels, "-o", str(parallel), "-q", "--workers", "2"]) == 0
+    for label in labels:
+        name = os.path.basename(label).replace(".LBL", ".hotspots.nc")
+        with xr.open_dataset(serial / name) as a, xr.open_dataset(parallel / name) as b:
+            np.testing.assert_array_equal(a["line"].values, b["line"].values)
+            np.testing.assert_array_equal(a["radiance_sum"].values, b["radiance_sum"].values)
+    assert (parallel / "hotspots.csv").read_text() == (serial / "hotspots.csv").read_text()
