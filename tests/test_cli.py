@@ -311,7 +311,7 @@ def test_profile_intervals_are_written_and_asking_for_them_refits(tmp_path):
 
 @needs_fit
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
-    inputs = small_files(tmp_path, 20, n=1500)
+    inputs = small_files(tmp_path, 12, n=1500)
     reference = tmp_path / "reference"
     assert main(["fit", *inputs, "-o", str(reference), "-q"]) == 0
 
@@ -334,7 +334,7 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the batch finished before it could be killed"
     finished = len(glob.glob(str(out / "*.fit.nc")))
-    assert 3 <= finished < 20
+    assert 3 <= finished < 12
 
     again = run("fit", *inputs, "-o", out)
     assert again.returncode == 0, again.stderr
