@@ -42,6 +42,7 @@ from benchmarks._common import print_table
 from tests.io import mutants
 
 TIMEOUT = 10.0  # [s] open_observation's deadline per mutant
+ISOLATED_TIMEOUT = 2.5  # [s] with --isolated: the reading child is killed 2 s after it
 BUDGET = 256 * 2**20  # [bytes] max_memory per mutant
 CHUNK = 2500  # mutants per worker process
 WORKERS = 2
@@ -58,7 +59,7 @@ def _operations(name: str, seed: int, count: int):
         yield index, target, mutants.random_operations(rng, data, item.kinds[target])
 
 
-def _worker(name: str, seed: int, count: int, start: int, connection) -> None:
+def _worker(name: str, seed: int, count: int, start: int, connection, isolated=False) -> None:
     """Read mutants ``start:count`` of a chunk; send each outcome as it comes, and at the end
     the memory and file descriptors."""
     item = mutants.product(name)
@@ -72,7 +73,10 @@ def _worker(name: str, seed: int, count: int, start: int, connection) -> None:
                 continue
             connection.send(("at", index))
             path = mutants.materialise(item, folder, target, operations)
-            outcome, seconds, error = mutants.read(path, timeout=TIMEOUT, max_memory=BUDGET)
+            outcome, seconds, error = mutants.read(
+                path, timeout=ISOLATED_TIMEOUT if isolated else TIMEOUT, max_memory=BUDGET,
+                isolated=isolated,
+            )  # fmt: skip
             detail = None
             if outcome == "crash":
                 detail = (target, operations, f"{type(error).__name__}: {error}"[:300])
@@ -90,7 +94,7 @@ def _descriptors() -> int:
         return 0
 
 
-def _run(tasks, workers: int) -> dict:
+def _run(tasks, workers: int, isolated: bool = False) -> dict:
     """Run the chunks ``(name, seed, count)`` in fresh processes, ``workers`` at a time;
     restart a chunk after a process that died, from the mutant after the one it died on."""
     context = multiprocessing.get_context("spawn")
@@ -117,8 +121,10 @@ def _run(tasks, workers: int) -> dict:
         while pending and len(running) < workers:
             name, seed, count, start = pending.pop(0)
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_worker, args=(name, seed, count, start, sender), daemon=True
+            process = context.Process(  # not a daemon with isolated: it forks readers
+                target=_worker,
+                args=(name, seed, count, start, sender, isolated),
+                daemon=not isolated,
             )
             process.start()
             sender.close()
@@ -203,16 +209,19 @@ def _keep(folder: str, kind: str, name: str, seed: int, index: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def main(quick: bool = False) -> None:
+def main(quick: bool = False, isolated: bool = False, only: tuple[str, ...] = ()) -> None:
+    """Fuzz every bundled format (``only``: those named), reading each mutant in-process or,
+    with ``isolated``, as the command line does (a child process killed at the deadline)."""
     per_product = 300 if quick else 10_000
+    products = [item for item in mutants.PRODUCTS if not only or item.name in only]
     tasks = []
-    for item in mutants.PRODUCTS:
+    for item in products:
         for seed, start in enumerate(range(0, per_product, CHUNK)):
             tasks.append((item.name, seed, min(CHUNK, per_product - start)))
     started = time.perf_counter()
-    results = _run(tasks, min(WORKERS, os.cpu_count() or 1))
+    results = _run(tasks, min(WORKERS, os.cpu_count() or 1), isolated)
     rows = []
-    for item in mutants.PRODUCTS:
+    for item in products:
         r = results[item.name]
         rate = r["mutants"] / r["seconds"] if r["seconds"] else float("nan")
         rows.append(
@@ -231,8 +240,12 @@ def main(quick: bool = False) -> None:
                 r["leaked"],
             )
         )
+    how = (
+        f"open_isolated, timeout {ISOLATED_TIMEOUT:g} s + 2 s grace" if isolated
+        else f"open_observation, timeout {TIMEOUT:g} s"
+    )  # fmt: skip
     print_table(
-        f"Reader fuzzing: mutants of every bundled format (timeout {TIMEOUT:g} s, max_memory "
+        f"Reader fuzzing: mutants of every bundled format ({how}, max_memory "
         f"{BUDGET / 2**20:g} MiB; {time.perf_counter() - started:.0f} s wall)",
         (
             "format",
@@ -250,12 +263,17 @@ def main(quick: bool = False) -> None:
         ),
         rows,
     )
-    for item in mutants.PRODUCTS:
+    for item in products:
         for crash in results[item.name]["crashes"]:
             print(f"  {item.name}: {crash}")
-    total = sum(results[i.name][k] for i in mutants.PRODUCTS for k in ("crash", "fatal", "hang"))
+    total = sum(results[i.name][k] for i in products for k in ("crash", "fatal", "hang"))
     print(f"\ngoal: no crash, fatal or hang: {'met' if total == 0 else f'NOT met ({total})'}")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    # python -m benchmarks.fuzz [--quick] [--isolated] [FORMAT ...]
+    main(
+        quick="--quick" in sys.argv,
+        isolated="--isolated" in sys.argv,
+        only=tuple(a for a in sys.argv[1:] if not a.startswith("--")),
+    )

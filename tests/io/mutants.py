@@ -274,12 +274,17 @@ def _same(path, data: bytes) -> bool:
         return False
 
 
-def read(path, *, timeout: float = 10.0, max_memory: float | None = None):
-    """``(outcome, seconds, exception)`` of ``open_observation(path)``: outcome ``"ok"`` (a
-    Dataset), ``"input_error"`` (an InputError) or ``"crash"`` (anything else)."""
+def read(path, *, timeout: float = 10.0, max_memory: float | None = None, isolated=False):
+    """``(outcome, seconds, exception)`` of ``open_observation(path)`` (``isolated``: of
+    ``open_isolated``, in a child process killed at the deadline, as the command line reads):
+    outcome ``"ok"`` (a Dataset), ``"input_error"`` (an InputError) or ``"crash"``."""
     import xarray as xr
 
     from thermal.io import InputError, open_observation
+    from thermal.io.isolated import open_isolated
+
+    if isolated:
+        open_observation = open_isolated  # the same call, in a child process
 
     started = time.perf_counter()
     try:
