@@ -188,3 +188,15 @@ def test_workers_find_what_the_serial_run_finds(tmp_path):
             np.testing.assert_array_equal(a["line"].values, b["line"].values)
             np.testing.assert_array_equal(a["radiance_sum"].values, b["radiance_sum"].values)
     assert (parallel / "hotspots.csv").read_text() == (serial / "hotspots.csv").read_text()
+
+
+def test_info_on_hot_spot_files_and_catalogues(tmp_path, capsys):
+    out = tmp_path / "out"
+    label = os.path.join(EXAMPLES, "JIR_IMG_RDR_2017033T114006_V99.LBL")
+    assert main(["detect", label, "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out / "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc")]) == 0
+    text = capsys.readouterr().out
+    assert "2 spots, 0 saturated" in text and "jiram_l 1, jiram_m 1" in text
+    assert main(["info", str(out / "hotspots.csv")]) == 0
+    assert "2 detections" in capsys.readouterr().out

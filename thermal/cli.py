@@ -1108,6 +1108,61 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 # thermal info, plot, simulate
 
 
+def _is_catalogue(path: str) -> bool:
+    """True for a ``hotspots.csv`` of thermal detect (its header starts with hotspot_id)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().startswith("hotspot_id,")
+    except OSError:
+        return False
+
+
+def _info_hotspots(path: str, spots, verbose: bool) -> int:
+    """``thermal info`` of a ``<name>.hotspots.nc``."""
+    summary = _detection_summary(spots)
+    print(f"{path}: hot spots of {spots.attrs.get('product_id', '?')} (thermal detect)")
+    print(
+        f"  {summary['spots']} spots, {summary['saturated']} saturated, {summary['limb']} "
+        f"beyond the limb limit; geometry: {summary['geometry']}"
+    )
+    print(
+        f"  brightest {_format_flux(summary['brightest_flux'])}, total "
+        f"{_format_flux(summary['total_flux'])}"
+    )
+    if "band" in spots:
+        bands = spots["band"].values.astype(str)
+        counts = {b: int((bands == b).sum()) for b in sorted(set(bands))}
+        print("  bands: " + ", ".join(f"{b or '-'} {n}" for b, n in counts.items()))
+    for key in ("source", "power_temperature_range", "thermal_version", "date_created"):
+        if key in spots.attrs:
+            print(f"  {key}: {spots.attrs[key]}")
+    if verbose:
+        print(spots)
+    return 0
+
+
+def _info_catalogue(path: str, verbose: bool) -> int:
+    """``thermal info`` of a ``hotspots.csv`` catalogue."""
+    import numpy as np
+
+    from thermal.catalogue import read_catalogue_csv
+
+    catalogue = read_catalogue_csv(path)
+    ids = catalogue["hotspot_id"].values.astype(str)
+    names = catalogue["name"].values.astype(str) if "name" in catalogue else np.array([])
+    known = ids[ids != ""]
+    print(f"{path}: hot-spot catalogue of thermal detect")
+    print(
+        f"  {ids.size} detections, {len(set(known))} hot spots with an id "
+        f"({len(set(names[names != '']))} named), {int((ids == '').sum())} without a position"
+    )
+    sources = catalogue["source"].values.astype(str) if "source" in catalogue else []
+    print(f"  {len(set(sources))} frames")
+    if verbose:
+        print(catalogue)
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -1115,11 +1170,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     path = args.file
     try:
+        if path.lower().endswith(".csv") and _is_catalogue(path):
+            return _info_catalogue(path, args.verbose)
         fmt = detect_format(path)
         if fmt == "netcdf":
             from thermal.io.netcdf import read_dataset
 
             raw = read_dataset(path)
+            if "hotspot" in raw.dims and "thermal_detect_settings" in raw.attrs:
+                return _info_hotspots(path, raw, args.verbose)
             if "status" in raw and ("temperature" in raw or "power" in raw):
                 info = _summarise(raw)
                 print(f"{path}: fit result ({raw.attrs.get('thermal_model', '?')} model)")
