@@ -1345,6 +1345,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------
 
 
+def _batch_options(p: argparse.ArgumentParser, overwrite: str) -> None:
+    """The options of a batch subcommand (fit, detect): dask, bounds, resume, messages."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
+    )
+    group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
+    _bound_options(p)
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
+    p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress, no summary, errors only"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also log each input's outcome and time"
+    )
+
+
 def _bound_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
@@ -1418,11 +1436,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write profile-likelihood intervals (temperature_lower/upper, power_lower/"
         "upper; ~10-20x the fit time) with 'profile' (default: linear uncertainties only)",
     )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
-    )
-    group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
     p.add_argument(
         "--max-emission-angle",
         type=float,
@@ -1457,18 +1470,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Lp=nirc2_lp,Lp_err=nirc2_lp_uncertainty",
     )
     _radiance_unit_option(p)
-    _bound_options(p)
-    p.add_argument("--overwrite", action="store_true", help="refit inputs whose output exists")
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
     )
-    p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress, no summary, errors only"
-    )
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also log each input's outcome and time"
-    )
+    _batch_options(p, "fit again the inputs whose output exists")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser(
@@ -1529,20 +1534,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fit", action="store_true", help="cubes: fit each spot's spectrum")
     p.add_argument("--model", default="auto", help="the model of --fit (default auto)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--workers", type=int, metavar="N", help="a local dask cluster of N processes"
-    )
-    group.add_argument("--scheduler", metavar="ADDRESS", help="an existing dask scheduler")
-    _bound_options(p)
-    p.add_argument("--overwrite", action="store_true", help="search inputs whose output exists")
-    p.add_argument("--debug", action="store_true", help="print tracebacks of failures")
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress, no summary, errors only"
-    )
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="also log each input's outcome and time"
-    )
+    _batch_options(p, "search again the inputs whose output exists")
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("info", parents=[common], help="what an observation or result file holds")
