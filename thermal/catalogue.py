@@ -38,12 +38,11 @@ and ``band``) are distinct spots, never one.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
+import io
 import os
 import re
-import tempfile
 from importlib import resources
 
 import numpy as np
@@ -648,17 +647,6 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _fsync(path: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
 def write_catalogue_csv(path, detections: xr.Dataset) -> str:
     """Write a catalogue as CSV, atomically (temporary file, flushed, renamed into place).
 
@@ -688,7 +676,7 @@ def write_catalogue_csv(path, detections: xr.Dataset) -> str:
     OSError
         If the directory does not exist or is not writable; no file is left behind.
     """
-    from thermal.io.results import TEMPORARY_PREFIX, signals_deferred
+    from thermal.io.results import write_text_atomically
 
     _, lon = _positions(detections, "detections")
     if "hotspot_id" not in detections.variables:
@@ -714,34 +702,12 @@ def write_catalogue_csv(path, detections: xr.Dataset) -> str:
     ]
     values = [ds[c].values for c in columns]
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: output path is a directory")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: output directory does not exist")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f"{TEMPORARY_PREFIX}{os.path.basename(path)}.{os.getpid()}.",
-        suffix=".csv",
-        dir=folder,
-    )
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(columns)
-            for i in range(ds.sizes["detection"]):
-                writer.writerow([_cell(column[i]) for column in values])
-            stream.flush()
-            os.fsync(stream.fileno())
-        with signals_deferred():
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-            _fsync(folder)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
-    return path
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for i in range(ds.sizes["detection"]):
+        writer.writerow([_cell(column[i]) for column in values])
+    return write_text_atomically(path, text.getvalue())
 
 
 def _parse_column(key: str, cells: list[str]) -> np.ndarray:

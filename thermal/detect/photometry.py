@@ -58,7 +58,6 @@ import csv
 import io
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -817,38 +816,6 @@ def photometry_table(
     writer.writerow(header)
     for record in records:
         writer.writerow([record[c] for c in header])
-    return _write_atomically(path, text.getvalue())
+    from thermal.io.results import write_text_atomically
 
-
-def _write_atomically(path, text: str) -> str:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: output path is a directory")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: output directory does not exist")
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return path
+    return write_text_atomically(path, text.getvalue())

@@ -33,7 +33,13 @@ import threading
 import numpy as np
 import xarray as xr
 
-__all__ = ["TEMPORARY_PREFIX", "signals_deferred", "temporary_owner", "write_results"]
+__all__ = [
+    "TEMPORARY_PREFIX",
+    "signals_deferred",
+    "temporary_owner",
+    "write_results",
+    "write_text_atomically",
+]
 
 TEMPORARY_PREFIX = ".thermal-partial-"
 """Prefix of the temporary files :func:`write_results` renames into place."""
@@ -229,6 +235,56 @@ def _fsync(path: str) -> None:
         os.close(fd)
 
 
+def _temporary(path: str, suffix: str) -> tuple[str, str]:
+    """(folder, temporary file) for writing ``path`` atomically: the folder must exist; the
+    temporary's name holds this process's id (:func:`temporary_owner`)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: output path is a directory")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: output directory does not exist")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f"{TEMPORARY_PREFIX}{os.path.basename(path)}.{os.getpid()}.", suffix=suffix,
+        dir=folder,
+    )  # fmt: skip
+    os.close(handle)
+    return folder, temporary
+
+
+def write_text_atomically(path, text: str) -> str:
+    """Write ``text`` (UTF-8) to ``path`` as :func:`write_results` writes netCDF: to a temporary
+    file in the same folder, flushed, renamed over ``path`` and the folder flushed, with
+    Ctrl-C and SIGTERM held meanwhile; no partial file is ever seen or left behind.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file; its directory must exist.
+    text : str
+        The whole content (tables: CSV text).
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    path = os.fspath(path)
+    folder, temporary = _temporary(path, os.path.splitext(path)[1] or ".txt")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        with signals_deferred():
+            os.chmod(temporary, 0o644)
+            _fsync(temporary)
+            os.replace(temporary, path)
+            _fsync(folder)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return path
+
+
 def temporary_owner(name: str) -> int | None:
     """The process id in the name of a temporary file of :func:`write_results`, if any."""
     if not name.startswith(TEMPORARY_PREFIX):
@@ -279,18 +335,9 @@ def write_results(
         If the directory does not exist or is not writable; no file is left behind.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: output path is a directory")
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: output directory does not exist")
     ds = _prepare(dataset, history=history, source=source, title=title, summary=summary)
     encoding = _encoding(ds, compress)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f"{TEMPORARY_PREFIX}{os.path.basename(path)}.{os.getpid()}.", suffix=".nc",
-        dir=folder,
-    )  # fmt: skip
-    os.close(handle)
+    folder, temporary = _temporary(path, ".nc")
     try:
         with _local_locks(ds), signals_deferred():
             ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
