@@ -50,6 +50,7 @@ import numpy as np
 import xarray as xr
 
 from thermal import units
+from thermal.io.jiram import IFOV
 from thermal.layout import InputError
 from thermal.plausibility import MAX_EMISSION_ANGLE
 
@@ -69,8 +70,8 @@ GEOMETRY_SOURCES = ("backplanes", "spice", "label")
 """Values of the ``geometry_source`` attribute."""
 ABERRATION_CORRECTIONS = ("NONE", "LT", "LT+S", "CN", "CN+S")
 """Aberration corrections :func:`from_spice` accepts (reception case, SPICE spelling)."""
-JIRAM_IFOV = 237.767e-6
-"""JIRAM instantaneous field of view [rad] (Juno IK juno_jiram_v02.ti), for convenience."""
+JIRAM_IFOV = IFOV
+"""JIRAM instantaneous field of view [rad] (:data:`thermal.io.jiram.IFOV`), for convenience."""
 
 SPEED_OF_LIGHT_KM = 299792.458
 """Speed of light [km s-1] (SPICE works in km and s)."""
@@ -1482,8 +1483,6 @@ def jiram_spice_geometry(
     InputError
         No time in the product, or SPICE could not compute the geometry (missing kernels).
     """
-    from thermal.io.jiram import IFOV
-
     start = observation.attrs.get("jiram_start_time")
     stop = observation.attrs.get("jiram_stop_time", start)
     source = str(observation.attrs.get("source", "observation"))

@@ -18,6 +18,7 @@ import xarray as xr
 
 from thermal import bands as _bands
 from thermal import cooling, planck
+from thermal.io.jiram import IFOV
 from thermal.units import surface_footprint_area
 
 __all__ = ["flow_observation", "jiram_image", "jiram_spectrometer", "observation", "s3d_cube"]
@@ -216,7 +217,7 @@ def flow_observation(
 # JIRAM PDS3 products. Label text is ours, following the keyword layout of real RDR labels
 # (docs/formats.md, JIRAM): OBJECT = FILE holds RECORD_BYTES, UNIT and the data pointer.
 
-_IFOV = 237.767e-6
+_IFOV = IFOV  # JIRAM
 
 
 def _pds_line(key: str, value: str, indent: int = 0) -> str:
