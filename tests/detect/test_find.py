@@ -81,9 +81,12 @@ def test_centroids_and_sums(acceptance):
     rows, _ = acceptance
     found, saturated = rows[:, 2].astype(bool), rows[:, 1].astype(bool)
     snr, error, relative, z = rows[found, 0], rows[found, 3], rows[found, 4], rows[found, 5]
-    # the Cramer-Rao bound at SNR 10 is 0.14 px per axis (0.3 px radial at the 90th centile)
-    assert np.mean(error[snr >= 20] <= 0.3) >= 0.9
-    assert np.median(error) <= 0.1 and np.median(error[snr < 20]) <= 0.25
+    # the Cramer-Rao bound at SNR 10 is 0.14 px per axis (0.3 px radial at the 90th centile);
+    # over SNR 10-300 log-uniform an optimal estimator has ~99.5 % within 0.3 px (48 frames:
+    # 97.9 %, the misses on the sunlit disk near its limb)
+    assert np.mean(error <= 0.3) >= 0.95
+    assert np.mean(error[snr >= 20] <= 0.3) >= 0.97
+    assert np.median(error) <= 0.05 and np.median(error[snr < 20]) <= 0.2
     fine = ~saturated[found]
     ok = (np.abs(relative) <= 0.05) | (np.abs(z) <= 3)
     assert ok[fine].mean() >= 0.95
