@@ -123,7 +123,25 @@ def test_touching_spots_separated():
     assert len(set(match)) == 4
 
 
-def test_random_touching_pairs_mostly_separated():
+def test_bright_spot_with_a_non_gaussian_psf_stays_one():
+    """The two-PSF fit that splits blends must not split a bright spot whose PSF is not the
+    Gaussian it assumes (a Moffat, beta 2.5): its chi-square is not what noise gives."""
+    from astropy.modeling.functional_models import Moffat2D
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[:64, :64]
+    for flux in (0.05, 0.3, 2.0):  # SNR 20-600
+        psf = Moffat2D(1.0, 32.3, 31.6, gamma=1.5, alpha=2.5)(x, y)
+        image = flux * psf / psf.sum() + rng.normal(0.0, 2e-4, (64, 64))
+        found = find_hotspots(image)
+        assert found.sizes["hotspot"] == 1
+        assert abs(float(found.line[0]) - 31.6) < 0.1 and abs(float(found.sample[0]) - 32.3) < 0.1
+
+
+def test_random_touching_pairs_separated():
+    """Pairs 3 PSF sigma apart, the second 0.5-1 times as bright (one peak when it is half):
+    deblending by peaks splits some, the two-PSF fit the rest (24 frames: 69 of 72 pairs
+    with both SNR >= 20)."""
     split = total = 0
     for seed in range(8):
         image, truth = synthetic_frame(
@@ -135,7 +153,7 @@ def test_random_touching_pairs_mostly_separated():
             if truth.snr.values[members].min() >= 20:
                 total += 1
                 split += bool(np.all(match[members] >= 0))
-    assert total >= 8 and split / total >= 0.75
+    assert total >= 16 and split / total >= 0.9
 
 
 def test_all_nan_and_empty_frames():
