@@ -857,7 +857,7 @@ def _detect_ao(path: str, options: dict):
     """Spots of an adaptive-optics image of Io's disk and their aperture photometry."""
     import numpy as np
 
-    from thermal.detect import find_hotspots
+    from thermal.detect import find_disk_hotspots
     from thermal.detect.photometry import aperture_photometry
     from thermal.io.ao import read_ao_image
 
@@ -868,8 +868,10 @@ def _detect_ao(path: str, options: dict):
         max_memory=options.get("max_memory"),
     )
     # detection on the numbers (Jy per pixel: no radiance, so no brightness temperature)
-    found = find_hotspots(image.values, nsigma=options.get("nsigma", 5.0))
-    photometry = aperture_photometry(image, found)
+    found = find_disk_hotspots(image, nsigma=options.get("nsigma", 5.0))
+    centre = (found.attrs["disk_centre_line"], found.attrs["disk_centre_sample"])
+    reference = centre if np.all(np.isfinite(centre)) else None  # matches bands by the disk
+    photometry = aperture_photometry(image, found, reference=reference)
     spots = photometry.assign(
         {name: found[name].drop_vars([c for c in found[name].coords if c != "hotspot"])
          for name in ("npix", "peak_radiance", "snr") if name in found}
@@ -880,6 +882,7 @@ def _detect_ao(path: str, options: dict):
         {k: v for k, v in image.attrs.items() if isinstance(v, str | int | float)},
         geometry_source="none",
         source=os.path.basename(path),
+        **{k: found.attrs[k] for k in ("disk_centre_line", "disk_centre_sample", "disk_radius")},
     )
     time_value = image.coords["time"].values if "time" in image.coords else None
     if time_value is not None and not np.isnat(time_value):

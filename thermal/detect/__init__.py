@@ -1,8 +1,10 @@
 """Hot-spot detection in images and cubes, and synthetic scenes to test it on.
 
 :func:`find_hotspots` finds compact sources above a robust local background in one frame
-(radiance [W m-2 sr-1 um-1]) and measures them; :mod:`thermal.detect.pipeline` takes whole
-observations (JIRAM frames, cubes) to hot spots with geometry and power;
+(radiance [W m-2 sr-1 um-1]) and measures them; :func:`find_disk_hotspots` does so on a
+disk-resolved (adaptive-optics) image with the lit disk's radial profile removed first;
+:mod:`thermal.detect.pipeline` takes whole observations (JIRAM frames, cubes) to hot spots
+with geometry and power;
 :mod:`thermal.detect.scene` draws and writes synthetic frames with known truth
 (:func:`synthetic_frame`, :func:`write_jiram_frame`, :func:`write_ao_image`).
 
@@ -14,9 +16,18 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["find_hotspots", "synthetic_frame", "write_ao_image", "write_jiram_frame"]
+__all__ = [
+    "disk_profile",
+    "find_disk_hotspots",
+    "find_hotspots",
+    "synthetic_frame",
+    "write_ao_image",
+    "write_jiram_frame",
+]
 
 _WHERE = {
+    "disk_profile": "thermal.detect.disk",
+    "find_disk_hotspots": "thermal.detect.disk",
     "find_hotspots": "thermal.detect.find",
     "synthetic_frame": "thermal.detect.scene",
     "write_ao_image": "thermal.detect.scene",

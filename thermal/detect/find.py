@@ -324,7 +324,8 @@ def find_hotspots(
     npixels: int = 3,
     box: int | None = None,
     deblend: bool = True,
-    grow: int = 2,
+    grow: int | None = None,
+    psf_sigma: float | None = None,
 ) -> xr.Dataset:
     """Detect and measure hot spots (compact sources) in one imager frame.
 
@@ -350,17 +351,23 @@ def find_hotspots(
     npixels : int, optional
         Minimum number of connected significant pixels of a spot, >= 1.
     box : int, optional
-        Side of the running-median background window [pixels], >= 3 (default 9, at most
-        the image size). It must be well over twice a spot's diameter and small enough to
-        follow the background.
+        Side of the running-median background window [pixels], >= 3 (default 9 for a 1-pixel
+        PSF sigma, scaled with ``psf_sigma``, at most the image size). It must be well over
+        twice a spot's diameter and small enough to follow the background.
     deblend : bool, optional
         Split touching spots (``photutils.segmentation.deblend_sources``).
     grow : int, optional
         Pixels [>= 0] by which each detected segment is grown to collect the wings of the
-        point spread function before it is measured (2 keeps > 99 % of a 1-pixel-sigma
-        Gaussian spot detected at SNR 10); the rim is kept only within 4 PSF sigma + 0.5
-        pixel of the spot's peak (the PSF sigma measured on the frame's bright spots), where
-        it would otherwise only add noise around bright spots.
+        point spread function before it is measured (default twice ``psf_sigma``: 2 keeps
+        > 99 % of a 1-pixel-sigma Gaussian spot detected at SNR 10); the rim is kept only
+        within 4 PSF sigma + 0.5 pixel of the spot's peak (the PSF sigma measured on the
+        frame's bright spots), where it would otherwise only add noise around bright spots.
+    psf_sigma : float, optional
+        The expected point spread function's Gaussian sigma [pixels], > 0 (default 1, the
+        JIRAM imager's; an adaptive-optics image's is its FWHM / 2.355, a few pixels). It
+        sets the detection kernel, the defaults of ``box`` and ``grow``, the width of the
+        annulus a spot's background is fitted to, and the PSF of the two-PSF fit that splits
+        blends where the frame has no bright isolated spot to measure it on.
 
     Returns
     -------
@@ -408,10 +415,21 @@ def find_hotspots(
     astronomical sources, doi:10.5281/zenodo.596036.
     """
     data, line_coord, sample_coord, band_name = _as_image(image, band)
+    expected = KERNEL_SIGMA if psf_sigma is None else psf_sigma
+    if isinstance(expected, bool) or not isinstance(expected, (int, float, np.number)):
+        raise ValueError(f"psf_sigma must be a number of pixels in (0, 50]; got {psf_sigma!r}")
+    expected = float(expected)
+    if not 0 < expected <= 50:
+        raise ValueError(f"psf_sigma must be a number of pixels in (0, 50]; got {psf_sigma!r}")
+    scale = max(expected / KERNEL_SIGMA, 1.0)
+    if box is None:
+        box = 2 * round(DEFAULT_BOX * scale / 2) + 1  # odd, 9 for a 1-pixel PSF sigma
+    if grow is None:
+        grow = round(2 * scale)
+    ring = round(_RING * scale)
     nsigma, saturation, npixels, box, grow = _validate(nsigma, saturation, npixels, box, grow)
     if not isinstance(deblend, (bool, np.bool_)):
         raise ValueError(f"deblend must be True or False; got {deblend!r}")
-    box = DEFAULT_BOX if box is None else box
     sigma_given = None if uncertainty is None else _uncertainty(uncertainty, data.shape)
     finite = np.isfinite(data)
     if sigma_given is not None:
@@ -421,16 +439,17 @@ def find_hotspots(
         "method": (
             f"running-median background ({box} px window, sources masked) plus a model "
             "error where it curves; detection on the residual convolved with a "
-            f"{KERNEL_SIGMA:g}-px-sigma Gaussian with photutils.segmentation detect_sources"
+            f"{expected:g}-px-sigma Gaussian with photutils.segmentation detect_sources"
             + (" and deblend_sources" if deblend else "")
             + f"; segments grown by {grow} px (skimage expand_labels); sums over each "
-            f"segment against a plane or quadratic background fitted to a {_RING}-px annulus; "
+            f"segment against a plane or quadratic background fitted to a {ring}-px annulus; "
             f"SourceCatalog windowed centroids. {_REFERENCE}"
         ),
         "nsigma": nsigma,
         "npixels": npixels,
         "box": box,
         "grow": grow,
+        "expected_psf_sigma": expected,
         "deblend": int(bool(deblend)),
         "band": band_name,
         "saturation": np.nan if saturation is None else saturation,
@@ -454,7 +473,9 @@ def find_hotspots(
             attrs,
         )
 
-    kernel = make_2dgaussian_kernel(2.0 * np.sqrt(2.0 * np.log(2.0)) * KERNEL_SIGMA, size=5).array
+    kernel_size = 2 * int(np.ceil(2.0 * expected)) + 1  # 5 for a 1-pixel sigma
+    fwhm = 2.0 * np.sqrt(2.0 * np.log(2.0)) * expected
+    kernel = make_2dgaussian_kernel(fwhm, size=kernel_size).array
     # pass 1: background with no-data pixels filled, candidate sources to mask
     background, _, structure, plain = _background(data, finite, box)
     residual0 = np.where(finite, data - background, 0.0)
@@ -521,7 +542,7 @@ def find_hotspots(
     # of a frame is smooth); the detection keeps it all, to stay clear of the limb
     floor = _NOISE_STRUCTURE * np.median(structure[finite])
     model = np.maximum(structure - floor, 0.0)
-    measure = (data, finite, labels, index, good_sigma, background, count, curvature, model)
+    measure = (data, finite, labels, index, good_sigma, background, count, curvature, model, ring)
     photometry = _local_photometry(*measure)
     if deblend:
         labels, merged = _merge_weak(labels, index, photometry[0], photometry[1])
@@ -531,7 +552,7 @@ def find_hotspots(
     fitted = {}
     if deblend:
         # without bright isolated spots to measure it, the PSF the detection kernel assumes
-        blend_sigma = psf_sigma if np.isfinite(psf_sigma) else KERNEL_SIGMA
+        blend_sigma = psf_sigma if np.isfinite(psf_sigma) else expected
         labels, fitted = _split_blends(
             labels, index, photometry[4], good_sigma, data, saturation, blend_sigma, nsigma
         )
@@ -589,12 +610,14 @@ def _design(dy, dx, terms):
     return np.stack(columns, axis=-1)
 
 
-def _local_photometry(data, finite, labels, index, sigma, background, count, curvature, structure):
+def _local_photometry(
+    data, finite, labels, index, sigma, background, count, curvature, structure, ring=_RING
+):
     """Per spot: (background-subtracted sum, its 1-sigma uncertainty, mean background per
     pixel, brightest background-subtracted pixel) [radiance].
 
     The background under a spot is a surface fitted by least squares to the valid pixels
-    within ``_RING`` pixels of the spot that belong to no spot, 3-sigma outliers clipped
+    within ``ring`` pixels of the spot that belong to no spot, 3-sigma outliers clipped
     (:func:`astropy.stats.sigma_clip`): a plane, or a quadratic where the running-median
     background's Laplacian ``curvature`` biases a plane more than half the noise the
     curvature terms add (a plane's value inside a ring, like a masked median's, sits below
@@ -612,13 +635,13 @@ def _local_photometry(data, finite, labels, index, sigma, background, count, cur
     # leave the annulus its negative fluctuations only (a background biased low)
     excluded = (labels > 0) | ~finite
     boxes = ndimage.find_objects(labels)
-    margin = _RING + 1
+    margin = ring + 1
     for k, label in enumerate(index):
         rows, cols = boxes[label - 1]
         rows = slice(max(rows.start - margin, 0), min(rows.stop + margin, data.shape[0]))
         cols = slice(max(cols.start - margin, 0), min(cols.stop + margin, data.shape[1]))
         inside = labels[rows, cols] == label
-        annulus = ndimage.binary_dilation(inside, iterations=_RING) & ~excluded[rows, cols]
+        annulus = ndimage.binary_dilation(inside, iterations=ring) & ~excluded[rows, cols]
         values = data[rows, cols]
         yy, xx = np.indices(inside.shape, dtype=float)
         cy, cx = yy[inside].mean(), xx[inside].mean()
