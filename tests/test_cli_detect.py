@@ -200,3 +200,20 @@ def test_info_on_hot_spot_files_and_catalogues(tmp_path, capsys):
     assert "2 spots, 0 saturated" in text and "jiram_l 1, jiram_m 1" in text
     assert main(["info", str(out / "hotspots.csv")]) == 0
     assert "2 detections" in capsys.readouterr().out
+
+
+def test_a_frame_without_io_has_no_spots(tmp_path, capsys):
+    """A JIRAM frame of empty sky (both halves noise only): exit 0, an empty hot-spot file
+    and a summary that says so, not an error."""
+    from thermal.detect import write_jiram_frame
+
+    sky = {"spots": 0, "pairs": 0, "disk": None}
+    label, _, _ = write_jiram_frame(tmp_path / "in", l_scene=sky, m_scene=sky, seed=4)
+    out = tmp_path / "out"
+    assert main(["detect", label, "-o", str(out)]) == 0
+    name = os.path.basename(label).replace(".LBL", ".hotspots.nc")
+    with xr.open_dataset(out / name) as spots:
+        assert spots.sizes["hotspot"] == 0
+        assert spots["band"].dtype.kind in "UO"
+    assert "1 of 1 inputs searched (0 hot spots)" in capsys.readouterr().out
+    assert main(["plot", str(out / name), "-o", str(tmp_path / "sky.png")]) == 0

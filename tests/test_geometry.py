@@ -674,3 +674,20 @@ def test_spot_geometry_limb_and_interpolation():
         geometry.spot_geometry(spots, g, ifov=0.0)
     empty = geometry.spot_geometry(spots.isel(hotspot=slice(0, 0)), g, ifov=1e-4)
     assert empty.sizes["hotspot"] == 0 and "spectral_flux" in empty
+
+
+def test_a_frame_without_io(static_scene):
+    """Pointing that misses Io: every intercept is NaN, a spot found there gets no position,
+    intensity or flux (and is not called a limb spot), the limb correction leaves it alone."""
+    shape = (31, 41)
+    g = geometry.from_spice(
+        static_scene, 0.0, shape=shape, ifov=TEST_IFOV, frame=FRAME, offset=(100.0, 100.0)
+    )
+    assert all(np.isnan(g[name].values).all() for name in ("latitude", "emission_angle"))
+    out = geometry.spot_geometry(_spots([15.0], [20.0], [1.0]), g, ifov=TEST_IFOV)
+    for name in ("latitude", "longitude", "emission_angle", "intensity", "spectral_flux"):
+        assert np.isnan(out[name].values).all(), name
+    image = np.random.default_rng(2).normal(0.0, 0.002, shape)
+    image[15, 20] += 5.0
+    fixed = geometry.correct_limb(image, g)
+    assert tuple(fixed.attrs["limb_offset"]) == (0, 0)

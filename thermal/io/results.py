@@ -139,6 +139,11 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
     if source is not None:
         attrs["source"] = source
     ds.attrs = _clean_attrs(attrs)
+    # an empty text variable (no hot spots) is an empty object array, which netCDF4 cannot
+    # write as text: it becomes an empty array of strings
+    for name, variable in list(ds.variables.items()):
+        if variable.dtype == object and variable.size == 0:
+            ds[name] = variable.copy(data=np.zeros(variable.shape, dtype=str))
 
     for kind in ("intensity", "radiance"):
         if kind in ds.data_vars and f"{kind}_uncertainty" in ds.data_vars:
