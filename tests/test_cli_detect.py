@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from thermal import simulate
+from thermal import planck, simulate, units
+from thermal.io.jiram import IFOV
 from thermal.catalogue import read_catalogue_csv
 from thermal.cli import main
 
@@ -30,6 +31,22 @@ def test_detect_on_the_bundled_examples(tmp_path, capsys):
         assert spots.attrs["geometry_source"] == "label"
         assert spots["spectral_flux"].attrs["units"] == "W um-1"
         assert np.isfinite(spots["power_lower"].values).all()
+        # the injected spots (thermal.simulate.jiram_image): position and radiance
+        pixel_area = units.surface_footprint_area(80_000e3, IFOV, 30.0, 90.0)
+        for line, sample, temperature, area, band in (
+            (60, 100, 900.0, 2.0e6, "jiram_l"),
+            (190, 300, 600.0, 8.0e6, "jiram_m"),
+        ):
+            k = int(
+                np.argmin(np.hypot(spots["line"].values - line, spots["sample"].values - sample))
+            )
+            spot = spots.isel(hotspot=k)
+            assert np.hypot(float(spot["line"]) - line, float(spot["sample"]) - sample) < 0.3
+            truth = area / pixel_area * float(planck.band_radiance(band, temperature))
+            error = float(spot["radiance_sum"]) - truth
+            assert abs(error) < max(0.05 * truth, 3 * float(spot["radiance_sum_uncertainty"]))
+            assert str(spot["band"].values) == band
+    assert "jwst_nirspec_synthetic_s3d.fits     1      0          0     -" in text  # no flux
     catalogue = read_catalogue_csv(out / "hotspots.csv")
     assert catalogue.sizes["detection"] >= 2
     assert main(["detect", *inputs, "-o", str(out)]) == 0

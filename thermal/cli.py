@@ -946,7 +946,13 @@ def _detection_summary(spots) -> dict:
     def values(name):
         return spots[name].values if name in spots else np.zeros(spots.sizes["hotspot"])
 
-    flux = values("spectral_flux").astype(float)
+    # no geometry, no flux: unknown, not zero
+    n = spots.sizes["hotspot"]
+    flux = (
+        spots["spectral_flux"].values.astype(float)
+        if "spectral_flux" in spots
+        else np.full(n, np.nan)
+    )
     finite = flux[np.isfinite(flux)]
     return {
         "spots": int(spots.sizes["hotspot"]),
