@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 from thermal import planck, simulate, units
-from thermal.io.jiram import IFOV
 from thermal.catalogue import read_catalogue_csv
 from thermal.cli import main
+from thermal.io.jiram import IFOV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "data", "examples")

@@ -80,3 +80,56 @@ def test_night_side_and_bad_input():
     with pytest.raises(ValueError, match="psf_sigma"):
         find_hotspots(dark.values, psf_sigma=0.0)
     assert isinstance(found, xr.Dataset)
+
+
+def _disk_image(shape, centre, radius, spots=(), sigma=2.0, seed=0):
+    """A sunlit disk (0.05, mu**0.7, Gaussian-blurred by ``sigma``) with point spots of
+    given (line, sample, sum), noise 5e-4."""
+    from scipy import ndimage
+
+    lines, samples = np.indices(shape, dtype=float)
+    rho = np.hypot(lines - centre[0], samples - centre[1]) / radius
+    disk = np.where(rho < 1, 0.05 * np.sqrt(np.clip(1 - rho**2, 0, 1)) ** 0.7, 0.0)
+    image = ndimage.gaussian_filter(disk, sigma)
+    for line, sample, total in spots:
+        point = np.exp(-((lines - line) ** 2 + (samples - sample) ** 2) / (2 * sigma**2))
+        image += total * point / point.sum()
+    return image + np.random.default_rng(seed).normal(0.0, 5e-4, shape)
+
+
+def test_a_small_disk_in_a_large_frame_is_modelled():
+    """Io 50 pixels across in a 512 x 512 frame (0.75 % of the pixels)."""
+    image = _disk_image((512, 512), (250.0, 260.0), 25.0)
+    disk = disk_profile(image)
+    assert disk is not None and np.allclose(disk["centre"], (250.0, 260.0), atol=0.3)
+
+
+def test_a_spot_at_the_disk_centre_keeps_its_sum():
+    """The ring medians near the centre are taken without the spot's pixels."""
+    image = _disk_image((200, 200), (100.0, 100.0), 55.0, spots=[(100.0, 100.0, 0.2)])
+    found = find_disk_hotspots(image, psf_fwhm=2.0 * 2.3548)
+    assert found.sizes["hotspot"] == 1
+    assert float(found["radiance_sum"][0]) == pytest.approx(0.2, rel=0.1)
+
+
+def test_a_disk_cut_by_the_frame_edge_is_not_modelled():
+    """Its centroid is not its centre: no model (a profile about a wrong centre leaves false
+    spots); the image is searched as it is."""
+    image = _disk_image((128, 128), (64.0, 10.0), 55.0, spots=[(64.0, 40.0, 0.5)])
+    assert disk_profile(image) is None
+    assert disk_profile(image, centre=(64.0, 10.0)) is not None  # a known centre is used
+    found = find_disk_hotspots(image, psf_fwhm=2.0 * 2.3548)
+    assert np.isnan(found.attrs["disk_radius"]) and "edge" in found.attrs["disk_model"]
+
+
+def test_a_data_array_keeps_its_axes_coordinates_and_band():
+    image, truth = next(_frames(1))
+    image = image.assign_coords(line=image["line"] + 128).transpose("sample", "line")
+    found = find_disk_hotspots(image)
+    k = int(np.argmax(truth["radiance_sum"].values))
+    distance = np.hypot(
+        found["line"].values - (truth["line"].values[k] + 128),
+        found["sample"].values - truth["sample"].values[k],
+    )
+    assert distance.min() < 0.5
+    assert found.attrs["band"] == image.attrs["band"]

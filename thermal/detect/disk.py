@@ -13,6 +13,7 @@ form of the "radial" annulus background of :func:`thermal.detect.photometry.aper
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 from astropy.stats import mad_std
 from scipy import ndimage
 
@@ -20,7 +21,9 @@ __all__ = ["disk_profile", "find_disk_hotspots"]
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
-_CONTRAST = 20.0  # disk level (99th centile) over the noise below which there is no lit disk
+_CONTRAST = 20.0  # [sigma] above the sky: pixels on the lit disk
+_MIN_PIXELS = 100  # fewest pixels of a lit disk (and of an image to look for one in)
+_SPOT_WINDOW = 15  # [pixels] running median whose excess marks spots (PSF sigma up to ~3)
 _BIN_PIXELS = 60  # fewest pixels of a bin of the profile (its median is then good to ~4 %)
 _BIN_WIDTH = 0.5  # [pixels] width of the profile's bins where they hold enough pixels
 
@@ -34,54 +37,84 @@ def disk_profile(image, *, centre: tuple[float, float] | None = None) -> dict | 
         The image [any unit, e.g. Jy per pixel or W m-2 sr-1 um-1]; NaN for no data.
     centre : (float, float), optional
         Disk centre (line, sample) [pixels, 0-based]. By default the centroid of the largest
-        connected region above half the image's 99th centile.
+        connected region above half the lit disk's level (the 90th centile of the pixels
+        20 sigma above the sky).
 
     Returns
     -------
     dict or None
-        ``model`` (array like ``image``: the azimuthal median in rings about the centre,
-        interpolated; 0 beyond the last ring with data), ``centre`` (line, sample) [pixels],
+        ``model`` (array like ``image``: the azimuthal median in rings about the centre, the
+        pixels of spots left out, interpolated), ``centre`` (line, sample) [pixels],
         ``radius`` [pixels] (of a disk with the area of the region 10 sigma above the sky,
-        PSF blur included); None when the image shows
-        no disk 20 times brighter than its noise (a night-side frame).
+        PSF blur included) and ``sky`` (the 5th centile of the image); None when the image
+        shows no disk 20 times brighter than its noise (a night-side frame), or, without a
+        given ``centre``, when the lit disk touches the frame's edge (its centroid would not
+        be the disk's centre, and a profile about a wrong centre leaves false spots).
     """
     data = np.asarray(image, dtype=float)
     if data.ndim != 2:
         raise ValueError(f"image must be 2-D (lines, samples); got shape {data.shape}")
+    if centre is not None:
+        try:
+            centre = tuple(float(v) for v in centre)
+        except (TypeError, ValueError):
+            raise ValueError(f"centre must be (line, sample) [pixels]; got {centre!r}") from None
+        if len(centre) != 2 or not all(np.isfinite(centre)):
+            raise ValueError(f"centre must be (line, sample) [pixels]; got {centre!r}")
     finite = np.isfinite(data)
-    if finite.sum() < 100:
+    if finite.sum() < _MIN_PIXELS:
         return None
     values = data[finite]
     noise = float(mad_std(np.diff(values))) / np.sqrt(2.0)  # pixel-to-pixel: the disk cancels
-    level = float(np.percentile(values, 99))
-    if not (noise > 0 and level > _CONTRAST * noise):
+    sky = float(np.percentile(values, 5))
+    bright = values[values - sky > _CONTRAST * noise]
+    if not noise > 0 or bright.size < _MIN_PIXELS:
         return None
-    lit = finite & (data > 0.5 * level)
-    regions, count = ndimage.label(lit)
-    if count == 0:
-        return None
-    sizes = ndimage.sum_labels(lit, regions, np.arange(1, count + 1))
-    largest = regions == (1 + int(np.argmax(sizes)))
-    # the radius from where the disk stands 10 sigma above the sky (half the level would
-    # cut a limb-darkened disk short)
-    edge, edges_count = ndimage.label(finite & (data > 10.0 * noise))
-    sizes = ndimage.sum_labels(edge > 0, edge, np.arange(1, edges_count + 1))
-    radius = float(np.sqrt(sizes.max() / np.pi))
+    level = float(np.percentile(bright, 90)) - sky  # hot spots are a few per cent of it
+    largest = _largest_region(finite & (data - sky > 0.5 * level))
     if centre is None:
+        edge = np.zeros(data.shape, bool)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        if np.any(largest & edge):
+            return None
         centre = tuple(float(v) for v in ndimage.center_of_mass(largest))
-    elif len(centre) != 2 or not all(np.isfinite(centre)):
-        raise ValueError(f"centre must be (line, sample) [pixels]; got {centre!r}")
+    radius = float(np.sqrt(_largest_region(finite & (data - sky > 10.0 * noise)).sum() / np.pi))
     lines, samples = np.indices(data.shape, dtype=float)
     r = np.hypot(lines - centre[0], samples - centre[1])
     edges = _edges(float(r[finite].max()))
     ring = np.digitize(r, edges) - 1
-    index = np.arange(edges.size - 1)
-    count = ndimage.sum_labels(finite, np.where(finite, ring, -1), index)
-    median = np.asarray(ndimage.median(data, np.where(finite, ring, -1), index), dtype=float)
     middle = 0.5 * (edges[:-1] + edges[1:])
+    # the rings' medians without the spots' pixels (near the centre a ring is small and a spot
+    # would move its median): those standing 3 sigma above a running median, then above
+    # the first profile
+    filled = np.where(finite, data, sky)
+    local = ndimage.median_filter(filled, size=_SPOT_WINDOW, mode="nearest")
+    spots = ndimage.binary_dilation(filled - local > 3.0 * noise, iterations=2)
+    model = _ring_medians(data, finite & ~spots, ring, r, middle)
+    spots |= ndimage.binary_dilation(filled - model > 3.0 * noise, iterations=2)
+    model = _ring_medians(data, finite & ~spots, ring, r, middle, fallback=model)
+    return {"model": model, "centre": centre, "radius": radius, "sky": sky}
+
+
+def _largest_region(mask: np.ndarray) -> np.ndarray:
+    regions, count = ndimage.label(mask)
+    if count == 0:
+        return np.zeros(mask.shape, bool)
+    sizes = ndimage.sum_labels(mask, regions, np.arange(1, count + 1))
+    return regions == (1 + int(np.argmax(sizes)))
+
+
+def _ring_medians(data, use, ring, r, middle, fallback=None) -> np.ndarray:
+    """The median of the ``use`` pixels of each ring, interpolated in radius ``r``; where no
+    ring has pixels left, ``fallback``."""
+    index = np.arange(middle.size)
+    labels = np.where(use, ring, -1)
+    count = ndimage.sum_labels(use, labels, index)
+    median = np.asarray(ndimage.median(data, labels, index), dtype=float)
     ok = (count > 0) & np.isfinite(median)
-    model = np.interp(r, middle[ok], median[ok], right=0.0)
-    return {"model": model, "centre": centre, "radius": radius}
+    if not ok.any():
+        return fallback if fallback is not None else np.zeros(data.shape)
+    return np.interp(r, middle[ok], median[ok])
 
 
 def _edges(r_max: float) -> np.ndarray:
@@ -101,13 +134,14 @@ def find_disk_hotspots(image, *, nsigma: float = 5.0, psf_fwhm: float | None = N
     Parameters
     ----------
     image : array_like or xarray.DataArray, shape (lines, samples)
-        The image [e.g. Jy per pixel]; a DataArray's ``psf_fwhm`` attribute (as
+        The image [e.g. Jy per pixel]; a DataArray (dims ``line``, ``sample`` in either
+        order) keeps its coordinates, ``band`` and units, and its ``psf_fwhm`` attribute (as
         :func:`thermal.io.ao.read_ao_image` sets it) is used when ``psf_fwhm`` is not given.
     nsigma : float, optional
         Detection threshold [sigma], > 0.
     psf_fwhm : float, optional
-        The PSF's full width at half maximum [pixels] (default: the image's ``psf_fwhm``, or
-        a 1-pixel-sigma PSF when unknown).
+        The PSF's full width at half maximum [pixels], 0.71-117 (a Gaussian sigma of
+        0.3-50; default: the image's ``psf_fwhm``, or a 1-pixel-sigma PSF when unknown).
     **options
         Further :func:`thermal.detect.find_hotspots` options (``saturation``, ``box``, ...).
 
@@ -116,23 +150,35 @@ def find_disk_hotspots(image, *, nsigma: float = 5.0, psf_fwhm: float | None = N
     xarray.Dataset
         As :func:`thermal.detect.find_hotspots` (sums and backgrounds relative to the disk
         model), with attributes ``disk_centre_line``, ``disk_centre_sample`` and
-        ``disk_radius`` [pixels] (NaN when no lit disk is seen: the image is searched as it
-        is).
+        ``disk_radius`` [pixels] (NaN when no lit disk clear of the frame's edge is seen: the
+        image is then searched as it is) and ``disk_model`` (what was done).
     """
     from thermal.detect.find import find_hotspots
 
+    if "psf_sigma" in options:
+        raise ValueError("give the PSF as psf_fwhm [pixels], not psf_sigma")
     if psf_fwhm is None:
-        psf_fwhm = getattr(image, "attrs", {}).get("psf_fwhm")
+        given = getattr(image, "attrs", {}).get("psf_fwhm")
+        if isinstance(given, (int, float, np.number)) and np.isfinite(given) and given > 0:
+            psf_fwhm = float(given)
     psf_sigma = None
-    if psf_fwhm is not None and np.isfinite(psf_fwhm):
-        if not psf_fwhm > 0:
-            raise ValueError(f"psf_fwhm must be > 0 [pixels]; got {psf_fwhm!r}")
-        psf_sigma = float(psf_fwhm) / _FWHM_PER_SIGMA
-    data = np.asarray(image, dtype=float)
-    disk = disk_profile(data)
-    if disk is not None:
-        data = data - disk["model"]
-    found = find_hotspots(data, nsigma=nsigma, psf_sigma=psf_sigma, **options)
+    if psf_fwhm is not None:
+        try:
+            psf_sigma = float(psf_fwhm) / _FWHM_PER_SIGMA
+        except (TypeError, ValueError):
+            raise ValueError(f"psf_fwhm must be a number of pixels; got {psf_fwhm!r}") from None
+        if not 0.3 <= psf_sigma <= 50:
+            raise ValueError(f"psf_fwhm must be 0.71-117 pixels; got {psf_fwhm!r}")
+    if isinstance(image, xr.DataArray):
+        if set(image.dims) == {"line", "sample"}:
+            image = image.transpose("line", "sample")
+        disk = disk_profile(image.values)
+        searched = image if disk is None else image.copy(data=image.values - disk["model"])
+    else:
+        data = np.asarray(image, dtype=float)
+        disk = disk_profile(data)
+        searched = data if disk is None else data - disk["model"]
+    found = find_hotspots(searched, nsigma=nsigma, psf_sigma=psf_sigma, **options)
     centre = disk["centre"] if disk is not None else (np.nan, np.nan)
     found.attrs.update(
         disk_centre_line=float(centre[0]),
@@ -140,6 +186,6 @@ def find_disk_hotspots(image, *, nsigma: float = 5.0, psf_fwhm: float | None = N
         disk_radius=float(disk["radius"]) if disk is not None else np.nan,
         disk_model="azimuthal median profile about the lit disk's centre, removed before detection"
         if disk is not None
-        else "no lit disk seen",
+        else "none (no lit disk clear of the frame's edge seen)",
     )
     return found

@@ -17,20 +17,21 @@ The method (:func:`find_hotspots`):
    ``photutils.background.Background2D`` (``MADStdBackgroundRMS``, sources masked) so that a
    noisier lit disk gets its own level; a frame too small for that mesh uses one global
    value (:func:`astropy.stats.mad_std`).
-3. **Detection.** The residual is convolved with a Gaussian of 1 pixel sigma
-   (``photutils.segmentation.make_2dgaussian_kernel``; the matched filter of a point source
-   on a JIRAM-like PSF). Pixels above ``nsigma`` times the noise of the convolved image
-   (``sqrt(K**2 * sigma**2)`` plus the model error) in groups of at least ``npixels``
-   connected pixels are segmented (``photutils.segmentation.detect_sources``); touching
-   spots are split on the unsmoothed residual (``deblend_sources``, multi-thresholding and
-   watershed; a spot must show its own peak, so a faint companion within about 3 PSF
-   sigma of a bright one can stay merged).
+3. **Detection.** The residual is convolved with a Gaussian of the expected PSF's sigma
+   (``psf_sigma``, 1 pixel by default: JIRAM-like; ``make_2dgaussian_kernel``, the matched
+   filter of a point source; the windows and the annulus below scale with it). Pixels above
+   ``nsigma`` times the noise of the convolved image (``sqrt(K**2 * sigma**2)`` plus the model
+   error) in groups of at least ``npixels`` connected pixels are segmented
+   (``photutils.segmentation.detect_sources``); touching spots are split on the unsmoothed
+   residual (``deblend_sources``, multi-thresholding and watershed; a spot must show its own
+   peak, so a faint companion within about 3 PSF sigma of a bright one can stay merged).
 4. **Measurement.** Each segment is grown by ``grow`` pixels
    (:func:`skimage.segmentation.expand_labels`, without merging neighbours) to take in the
    PSF's wings, the rim kept within 4 PSF sigma of the spot's peak. Its background is a
-   surface fitted to a 5-pixel annulus around it (other spots excluded, 3-sigma clipped): a
-   plane, or a quadratic where the running-median background curves enough to matter (a
-   sunlit disk, where the ring a masked median sees around a spot sits low). The sum, peak
+   surface fitted to a 5-pixel annulus (for a 1-pixel PSF sigma) around it (other spots
+   excluded, 3-sigma clipped): a plane, or a quadratic where the running-median background
+   curves enough to matter (a sunlit disk, where the ring a masked median sees around a spot
+   sits low). The sum, peak
    and uncertainty follow from it: pixel noise, the fitted surface's covariance, and near
    the limb the detection's model error. A deblended piece under 3 sigma that touches
    another spot is merged into it. Blends deblending cannot split (3 PSF sigma apart, the
@@ -358,16 +359,17 @@ def find_hotspots(
         Split touching spots (``photutils.segmentation.deblend_sources``).
     grow : int, optional
         Pixels [>= 0] by which each detected segment is grown to collect the wings of the
-        point spread function before it is measured (default twice ``psf_sigma``: 2 keeps
-        > 99 % of a 1-pixel-sigma Gaussian spot detected at SNR 10); the rim is kept only
+        point spread function before it is measured (default ``round(2 max(psf_sigma, 1))``:
+        2 keeps > 99 % of a 1-pixel-sigma Gaussian spot detected at SNR 10); the rim is kept only
         within 4 PSF sigma + 0.5 pixel of the spot's peak (the PSF sigma measured on the
         frame's bright spots), where it would otherwise only add noise around bright spots.
     psf_sigma : float, optional
-        The expected point spread function's Gaussian sigma [pixels], > 0 (default 1, the
+        The expected point spread function's Gaussian sigma [pixels], 0.3-50 (default 1, the
         JIRAM imager's; an adaptive-optics image's is its FWHM / 2.355, a few pixels). It
-        sets the detection kernel, the defaults of ``box`` and ``grow``, the width of the
-        annulus a spot's background is fitted to, and the PSF of the two-PSF fit that splits
-        blends where the frame has no bright isolated spot to measure it on.
+        sets the detection kernel, the defaults of ``box`` and ``grow`` and the width of the
+        annulus a spot's background is fitted to (none of them below their 1-pixel values),
+        and, where the frame has no bright isolated spot to measure the PSF on, the window
+        of the centroids and the PSF of the two-PSF fit that splits blends.
 
     Returns
     -------
@@ -402,11 +404,12 @@ def find_hotspots(
     given) being the robust scatter of the residuals mapped with
     ``photutils.background.Background2D``, plus a model error where the background curves
     (the limb); ``photutils.segmentation`` (``detect_sources``, ``deblend_sources``,
-    ``SourceCatalog``) segments the residual convolved with a 1-pixel-sigma Gaussian. Each
+    ``SourceCatalog``) segments the residual convolved with a Gaussian of ``psf_sigma``. Each
     spot is then measured against a plane or quadratic background fitted to an annulus
     around it (module docstring, :mod:`thermal.detect.find`). Sensitivity drops within a
-    few pixels of a bright limb. Touching spots are split when each shows its own peak
-    (about 3 PSF sigma apart for a companion half as bright). An all-NaN frame or a frame
+    few pixels of a bright limb. Touching spots are split when each shows its own peak, and
+    an isolated spot that two PSFs fit (one peak: 3 PSF sigma apart, a companion half as
+    bright) by a two-PSF fit. An all-NaN frame or a frame
     without spots gives a Dataset with ``hotspot`` of size 0 and every variable present.
 
     References
@@ -417,10 +420,10 @@ def find_hotspots(
     data, line_coord, sample_coord, band_name = _as_image(image, band)
     expected = KERNEL_SIGMA if psf_sigma is None else psf_sigma
     if isinstance(expected, bool) or not isinstance(expected, (int, float, np.number)):
-        raise ValueError(f"psf_sigma must be a number of pixels in (0, 50]; got {psf_sigma!r}")
+        raise ValueError(f"psf_sigma must be a number of pixels in [0.3, 50]; got {psf_sigma!r}")
     expected = float(expected)
-    if not 0 < expected <= 50:
-        raise ValueError(f"psf_sigma must be a number of pixels in (0, 50]; got {psf_sigma!r}")
+    if not 0.3 <= expected <= 50:  # a narrower kernel cannot light ``npixels`` pixels
+        raise ValueError(f"psf_sigma must be a number of pixels in [0.3, 50]; got {psf_sigma!r}")
     scale = max(expected / KERNEL_SIGMA, 1.0)
     if box is None:
         box = 2 * round(DEFAULT_BOX * scale / 2) + 1  # odd, 9 for a 1-pixel PSF sigma
@@ -443,7 +446,8 @@ def find_hotspots(
             + (" and deblend_sources" if deblend else "")
             + f"; segments grown by {grow} px (skimage expand_labels); sums over each "
             f"segment against a plane or quadratic background fitted to a {ring}-px annulus; "
-            f"SourceCatalog windowed centroids. {_REFERENCE}"
+            "; isolated blends split by a two-PSF fit; positions iterated PSF-windowed "
+            f"centroids on the locally background-subtracted pixels. {_REFERENCE}"
         ),
         "nsigma": nsigma,
         "npixels": npixels,
@@ -550,9 +554,9 @@ def find_hotspots(
             index = np.unique(labels[labels > 0])
             photometry = _local_photometry(data, finite, labels, index, *measure[4:])
     fitted = {}
+    # without bright isolated spots to measure it, the PSF the detection kernel assumes
+    blend_sigma = psf_sigma if np.isfinite(psf_sigma) else expected
     if deblend:
-        # without bright isolated spots to measure it, the PSF the detection kernel assumes
-        blend_sigma = psf_sigma if np.isfinite(psf_sigma) else expected
         labels, fitted = _split_blends(
             labels, index, photometry[4], good_sigma, data, saturation, blend_sigma, nsigma
         )
@@ -582,7 +586,7 @@ def find_hotspots(
     if bad.any():
         x[bad] = np.asarray(catalog.max_value_xindex, dtype=float)[bad]
         y[bad] = np.asarray(catalog.max_value_yindex, dtype=float)[bad]
-    x, y = _windowed_centroids(pieces, x, y, psf_sigma)
+    x, y = _windowed_centroids(pieces, x, y, blend_sigma)
     for k, label in enumerate(index.tolist()):
         if label in fitted:  # a blend split by the two-PSF fit: its positions
             x[k], y[k] = fitted[label]
@@ -774,25 +778,39 @@ def _fit_psfs(ys, xs, values, weights, start, scale):
     return fit.x, float(np.sum(fit.fun**2))
 
 
+def _touches_another(labels, ys, xs, label) -> bool:
+    """Whether a pixel of spot ``label`` (at ``ys``, ``xs``) has a 4-neighbour in another."""
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + dy, xs + dx
+        ok = (ny >= 0) & (ny < labels.shape[0]) & (nx >= 0) & (nx < labels.shape[1])
+        neighbours = labels[ny[ok], nx[ok]]
+        if np.any((neighbours > 0) & (neighbours != label)):
+            return True
+    return False
+
+
 def _split_blends(labels, index, pieces, sigma, data, saturation, psf_sigma, nsigma):
     """Split spots that are two PSFs closer than deblending can tell apart.
 
-    Each unsaturated spot with at least ``2 nsigma`` is fitted with one pixel-integrated
-    Gaussian PSF of the frame's ``psf_sigma`` (position and sum free, on its pixels less the
-    local background surface), then with two, the second started at the largest residual.
-    Two are kept when the second is ``nsigma`` significant (chi-square lower by
-    ``nsigma**2``), the two-PSF chi-square is what noise gives (within 3 sigma of its
-    degrees of freedom, so a PSF that is not Gaussian does not split a bright spot), both
-    sums are positive, the centres at least a pixel apart and inside the spot. Pixels go to
-    the PSF that puts more radiance on them. Two PSFs 3 sigma apart, the second half as
-    bright, show one peak (deblending by peaks cannot split them; a fit can). Returns the
-    labels and {label: fitted (x, y)} of the split spots' two pieces."""
+    Each unsaturated spot with at least ``2 nsigma`` that touches no other spot (a piece deblending
+    split off holds its neighbour's core in its pixels) is fitted with one pixel-integrated
+    Gaussian PSF of the frame's ``psf_sigma`` (position and sum free, on its pixels less the local
+    background surface), then with two, the second started at the largest residual. Two are kept
+    when the second is ``nsigma`` significant (chi-square lower by ``nsigma**2``), the two-PSF chi-
+    square is what noise gives (within 3 sigma of its degrees of freedom, so a PSF that is not
+    Gaussian does not split a bright spot), both sums are positive, the centres at least a pixel
+    apart and inside the spot's bounding box. Pixels go to the PSF that puts more radiance on them.
+    Two PSFs 3 sigma apart, the second half as bright, show one peak (deblending by peaks cannot
+    split them; a fit can). Returns the labels and {label: fitted (x, y)} of the split spots' two
+    pieces."""
     fitted = {}
     scale = np.sqrt(2.0) * psf_sigma
     new_label = int(labels.max()) + 1
     labels = labels.copy()
     for k, label in enumerate(index.tolist()):
         ys, xs, values = pieces[k]
+        if _touches_another(labels, ys, xs, label):
+            continue  # a piece deblending split off: its pixels hold a neighbour's core
         dof = values.size - 6
         if dof < 4:
             continue
@@ -808,7 +826,8 @@ def _split_blends(labels, index, pieces, sigma, data, saturation, psf_sigma, nsi
         one, chi1 = _fit_psfs(ys, xs, values, weights, (x0, y0, total), scale)
         rest = values - one[2] * _psf(ys, xs, one[0], one[1], scale)
         j = int(np.argmax(rest))
-        start = (one[0], one[1], 0.8 * one[2], xs[j], ys[j], max(float(rest[j]), 0.0) * 6.0)
+        second = max(float(rest[j]), 0.0) * 2.0 * np.pi * psf_sigma**2  # sum under that peak
+        start = (one[0], one[1], 0.8 * one[2], xs[j], ys[j], second)
         two, chi2 = _fit_psfs(ys, xs, values, weights, start, scale)
         if not (chi1 - chi2 >= nsigma**2 and chi2 <= dof + 3.0 * np.sqrt(2.0 * dof)):
             continue
