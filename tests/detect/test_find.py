@@ -262,3 +262,16 @@ def test_jiram_frame_halves(tmp_path):
         match, extra = _match(found, mine)
         assert np.all(match >= 0) and extra == 0
         assert np.all((found.line >= lines.start) & (found.line < lines.stop))
+
+
+def test_spots_on_the_frame_edge_and_corner():
+    """The running median mirrors the frame at its edges (padding by the nearest pixel
+    repeated a corner spot's core through the window and took it for background), and a
+    one-PSF fit places spots part of whose PSF lies off the frame (a centroid of what is
+    left is pulled inwards), even beyond the last pixel centre."""
+    spots = [(0.2, 0.3, 0.02), (1.0, 120.0, 0.02), (0.0, 60.0, 0.02), (63.6, 127.0, 0.02)]
+    image, truth = synthetic_frame((64, 128), spots=spots, disk="dark", seed=5)
+    found = find_hotspots(image)
+    match, extra = _match(found, truth, tolerance=0.5)
+    assert np.all(match >= 0) and extra == 0
+    assert float(found["line"].max()) > 63.0  # beyond the last pixel centre

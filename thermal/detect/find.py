@@ -250,7 +250,7 @@ def _masked_median(values, invalid, size, plain=None):
     count = ndimage.uniform_filter((~invalid).astype(float), size=size, mode="constant")
     count = np.rint(count * (size[0] * size[1]))
     if plain is None:
-        plain = ndimage.median_filter(values, size=size, mode="nearest")
+        plain = ndimage.median_filter(values, size=size, mode="mirror")
     if not invalid.any():
         return plain, count
     reach = (size[0] // 2 + 1, size[1] // 2 + 1)
@@ -271,8 +271,8 @@ def _masked_median(values, invalid, size, plain=None):
             slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer, strict=True)
         )
         cut, bad = values[outer], invalid[outer]
-        upper = ndimage.median_filter(np.where(bad, huge, cut), size=size, mode="nearest")
-        lower = ndimage.median_filter(np.where(bad, -huge, cut), size=size, mode="nearest")
+        upper = ndimage.median_filter(np.where(bad, huge, cut), size=size, mode="mirror")
+        lower = ndimage.median_filter(np.where(bad, -huge, cut), size=size, mode="mirror")
         here = near[box]
         median[box] = np.where(here, 0.5 * (upper + lower)[inner], median[box])
         unsure = (np.abs(upper) >= 0.5 * huge) | (np.abs(lower) >= 0.5 * huge)
@@ -295,7 +295,7 @@ def _background(data, finite, box, sources=None, plain=None):
     invalid = ~finite if sources is None else (~finite | sources)
     size = (min(box, data.shape[0]), min(box, data.shape[1]))
     if plain is None:
-        plain = ndimage.median_filter(filled, size=size, mode="nearest")
+        plain = ndimage.median_filter(filled, size=size, mode="mirror")
     background, count = _masked_median(filled, invalid, size, plain)
     curvature = np.abs(ndimage.gaussian_laplace(background, 1.0, mode="nearest"))
     # the error of a running median on a curved background grows with the window's area
@@ -587,6 +587,7 @@ def find_hotspots(
         x[bad] = np.asarray(catalog.max_value_xindex, dtype=float)[bad]
         y[bad] = np.asarray(catalog.max_value_yindex, dtype=float)[bad]
     x, y = _windowed_centroids(pieces, x, y, blend_sigma)
+    x, y = _edge_positions(pieces, x, y, good_sigma, data.shape, blend_sigma)
     for k, label in enumerate(index.tolist()):
         if label in fitted:  # a blend split by the two-PSF fit: its positions
             x[k], y[k] = fitted[label]
@@ -594,8 +595,8 @@ def find_hotspots(
     saturated = raw_max >= saturation if saturation is not None else np.zeros(index.size, bool)
     order = np.argsort(-flux, kind="stable")
     columns = {
-        "line": np.interp(y, np.arange(line_coord.size), line_coord)[order],
-        "sample": np.interp(x, np.arange(sample_coord.size), sample_coord)[order],
+        "line": _to_coordinate(y, line_coord)[order],
+        "sample": _to_coordinate(x, sample_coord)[order],
         "npix": npix[order],
         "peak_radiance": peak[order],
         "radiance_sum": flux[order],
@@ -776,6 +777,39 @@ def _fit_psfs(ys, xs, values, weights, start, scale):
         residuals, np.asarray(start, dtype=float), jac=jacobian, method="lm", max_nfev=200
     )
     return fit.x, float(np.sum(fit.fun**2))
+
+
+def _to_coordinate(index, coordinate):
+    """Fractional array indices in the image's coordinate (e.g. lines 128-255 of the M half):
+    affine for an evenly spaced coordinate (a spot on the edge may be centred beyond the last
+    pixel centre), interpolated otherwise."""
+    coordinate = np.asarray(coordinate, dtype=float)
+    if coordinate.size < 2:
+        return index + (coordinate[0] if coordinate.size else 0.0)
+    step = np.diff(coordinate)
+    if np.allclose(step, step[0]):
+        return coordinate[0] + index * step[0]
+    return np.interp(index, np.arange(coordinate.size), coordinate)
+
+
+def _edge_positions(pieces, x, y, sigma, shape, psf_sigma):
+    """Positions of the spots on the frame's edge from a one-PSF fit: part of their PSF lies
+    off the frame, which pulls a centroid of what is left inwards (by up to a pixel at
+    1-pixel PSF sigma); the fit models the pixels seen. Kept where the fit stays within a
+    pixel of the spot's pixels."""
+    x, y = x.copy(), y.copy()
+    scale = np.sqrt(2.0) * psf_sigma
+    for k, (ys, xs, values) in enumerate(pieces):
+        on_edge = ys.min() == 0 or xs.min() == 0
+        on_edge |= ys.max() == shape[0] - 1 or xs.max() == shape[1] - 1
+        if not on_edge or values.size < 4 or not (np.isfinite(x[k]) and np.isfinite(y[k])):
+            continue
+        weights = 1.0 / np.maximum(sigma[ys, xs], np.finfo(float).tiny)
+        (fx, fy, total), _ = _fit_psfs(ys, xs, values, weights, (x[k], y[k], values.sum()), scale)
+        near = xs.min() - 1 <= fx <= xs.max() + 1 and ys.min() - 1 <= fy <= ys.max() + 1
+        if total > 0 and near:
+            x[k], y[k] = fx, fy
+    return x, y
 
 
 def _touches_another(labels, ys, xs, label) -> bool:
