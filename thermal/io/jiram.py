@@ -509,8 +509,10 @@ def _label_text(path) -> str:
 def _label(path):
     try:
         with warnings.catch_warnings():
-            # pvl 1.3 warns about its own deprecated Units class at import
+            # pvl 1.3 warns about its own deprecated Units class at import, and that the
+            # optional multidict package is absent (which says nothing about the label)
             warnings.simplefilter("ignore", PendingDeprecationWarning)
+            warnings.filterwarnings("ignore", "The multidict library is not present")
             import pvl
     except ImportError as error:  # pragma: no cover - pvl is in the io extra
         raise InputError(path, "reading PDS3 labels needs pvl (pip install thermal[io])") from (
@@ -522,7 +524,7 @@ def _label(path):
         with limits.deadline(seconds, path, "parsing the PDS3 label"), warnings.catch_warnings():
             # pvl's note that the optional multidict package is absent says nothing about
             # the label
-            warnings.filterwarnings("ignore", "The multidict library is not present", UserWarning)
+            warnings.filterwarnings("ignore", "The multidict library is not present")
             label = pvl.loads(text)
     except InputError:
         raise
