@@ -468,14 +468,7 @@ def find_hotspots(
     }
     if not finite.any():
         attrs.update(noise=np.nan, noise_method="no valid pixels")
-        return _dataset(
-            _empty_columns(),
-            np.zeros(data.shape, np.int32),
-            line_coord,
-            sample_coord,
-            band_name,
-            attrs,
-        )
+        return _dataset(_empty_columns(), None, line_coord, sample_coord, band_name, attrs)
 
     kernel_size = 2 * int(np.ceil(2.0 * expected)) + 1  # 5 for a 1-pixel sigma
     fwhm = 2.0 * np.sqrt(2.0 * np.log(2.0)) * expected
@@ -507,14 +500,7 @@ def find_hotspots(
         warnings.simplefilter("ignore", NoDetectionsWarning)
         segm = detect_sources(convolved, threshold, npixels, mask=~finite)
     if segm is None:
-        return _dataset(
-            _empty_columns(),
-            np.zeros(data.shape, np.int32),
-            line_coord,
-            sample_coord,
-            band_name,
-            attrs,
-        )
+        return _dataset(_empty_columns(), None, line_coord, sample_coord, band_name, attrs)
     detected = segm
     if deblend:
         segm = _deblend(residual0, detected, 0.0)
@@ -532,14 +518,7 @@ def find_hotspots(
     labels[~finite] = 0
     present = np.unique(labels[labels > 0])
     if present.size == 0:
-        return _dataset(
-            _empty_columns(),
-            np.zeros(data.shape, np.int32),
-            line_coord,
-            sample_coord,
-            band_name,
-            attrs,
-        )
+        return _dataset(_empty_columns(), None, line_coord, sample_coord, band_name, attrs)
     index = np.unique(labels[labels > 0])
     curvature = np.abs(ndimage.gaussian_laplace(background, 2.0, mode="nearest"))
     # for the sums, the structure less the level the background's own noise gives it (most
@@ -1026,7 +1005,10 @@ _VARIABLES = {
 
 
 def _dataset(columns, segment, line_coord, sample_coord, band_name, attrs) -> xr.Dataset:
+    """The hot-spot Dataset; ``segment`` None for no spots (an all-zero label image)."""
     n = columns["line"].size
+    if segment is None:
+        segment = np.zeros((line_coord.size, sample_coord.size), np.int32)
     variables = {
         name: ("hotspot", np.asarray(columns[name]), {"units": u, "long_name": ln})
         for name, (u, ln) in _VARIABLES.items()
