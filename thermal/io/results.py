@@ -256,6 +256,25 @@ def _temporary(path: str, suffix: str) -> tuple[str, str]:
     return folder, temporary
 
 
+@contextlib.contextmanager
+def _replacing(path: str, suffix: str):
+    """Yield a temporary file name beside ``path`` for the caller to write; then, with Ctrl-C
+    and SIGTERM held, flush it, rename it over ``path`` and flush the folder. On any failure
+    (an interrupt included) the temporary is removed and ``path`` is left as it was."""
+    folder, temporary = _temporary(path, suffix)
+    try:
+        yield temporary
+        with signals_deferred():
+            os.chmod(temporary, 0o644)
+            _fsync(temporary)
+            os.replace(temporary, path)
+            _fsync(folder)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
 def write_text_atomically(path, text: str) -> str:
     """Write ``text`` (UTF-8) to ``path`` as :func:`write_results` writes netCDF: to a temporary
     file in the same folder, flushed, renamed over ``path`` and the folder flushed, with
@@ -274,19 +293,9 @@ def write_text_atomically(path, text: str) -> str:
         The path written.
     """
     path = os.fspath(path)
-    folder, temporary = _temporary(path, os.path.splitext(path)[1] or ".txt")
-    try:
+    with _replacing(path, os.path.splitext(path)[1] or ".txt") as temporary:
         with open(temporary, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-        with signals_deferred():
-            os.chmod(temporary, 0o644)
-            _fsync(temporary)
-            os.replace(temporary, path)
-            _fsync(folder)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
     return path
 
 
@@ -342,16 +351,6 @@ def write_results(
     path = os.fspath(path)
     ds = _prepare(dataset, history=history, source=source, title=title, summary=summary)
     encoding = _encoding(ds, compress)
-    folder, temporary = _temporary(path, ".nc")
-    try:
-        with _local_locks(ds), signals_deferred():
-            ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
-            os.chmod(temporary, 0o644)
-            _fsync(temporary)
-            os.replace(temporary, path)
-            _fsync(folder)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with _replacing(path, ".nc") as temporary, _local_locks(ds), signals_deferred():
+        ds.to_netcdf(temporary, format="NETCDF4", engine="netcdf4", encoding=encoding)
     return path
