@@ -867,10 +867,10 @@ def _detect_ao(path: str, options: dict):
         timeout=options.get("timeout", 60.0),
         max_memory=options.get("max_memory"),
     )
-    fwhm = image.attrs.get("psf_fwhm")
-    fwhm = float(fwhm) if fwhm is not None and np.isfinite(fwhm) and fwhm > 0 else None
     # on the numbers (Jy per pixel: no radiance, so no brightness temperature)
-    found = find_disk_hotspots(image.values, nsigma=options.get("nsigma", 5.0), psf_fwhm=fwhm)
+    found = find_disk_hotspots(
+        image.values, nsigma=options.get("nsigma", 5.0), psf_fwhm=image.attrs.get("psf_fwhm")
+    )
     centre = (found.attrs["disk_centre_line"], found.attrs["disk_centre_sample"])
     reference = centre if np.all(np.isfinite(centre)) else None  # matches bands by the disk
     photometry = aperture_photometry(image, found, reference=reference)
