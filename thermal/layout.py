@@ -11,6 +11,7 @@ strings in ``original_units`` attributes) and rejects what cannot be fitted with
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -329,13 +330,43 @@ def check_store(store) -> frozenset:
     return store
 
 
-def build_result(variables, outputs, *, coords, attrs) -> xr.Dataset:
+def build_result(variables, outputs, *, coords, attrs, components=0, params=()) -> xr.Dataset:
     """The result Dataset from ``variables`` (name -> (dims, values), numpy or dask) and the
-    :class:`Output` rows that give each one's attributes, in that order."""
+    :class:`Output` rows that give each one's attributes, in that order.
+
+    ``coords`` (name -> coordinate DataArray) are the observation's coordinates kept in the
+    result (none on the spectral dim); ``components`` > 0 adds the ``component`` coordinate
+    and ``params`` the ``param`` and ``param_j`` coordinates (parameter names). Their indexes
+    are made once per model shape and reused (an index built per call was a third of a small
+    fit's cost).
+    """
     data = {}
     for out in outputs:
         if out.name not in variables:
             continue
         dims, values = variables[out.name]
         data[out.name] = xr.Variable(dims, values, dict(out.attrs))
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    model = _model_coordinates(int(components), tuple(params))
+    kept = {name: c.variable for name, c in coords.items()}
+    indexes = {}
+    for c in coords.values():
+        indexes.update({k: i for k, i in c.xindexes.items() if k in kept})
+    own = {name: v.copy(deep=False) for name, v in model.variables.items()}  # own attrs
+    merged = xr.Coordinates({**kept, **own}, indexes={**indexes, **model.xindexes})
+    return xr.Dataset(data, coords=merged, attrs=attrs)
+
+
+@functools.lru_cache(maxsize=32)
+def _model_coordinates(components: int, params: tuple) -> xr.Coordinates:
+    coords = {}
+    if components:
+        coords["component"] = (
+            "component", np.arange(components),
+            {"long_name": "component index, hottest first when exchangeable", "units": "1"},
+        )  # fmt: skip
+    if params:
+        coords["param"] = ("param", list(params), {"long_name": "fitted parameter"})
+        coords["param_j"] = (
+            "param_j", list(params), {"long_name": "fitted parameter (second covariance index)"}
+        )  # fmt: skip
+    return xr.Coordinates(coords)
