@@ -4,8 +4,8 @@ pipeline (Background2D + detect_sources + SourceCatalog) on the same synthetic J
 Each frame is a 128 x 432 half (lit disk with limb, or dark night side) of a 256-line JIRAM
 imager frame, with 8 spots of SNR 10-300 (thermal.detect.synthetic_frame). Goal: <= 1 s per
 256-line frame (two halves). Also printed: completeness for SNR >= 10, false positives per
-frame at nsigma 5, median centroid error [px], the fraction of centroids within 0.3 px and median |radiance_sum| error of the spots with
-SNR >= 50 (found by both).
+frame at nsigma 5, median centroid error [px], the fraction of centroids within 0.3 px and
+median |radiance_sum| error of the spots with SNR >= 50 (found by both).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from thermal import simulate
-from thermal.cli import _input_files, _normalise_inputs
+from thermal.batch import normalise_inputs
 from thermal.io import InputError, detect_format, formats, open_observation, register_format
 from thermal.io.jiram import find_label, input_files, label_for
 from thermal.layout import finalise
@@ -322,8 +322,8 @@ def test_label_and_data_pairing(tmp_path, product, label_ext, data_ext):
     assert label_for(new_data) == new_label and label_for(new_label) == new_label
     assert input_files(new_label) == [new_label, new_data]
     assert input_files(new_data) == [new_label, new_data]
-    assert _input_files(new_label) == [new_label, new_data]
-    assert _normalise_inputs([new_data, new_label]) == [new_label]
+    assert input_files(new_label) == [new_label, new_data]
+    assert normalise_inputs([new_data, new_label]) == [new_label]
     assert detect_format(new_data) == "jiram"
     reference = open_observation(label)
     for path in (new_data, new_label):
@@ -335,7 +335,7 @@ def test_pairing_without_a_label_and_with_a_pointer_to_another_name(tmp_path):
     alone = tmp_path / "alone.DAT"
     shutil.copy(data, alone)
     assert find_label(alone) is None and input_files(alone) == [str(alone)]
-    assert _normalise_inputs([str(alone)]) == [str(alone)]
+    assert normalise_inputs([str(alone)]) == [str(alone)]
     with pytest.raises(InputError, match=r"alone\.DAT: PDS data file without a label"):
         label_for(alone)
     with pytest.raises(InputError, match="PDS data file without a label"):

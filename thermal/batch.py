@@ -1,0 +1,714 @@
+"""Batches of observation files: every input fitted (``thermal fit``) or searched for hot spots
+(``thermal detect``) into its own result file, the way the command line runs them.
+
+What makes a batch safe to run over an archive lives here, apart from argument parsing and
+printing (:mod:`thermal.cli`):
+
+* **One input, one row.** :func:`fit_file` and :func:`detect_file` never raise: a failure is
+  the row's ``error`` (one line naming the file), the other inputs go on.
+* **Resuming.** A result records the identity of its input (:func:`input_identity`: names,
+  sizes, times and the first and last MiB of its files) and the options that change it; a
+  re-run skips inputs whose result is complete and current.
+* **Concurrent runs.** An advisory lock per output (:func:`_claim`) makes a second run on the
+  same machine wait and then find the result done; temporaries of dead runs are removed, those
+  of live runs left alone; results are written atomically (:func:`thermal.io.write_results`).
+* **Scale.** :func:`run_serial` in this process, :func:`run_dask` one task per input on a
+  local or given dask.distributed cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+import traceback
+import warnings
+
+RESULT_SUFFIX = ".fit.nc"
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported in one line, exit code 2."""
+
+
+_IDENTITY_BYTES = 1 << 20
+
+
+def input_identity(path: str) -> str:
+    """The identity of an input for resuming: SHA-256 over each of its files' (label and data)
+    name, size and modification time and its first and last MiB; "" if they cannot be read.
+    Bounded: a huge (or sparse) file costs two MiB of reading, not a full checksum."""
+    digest = hashlib.sha256()
+    try:
+        from thermal.io.jiram import input_files
+
+        for name in input_files(path):
+            if not os.path.isfile(name):
+                return ""
+            info = os.stat(name)
+            digest.update(f"{os.path.basename(name)} {info.st_size} {info.st_mtime_ns}".encode())
+            with open(name, "rb") as handle:
+                digest.update(handle.read(_IDENTITY_BYTES))
+                if info.st_size > 2 * _IDENTITY_BYTES:
+                    handle.seek(-_IDENTITY_BYTES, os.SEEK_END)
+                    digest.update(handle.read(_IDENTITY_BYTES))
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def normalise_inputs(paths: list[str]) -> list[str]:
+    """Replace JIRAM data files by their labels (when beside them) and drop duplicates."""
+    from thermal.io.jiram import find_label
+
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        if os.path.isfile(path):
+            path = find_label(path) or path
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def _output_name(path: str, suffix: str = RESULT_SUFFIX) -> str:
+    base = os.path.basename(os.path.normpath(path))
+    stem = (
+        os.path.splitext(base)[0]
+        if base.lower().endswith(
+            (".nc", ".nc4", ".csv", ".txt", ".lbl", ".fits", ".mrt", ".cdf", ".tsv")
+        )
+        else base
+    )
+    return stem + suffix
+
+
+def plan_outputs(
+    inputs: list[str], output: str | None, suffix: str = RESULT_SUFFIX, single: bool = True
+) -> list[tuple[str, str]]:
+    """Pair every input with its result file; raise UsageError for impossible requests."""
+    if single and output is not None and output.endswith(".nc") and not os.path.isdir(output):
+        if len(inputs) != 1:
+            raise UsageError(
+                f"-o {output}: a single output file needs a single input ({len(inputs)} given);"
+                " give a directory for many inputs"
+            )
+        return [(inputs[0], output)]
+    if output is not None and os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"-o {output}: exists and is not a directory")
+    folder = output if output is not None else "."
+    pairs = [(path, os.path.join(folder, _output_name(path, suffix))) for path in inputs]
+    targets: dict[str, str] = {}
+    for path, target in pairs:
+        key = os.path.abspath(target)
+        if key in targets:
+            raise UsageError(
+                f"{path} and {targets[key]} would both be written to {target}; "
+                "fit them into different directories"
+            )
+        targets[key] = path
+    return pairs
+
+
+def prepare_directory(folder: str) -> str | None:
+    """Create ``folder`` and check it is writable; return a problem or None."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".thermal-write-test-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.remove(probe)
+    except OSError as error:
+        return f"output directory is not writable: {error.strerror or error}"
+    return None
+
+
+def _already_done(
+    output: str,
+    checksum: str,
+    model: str,
+    intervals: str,
+    store: str,
+    temperature_range: str,
+    reader: str = "",
+) -> bool:
+    """True when ``output`` is a complete result of this input (same checksum), model, kind
+    of intervals and stored extras."""
+    attrs = _result_attrs(output) if checksum else None
+    if attrs is None:
+        return False
+    return (
+        attrs.get("thermal_input_identity") == checksum
+        and attrs.get("thermal_model") == model
+        and attrs.get("thermal_intervals", "linear") == intervals
+        and attrs.get("thermal_store", "") == store
+        and attrs.get("thermal_temperature_range", "") == temperature_range
+        and attrs.get("thermal_reader_options", "") == reader
+    )
+
+
+def _remove_stale_temporaries(output: str) -> None:
+    """Remove temporaries of ``output`` left by runs that died (their process is gone); those
+    of live runs, this one's included, are theirs to finish."""
+    from thermal.io.results import TEMPORARY_PREFIX, temporary_owner
+
+    folder = os.path.dirname(os.path.abspath(output))
+    prefix = TEMPORARY_PREFIX + os.path.basename(output) + "."
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not name.startswith(prefix):
+                continue
+            owner = temporary_owner(name)
+            if owner is not None and _alive(owner):
+                continue
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _claim(output: str):
+    """An advisory lock on ``output`` for the time of its fit: a concurrent run on this machine
+    waits for it, then finds the output done (lock files live in the temporary folder)."""
+    import fcntl
+    import tempfile
+
+    key = hashlib.sha256(os.path.abspath(output).encode()).hexdigest()[:32]
+    folder = os.path.join(tempfile.gettempdir(), "thermal-locks")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, key + ".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def summarise_result(result) -> dict:
+    from thermal.summary import summarise
+
+    return summarise(result)
+
+
+def fit_file(path: str, output: str, model: str, options: dict) -> dict:
+    """Read, fit and write one input; never raises (errors are returned in the summary).
+
+    Runs in the main process or in a dask worker (one task per input file).
+    """
+
+    started = time.perf_counter()
+    row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
+    try:
+        if os.path.realpath(path) == os.path.realpath(output):
+            raise ValueError(f"{path}: output path is the input file; choose another -o")
+        with _claim(output):
+            _fit_claimed(path, output, model, options, row)
+    except Exception as error:
+        _record_error(row, path, error, options.get("debug"))
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -> None:
+    """The body of :func:`fit_file` while it holds the claim on ``output``."""
+    from thermal import __version__
+
+    checksum = input_identity(path)
+    intervals = options.get("intervals", "linear")
+    store = options.get("store", "")
+    bounds = options.get("temperature_range")
+    bounds_text = "" if bounds is None else f"{bounds[0]:g} {bounds[1]:g}"
+    reader_text = "; ".join(f"{k}={v}" for k, v in sorted((options.get("reader") or {}).items()))
+    if options.get("max_emission_angle", 80.0) != 80.0:
+        bounds_text += f" limb {options['max_emission_angle']:g}"
+    if not options.get("overwrite") and _already_done(
+        output, checksum, model, intervals, store, bounds_text, reader_text
+    ):
+        row["skipped"] = True
+        row.update(_summary_from_file(output))
+        return
+    spots_output = _hotspots_output(output)
+    routed = {
+        "timeout": options.get("timeout", 60.0),
+        "max_memory": options.get("max_memory"),
+        "max_emission_angle": options.get("max_emission_angle", 80.0),
+        "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
+        "distance": (options.get("reader") or {}).get("distance"),
+    }
+    if not options.get("overwrite") and _detection_done(
+        spots_output, checksum, _detect_settings(routed)
+    ):
+        row["skipped"] = True
+        row.update(_routed_summary(load_result(spots_output), spots_output))
+        return
+    _remove_stale_temporaries(output)
+    if options.get("bands"):
+        from thermal import bands
+
+        for band in options["bands"]:
+            bands.register(band, overwrite=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from thermal.fit import fit_spectra
+        from thermal.io import write_results
+
+        observation = _open_with_options(path, options.get("reader") or {}, options)
+        from thermal.detect.pipeline import image_kind
+
+        if image_kind(observation) == "bands":
+            # one band per pixel: no per-pixel fit can work; its hot spots are the result
+            with _claim(spots_output):
+                _remove_stale_temporaries(spots_output)
+                _detect_claimed(path, spots_output, {**routed, "overwrite": True}, row)
+            row.update(_routed_summary(load_result(spots_output), spots_output))
+            return
+        result = fit_spectra(
+            observation,
+            model=model,
+            intervals=intervals,
+            store=store,
+            temperature_range=bounds,
+            max_emission_angle=options.get("max_emission_angle", 80.0),
+        )
+    row["warnings"] = [
+        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
+    ]
+    result.attrs.update(
+        {
+            k: v
+            for k, v in observation.attrs.items()
+            if k not in result.attrs and k not in ("Conventions", "history", "title")
+        }
+    )
+    product = observation.attrs.get("product_id", os.path.basename(path))
+    result.attrs.update(
+        thermal_input=os.path.abspath(path),
+        thermal_input_identity=checksum,
+        thermal_model=model,
+        thermal_intervals=intervals,
+        thermal_store=store,
+        thermal_temperature_range=bounds_text,
+        thermal_reader_options=reader_text,
+        thermal_version=__version__,
+        product_id=str(product),
+    )
+    write_results(
+        result,
+        output,
+        compress=bool(options.get("compress")),
+        history=options.get("command"),
+        source=f"{os.path.basename(path)} (product {product})",
+    )
+    row.update(summarise_result(result))
+
+
+def _hotspots_output(output: str) -> str:
+    """Where ``thermal fit`` writes the hot spots of a one-band image instead of a fit."""
+    return output.removesuffix(RESULT_SUFFIX).removesuffix(".nc") + HOTSPOTS_SUFFIX
+
+
+def _routed_summary(spots, spots_output: str) -> dict:
+    """A fit summary row for a one-band image whose hot spots were found instead."""
+    detected = detection_summary(spots)
+    nan = float("nan")
+    return {
+        **dict.fromkeys(COUNTS, 0),
+        "hottest_temperature": nan,
+        "total_power": nan,
+        "output": spots_output,
+        "note": f"one band per pixel: {detected['spots']} hot spots, no fit "
+        f"(thermal detect; {os.path.basename(spots_output)})",
+        "what": f"{detected['spots']} hot spots",
+    }
+
+
+def _summary_from_file(output: str) -> dict:
+    import xarray as xr
+
+    from thermal.io.results import signals_deferred
+
+    with signals_deferred(), xr.open_dataset(output, engine="netcdf4") as result:
+        return summarise_result(result.load())
+
+
+COUNTS = ("spectra", "fitted", "not_detected", "implausible", "limb", "failed")
+
+
+def run_serial(plan, task, options, on_row, check=None) -> list[dict]:
+    """Run ``task(path, output, options=options)`` for every (input, output) of ``plan`` in
+    this process; ``on_row(row)`` is called as each finishes and ``check()`` (which may raise
+    to stop the batch) before each input and after the last."""
+    rows = []
+    for path, output in plan:
+        if check is not None:
+            check()
+        row = task(path, output, options=options)
+        on_row(row)
+        rows.append(row)
+    if check is not None:
+        check()
+    return rows
+
+
+def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[dict]:
+    """Run ``task`` for every input of ``plan`` as one dask.distributed task each, on a local
+    cluster of ``workers`` processes or the scheduler at ``scheduler``; ``on_row(row)`` as each
+    finishes."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as error:
+        raise UsageError(
+            "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
+        ) from error
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(
+            task, [p for p, _ in plan], [o for _, o in plan], options=options, pure=False
+        )
+        order = {f.key: i for i, f in enumerate(futures)}
+        rows: list[dict | None] = [None] * len(plan)
+        for future in as_completed(futures):
+            i = order[future.key]
+            try:
+                row = future.result()
+            except Exception as error:  # a worker died: report it as this input's failure
+                path, output = plan[i]
+                row = {
+                    "input": path,
+                    "output": output,
+                    "skipped": False,
+                    "warnings": [],
+                    "error": f"{path}: worker failed: {first_line(error)}",
+                }
+            on_row(row)
+            rows[i] = row
+        return rows
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_READER_OPTIONS = {
+    "csv": ("unit", "distance", "columns"),
+    "jiram": ("distance", "band_integrated"),
+    "fits": ("distance",),
+}
+"""Which of the command line's reader options each built-in format takes."""
+
+
+def _open_with_options(path: str, given: dict, options: dict):
+    """The observation of ``path`` read in a killable child process (``--timeout``,
+    ``--max-memory``), with the given reader options that its format takes."""
+    from thermal.io.formats import detect_format
+    from thermal.io.isolated import open_isolated
+
+    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
+    if not given:
+        return open_isolated(path, **bounds)
+    fmt = detect_format(path)
+    taken = {k: v for k, v in given.items() if k in _READER_OPTIONS.get(fmt, ())}
+    return open_isolated(path, format=fmt, **bounds, **taken)
+
+
+HOTSPOTS_SUFFIX = ".hotspots.nc"
+
+
+RADIANCE_UNITS = {
+    "per-um": "relabelled",
+    "relabelled": "relabelled",
+    "band-integrated": "divide",
+    "divide": "divide",
+}
+"""--radiance-unit choices and the JIRAM reader's ``band_integrated`` they mean."""
+
+
+def _detect_settings(options: dict) -> str:
+    """The options that change a detection result (recorded for resuming)."""
+    keys = ("nsigma", "saturation", "max_emission_angle", "temperature_range", "radiance_unit",
+            "distance", "kernels", "backplanes", "fit", "model")  # fmt: skip
+    return "; ".join(f"{k}={options.get(k)}" for k in keys)
+
+
+_NO_IMAGE = {
+    "no_image": True,
+    "what": "no image to search (a table, per-spot spectra or a slit: use thermal fit)",
+}
+
+
+def detect_file(path: str, output: str, options: dict) -> dict:
+    """Read one input, find its hot spots and write ``<stem>.hotspots.nc``; never raises
+    (errors are returned in the row). Runs in the main process or in a dask worker."""
+    started = time.perf_counter()
+    row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
+    try:
+        if os.path.realpath(path) == os.path.realpath(output):
+            raise ValueError(f"{path}: output path is the input file; choose another -o")
+        with _claim(output):
+            _detect_claimed(path, output, options, row)
+    except Exception as error:
+        _record_error(row, path, error, options.get("debug"))
+    row["seconds"] = time.perf_counter() - started
+    return row
+
+
+def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
+    from thermal.io import InputError
+
+    if isinstance(error, InputError):
+        named = os.fspath(getattr(error, "path", path) or path)
+        same = os.path.basename(named) == os.path.basename(path)
+        row["error"] = str(error) if same else f"{path}: {error}"
+    elif str(error).startswith(f"{path}:"):
+        row["error"] = str(error).splitlines()[0]
+    else:
+        row["error"] = f"{path}: {first_line(error)}"
+    if debug:
+        row["traceback"] = traceback.format_exc()
+
+
+def _detect_claimed(path: str, output: str, options: dict, row: dict) -> None:
+    from thermal import __version__
+
+    checksum = input_identity(path)
+    settings = _detect_settings(options)
+    if not options.get("overwrite") and _detection_done(output, checksum, settings):
+        row["skipped"] = True
+        row.update(detection_summary(load_result(output)))
+        return
+    _remove_stale_temporaries(output)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spots = _detect(path, options)
+    row["warnings"] = [
+        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
+    ]
+    if spots is None:  # a table, per-spot spectra or a slit: nothing to search
+        row.update(_NO_IMAGE)
+        return
+    product = spots.attrs.get("product_id", os.path.basename(path))
+    spots.attrs.update(
+        thermal_input=os.path.abspath(path),
+        thermal_input_identity=checksum,
+        thermal_detect_settings=settings,
+        thermal_version=__version__,
+        product_id=str(product),
+    )
+    from thermal.io import write_results
+
+    write_results(
+        spots,
+        output,
+        history=options.get("command"),
+        source=f"{os.path.basename(path)} (product {product})",
+        title=f"thermal hot spots of {product}",
+        summary="Hot spots found by thermal detect: positions, background-subtracted radiance, "
+        "viewing geometry, intensity, spectral radiant flux and power ranges, one row per spot.",
+    )
+    row.update(detection_summary(spots))
+
+
+def _detect(path: str, options: dict):
+    """The hot spots of one input (an xarray Dataset with dim hotspot)."""
+    from thermal.detect.pipeline import detect_hotspots, image_kind
+    from thermal.io.formats import detect_format
+    from thermal.io.isolated import open_isolated
+
+    fmt = detect_format(path)
+    if fmt == "ao":
+        return _detect_ao(path, options)
+    reader = {}
+    if fmt == "jiram" and options.get("radiance_unit"):
+        reader["band_integrated"] = RADIANCE_UNITS[options["radiance_unit"]]
+    if fmt in ("jiram", "fits") and options.get("distance"):
+        reader["distance"] = options["distance"]
+    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
+    observation = open_isolated(path, format=fmt, **bounds, **reader)
+    label_geometry = None
+    ifov = None
+    geometry = None
+    if fmt == "jiram":
+        from thermal.io.jiram import IFOV, frame_geometry
+
+        ifov = IFOV
+        label_geometry = frame_geometry(path)
+        if options.get("distance"):
+            for values in label_geometry.values():
+                values["range"] = float(options["distance"])
+    if options.get("backplanes"):
+        from thermal.geometry import from_backplanes
+
+        geometry = from_backplanes(options["backplanes"])
+        ifov = ifov or options.get("ifov")
+    elif options.get("kernels"):
+        from thermal.geometry import jiram_spice_geometry
+        from thermal.io import InputError
+
+        if fmt != "jiram" or image_kind(observation) != "bands":
+            raise InputError(path, "--kernels: SPICE geometry is computed for JIRAM imager frames")
+        geometry = jiram_spice_geometry(observation, os.path.abspath(options["kernels"]))
+    if not image_kind(observation):
+        return None
+    spots = detect_hotspots(
+        observation,
+        nsigma=options.get("nsigma", 5.0),
+        saturation=options.get("saturation"),
+        geometry=geometry,
+        label_geometry=label_geometry,
+        ifov=ifov,
+        max_emission_angle=options.get("max_emission_angle", 80.0),
+        temperature_range=options.get("temperature_range") or (300.0, 1400.0),
+        fit=bool(options.get("fit")),
+        model=options.get("model", "auto"),
+    )
+    time_attr = next(
+        (observation.attrs[k] for k in ("jiram_start_time", "time", "date_obs")
+         if k in observation.attrs), "")  # fmt: skip
+    spots.attrs["time_coverage_start"] = _iso_time(time_attr)
+    spots.attrs.update(
+        {k: v for k, v in observation.attrs.items()
+         if k not in spots.attrs and k not in ("Conventions", "history", "title")}
+    )  # fmt: skip
+    return spots
+
+
+def _detect_ao(path: str, options: dict):
+    """Spots of an adaptive-optics image of Io's disk and their aperture photometry."""
+    import numpy as np
+
+    from thermal.detect import find_disk_hotspots
+    from thermal.detect.photometry import aperture_photometry
+    from thermal.io.ao import read_ao_image
+
+    image = read_ao_image(
+        path,
+        distance=options.get("distance"),
+        timeout=options.get("timeout", 60.0),
+        max_memory=options.get("max_memory"),
+    )
+    # on the numbers (Jy per pixel: no radiance, so no brightness temperature)
+    found = find_disk_hotspots(
+        image.values, nsigma=options.get("nsigma", 5.0), psf_fwhm=image.attrs.get("psf_fwhm")
+    )
+    centre = (found.attrs["disk_centre_line"], found.attrs["disk_centre_sample"])
+    reference = centre if np.all(np.isfinite(centre)) else None  # matches bands by the disk
+    photometry = aperture_photometry(image, found, reference=reference)
+    spots = photometry.assign(
+        {name: found[name].drop_vars([c for c in found[name].coords if c != "hotspot"])
+         for name in ("npix", "peak_radiance", "snr") if name in found}
+    ).rename({"peak_radiance": "peak_flux_density", "snr": "detection_snr"})  # fmt: skip
+    if "peak_flux_density" in spots:
+        spots["peak_flux_density"].attrs.update(units="Jy", long_name="peak pixel flux density")
+    spots.attrs.update(
+        {k: v for k, v in image.attrs.items() if isinstance(v, str | int | float)},
+        geometry_source="none",
+        source=os.path.basename(path),
+        **{k: found.attrs[k] for k in ("disk_centre_line", "disk_centre_sample", "disk_radius")},
+    )
+    time_value = image.coords["time"].values if "time" in image.coords else None
+    if time_value is not None and not np.isnat(time_value):
+        spots.attrs["time_coverage_start"] = str(np.datetime_as_string(time_value, "ms"))
+    return spots
+
+
+def _iso_time(value) -> str:
+    """An ISO 8601 UTC time without zone (``2017-02-02T11:40:06.123``), or "" if unknown."""
+    import datetime
+
+    text = str(value).strip()
+    if not text:
+        return ""
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _result_attrs(output: str) -> dict | None:
+    """The global attributes of a result file, or None when there is none (or it is broken)."""
+    if not os.path.isfile(output):
+        return None
+    try:
+        import netCDF4
+
+        from thermal.io.results import signals_deferred
+
+        with signals_deferred(), netCDF4.Dataset(output) as nc:
+            return {k: nc.getncattr(k) for k in nc.ncattrs()}
+    except (OSError, RuntimeError):
+        return None
+
+
+def _detection_done(output: str, checksum: str, settings: str) -> bool:
+    attrs = _result_attrs(output) if checksum else None
+    if attrs is None:
+        return False
+    return (
+        attrs.get("thermal_input_identity") == checksum
+        and attrs.get("thermal_detect_settings") == settings
+    )
+
+
+def load_result(output: str):
+    import xarray as xr
+
+    from thermal.io.results import signals_deferred
+
+    with signals_deferred(), xr.open_dataset(output, engine="netcdf4") as ds:
+        return ds.load()
+
+
+def detection_summary(spots) -> dict:
+    import numpy as np
+
+    def values(name):
+        return spots[name].values if name in spots else np.zeros(spots.sizes["hotspot"])
+
+    # no geometry, no flux: unknown, not zero
+    n = spots.sizes["hotspot"]
+    flux = (
+        spots["spectral_flux"].values.astype(float)
+        if "spectral_flux" in spots
+        else np.full(n, np.nan)
+    )
+    finite = flux[np.isfinite(flux)]
+    return {
+        "spots": int(spots.sizes["hotspot"]),
+        "saturated": int(np.count_nonzero(values("saturated"))),
+        "limb": int(np.count_nonzero(values("limb"))),
+        "brightest_flux": float(finite.max()) if finite.size else float("nan"),
+        "total_flux": float(finite.sum()) if finite.size else float("nan"),
+        "geometry": str(spots.attrs.get("geometry_source", "none")),
+        "what": f"{int(spots.sizes['hotspot'])} hot spots",
+    }
