@@ -300,7 +300,7 @@ def test_bad_arguments_are_value_errors(nights, tmp_path):
         ({"sigma_clip": 0.0}, "sigma_clip must be finite and > 0"),
         ({"aperture_correction": float("inf")}, "aperture_correction must be finite"),
         ({"distance": -5.0}, "distance must be finite and > 0"),
-        ({"reference": (1.0,)}, "reference must be two finite numbers"),
+        ({"reference": (1.0,)}, "reference must be \\(line, sample\\): two finite numbers"),
         ({"names": ["a", "b"]}, "2 names for 1 spots"),
     ]
     for options, message in bad:

@@ -17,6 +17,8 @@ import xarray as xr
 from astropy.stats import mad_std
 from scipy import ndimage
 
+from thermal.detect.photometry import pixel_point
+
 __all__ = ["disk_profile", "find_disk_hotspots"]
 
 _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
@@ -55,12 +57,7 @@ def disk_profile(image, *, centre: tuple[float, float] | None = None) -> dict | 
     if data.ndim != 2:
         raise ValueError(f"image must be 2-D (lines, samples); got shape {data.shape}")
     if centre is not None:
-        try:
-            centre = tuple(float(v) for v in centre)
-        except (TypeError, ValueError):
-            raise ValueError(f"centre must be (line, sample) [pixels]; got {centre!r}") from None
-        if len(centre) != 2 or not all(np.isfinite(centre)):
-            raise ValueError(f"centre must be (line, sample) [pixels]; got {centre!r}")
+        centre = pixel_point("centre", centre)
     finite = np.isfinite(data)
     if finite.sum() < _MIN_PIXELS:
         return None

@@ -91,6 +91,20 @@ _INTENSITY = "W sr-1 um-1"
 # Arguments
 
 
+def pixel_point(name: str, value) -> tuple[float, float]:
+    """``value`` as a point (line, sample) [pixels] of an image: two finite numbers, else
+    ValueError naming ``name``."""
+    try:
+        point = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        point = ()
+    if len(point) != 2 or not all(math.isfinite(v) for v in point):
+        raise ValueError(
+            f"{name} must be (line, sample): two finite numbers [pixels]; got {value!r}"
+        )
+    return point
+
+
 def _positive(name: str, value, *, allow_zero: bool = False) -> float:
     try:
         number = float(value)
@@ -318,12 +332,7 @@ def aperture_photometry(
         if error.shape != data.shape:
             raise ValueError(f"error must have the image's shape {data.shape}; got {error.shape}")
     if reference is not None:
-        try:
-            reference = tuple(float(v) for v in reference)
-        except (TypeError, ValueError):
-            raise ValueError(f"reference must be (line, sample); got {reference!r}") from None
-        if len(reference) != 2 or not all(math.isfinite(v) for v in reference):
-            raise ValueError(f"reference must be two finite numbers; got {reference!r}")
+        reference = pixel_point("reference", reference)
 
     if background not in ("median", "radial"):
         raise ValueError(f"background must be 'median' or 'radial'; got {background!r}")
