@@ -79,7 +79,8 @@ CHUNK_MIN_SIZE = 100_000
 # fastmath flags of the fit kernels. Reassociation lets LLVM vectorise the many short weighted
 # sums (and contract fuses multiply-adds). Not "nnan"/"ninf": NaN marks missing data and failed
 # evaluations there. The machine code is the same for every spectrum, so results still do not
-# depend on the batch.
+# depend on the batch, provided no loop both stores into an array and sums (LLVM would then pick
+# a vector or a scalar version by where the arrays lie in memory: see thermal._kernels.fit).
 SUMS = {"reassoc", "contract"}
 _OPTIONS = {"error_model": "numpy", "nogil": True}
 _HERE = Path(__file__).resolve().parent

@@ -336,6 +336,8 @@ def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
     cd11 = 0.0
     de0 = 0.0  # <d_j, y - m> weighted
     de1 = 0.0
+    for k in range(n_row):  # the weighted residual, apart from the sums (fit.py's docstring)
+        res[k] = sw[k] * (ys[k] - (a0 * cols[0, k] + a1 * cols[1, k]))
     for k in range(n_row):
         w = sw[k] * sw[k]
         c0 = cols[0, k]
@@ -343,7 +345,6 @@ def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
         d0 = dcols[0, k]
         d1 = dcols[1, k]
         e = ys[k] - (a0 * c0 + a1 * c1)
-        res[k] = sw[k] * e
         wc0 = w * c0
         wc1 = w * c1
         g00 += wc0 * c0
