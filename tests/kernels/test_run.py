@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,28 @@ def test_cache_in_the_user_cache_folder(tmp_path):
     assert Path(xdg_dir).parent == tmp_path / "x" / "thermal"
     assert Path(xdg_dir).name == Path(numba_dir).name
     assert _cache_dir({"THERMAL_NUMBA_CACHE": "0"}) == "None"
+
+
+def test_old_cache_folders_are_pruned(tmp_path):
+    """Folders of other kernel versions unused for 30 days go; recent ones, the current one,
+    other files and symbolic links stay."""
+    from thermal._kernels import CACHE_KEEP_DAYS, prune_cache
+
+    base = tmp_path / "thermal"
+    old, recent, current = (base / f"numba-{name}" for name in ("old", "recent", "current"))
+    for folder in (old, recent, current):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "f.nbi").write_bytes(b"x")
+    other = base / "notes"
+    other.mkdir()
+    link = base / "numba-link"
+    link.symlink_to(old)
+    long_ago = time.time() - (CACHE_KEEP_DAYS + 1) * 86400.0
+    for path in (old, current, other, link):
+        os.utime(path, (long_ago, long_ago), follow_symlinks=False)
+    assert prune_cache(base, current) == [old]
+    assert not old.exists() and recent.is_dir() and other.is_dir() and link.is_symlink()
+    assert current.stat().st_mtime > long_ago + 86400.0  # marked used
 
 
 def test_compiled_kernels_land_in_the_cache_folder(tmp_path):

@@ -44,7 +44,8 @@ One place decides how kernels are compiled, cached and run:
   named by a digest of the kernel sources and of the constants they compile in: numba checks
   only the file that defines a function, but kernels inline helpers from sibling modules, so
   an edit anywhere starts a fresh cache instead of running stale code. Nothing is written
-  into, or deleted from, the installed package.
+  into, or deleted from, the installed package; folders of other versions unused for 30 days
+  are deleted (:func:`prune_cache`).
 
 Kernels never apply ``**`` to floats (``planck.pow4`` and plain products instead): numba compiles
 the power operator once per process and reuses it with the ``fastmath`` flags of its first
@@ -56,13 +57,16 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
+import contextlib
 import copy
 import functools
 import hashlib
 import inspect
 import itertools
 import os
+import shutil
 import threading
+import time
 import typing
 from pathlib import Path
 
@@ -114,7 +118,38 @@ def cache_dir() -> Path | None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return path if os.access(path, os.W_OK) else None
+    if not os.access(path, os.W_OK):
+        return None
+    prune_cache(base, path)
+    return path
+
+
+CACHE_KEEP_DAYS = 30
+"""Compiled kernels of other versions (or edits) of thermal unused this long are deleted."""
+
+
+def prune_cache(base: Path, current: Path, keep_days: float = CACHE_KEEP_DAYS) -> list[Path]:
+    """Mark ``current`` (a ``numba-<digest>`` folder in ``base``) used now and delete its
+    siblings unused for ``keep_days`` days: every edit or version of the kernels compiles into a
+    new folder (~10 MB), which would otherwise pile up. Returns the folders deleted. Symbolic
+    links and folders that cannot be read are left alone."""
+    with contextlib.suppress(OSError):
+        os.utime(current)
+    deleted = []
+    limit = time.time() - keep_days * 86400.0
+    try:
+        siblings = [p for p in base.iterdir() if p.name.startswith("numba-") and p != current]
+    except OSError:
+        return deleted
+    for folder in siblings:
+        try:
+            if folder.is_symlink() or not folder.is_dir() or folder.stat().st_mtime > limit:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted.append(folder)
+    return deleted
 
 
 _CACHE_DIR = cache_dir()
