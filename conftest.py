@@ -24,7 +24,13 @@ BUDGET = 20.0  # [s] per test phase (setup, call or teardown)
 _WARM_UP: list[float] = []
 
 
-_FITTING = ("tests/fit/", "tests/kernels/", "tests/test_cli.py", "tests/test_summary.py")
+_FITTING = (
+    "tests/fit/",
+    "tests/kernels/",
+    "tests/test_cli.py",
+    "tests/test_summary.py",
+    "tests/test_batch.py",
+)
 
 
 def pytest_collection_finish(session):

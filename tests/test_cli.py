@@ -233,7 +233,7 @@ def test_unwritable_output_and_output_equal_to_input(tmp_path, capsys):
     before = open(good, "rb").read()
     assert main(["fit", good, "-o", good]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == f"{good}: output path is the input file; choose another -o"
+    assert err == f"{good}: output path is the input file; choose another output"
     assert open(good, "rb").read() == before
 
 

@@ -28,10 +28,6 @@ import warnings
 RESULT_SUFFIX = ".fit.nc"
 
 
-class UsageError(Exception):
-    """A command-line mistake: reported in one line, exit code 2."""
-
-
 _IDENTITY_BYTES = 1 << 20
 
 
@@ -89,24 +85,28 @@ def _output_name(path: str, suffix: str = RESULT_SUFFIX) -> str:
 def plan_outputs(
     inputs: list[str], output: str | None, suffix: str = RESULT_SUFFIX, single: bool = True
 ) -> list[tuple[str, str]]:
-    """Pair every input with its result file; raise UsageError for impossible requests."""
+    """Pair every input with its result file in the folder ``output`` (default: the current
+    one), named after the input with ``suffix``; with ``single``, ``output`` may also name the
+    ``.nc`` file of a single input. Raises ValueError (starting with ``output``) for impossible
+    requests: many inputs into one file, an output folder that is a file, two inputs that would
+    be written to the same result."""
     if single and output is not None and output.endswith(".nc") and not os.path.isdir(output):
         if len(inputs) != 1:
-            raise UsageError(
-                f"-o {output}: a single output file needs a single input ({len(inputs)} given);"
+            raise ValueError(
+                f"{output}: a single output file needs a single input ({len(inputs)} given);"
                 " give a directory for many inputs"
             )
         return [(inputs[0], output)]
     if output is not None and os.path.exists(output) and not os.path.isdir(output):
-        raise UsageError(f"-o {output}: exists and is not a directory")
+        raise ValueError(f"{output}: exists and is not a directory")
     folder = output if output is not None else "."
     pairs = [(path, os.path.join(folder, _output_name(path, suffix))) for path in inputs]
     targets: dict[str, str] = {}
     for path, target in pairs:
         key = os.path.abspath(target)
         if key in targets:
-            raise UsageError(
-                f"{path} and {targets[key]} would both be written to {target}; "
+            raise ValueError(
+                f"{folder}: {path} and {targets[key]} would both be written to {target}; "
                 "fit them into different directories"
             )
         targets[key] = path
@@ -207,17 +207,24 @@ def summarise_result(result) -> dict:
     return summarise(result)
 
 
-def fit_file(path: str, output: str, model: str, options: dict) -> dict:
-    """Read, fit and write one input; never raises (errors are returned in the summary).
+def fit_file(path: str, output: str, model="auto", options: dict | None = None) -> dict:
+    """Read, fit and write one input; never raises (errors are returned in the row).
 
-    Runs in the main process or in a dask worker (one task per input file).
+    Runs in the main process or in a dask worker (one task per input file). ``model`` is as for
+    :func:`thermal.fit.fit_spectra`; ``options`` (all optional) are those of ``thermal fit``:
+    ``intervals``, ``store``, ``temperature_range``, ``max_emission_angle``, ``reader`` (reader
+    options), ``timeout`` [s] and ``max_memory`` [bytes] of the read, ``overwrite``,
+    ``compress``, ``bands`` (bands to register in a worker), ``command`` (for the history) and
+    ``debug`` (tracebacks in the row). Returns the row: ``input``, ``output``, ``error`` (one
+    line or None), ``warnings``, ``skipped`` (resumed) and the summary counts.
     """
+    options = options or {}
 
     started = time.perf_counter()
     row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
     try:
         if os.path.realpath(path) == os.path.realpath(output):
-            raise ValueError(f"{path}: output path is the input file; choose another -o")
+            raise ValueError(f"{path}: output path is the input file; choose another output")
         with _claim(output):
             _fit_claimed(path, output, model, options, row)
     except Exception as error:
@@ -374,8 +381,8 @@ def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as error:
-        raise UsageError(
-            "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
+        raise ImportError(
+            "run_dask needs dask.distributed: pip install 'io-thermal[dask]'"
         ) from error
     cluster = None
     if scheduler:
@@ -464,14 +471,19 @@ _NO_IMAGE = {
 }
 
 
-def detect_file(path: str, output: str, options: dict) -> dict:
-    """Read one input, find its hot spots and write ``<stem>.hotspots.nc``; never raises
-    (errors are returned in the row). Runs in the main process or in a dask worker."""
+def detect_file(path: str, output: str, options: dict | None = None) -> dict:
+    """Read one input, find its hot spots and write them to ``output``; never raises (errors
+    are returned in the row). Runs in the main process or in a dask worker. ``options`` (all
+    optional) are those of ``thermal detect``: ``nsigma``, ``saturation``,
+    ``max_emission_angle``, ``temperature_range``, ``radiance_unit``, ``distance``,
+    ``kernels`` or ``backplanes`` (geometry), ``fit``, ``model``, ``timeout``, ``max_memory``,
+    ``overwrite``, ``command`` and ``debug``."""
+    options = options or {}
     started = time.perf_counter()
     row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
     try:
         if os.path.realpath(path) == os.path.realpath(output):
-            raise ValueError(f"{path}: output path is the input file; choose another -o")
+            raise ValueError(f"{path}: output path is the input file; choose another output")
         with _claim(output):
             _detect_claimed(path, output, options, row)
     except Exception as error:
@@ -712,3 +724,40 @@ def detection_summary(spots) -> dict:
         "geometry": str(spots.attrs.get("geometry_source", "none")),
         "what": f"{int(spots.sizes['hotspot'])} hot spots",
     }
+
+
+CATALOGUE = "hotspots.csv"
+"""The name of a batch's catalogue of hot spots (:func:`write_catalogue`)."""
+
+
+def write_photometry_table(rows: list[dict], path: str) -> int:
+    """The photometry of a batch's adaptive-optics images (the rows of :func:`detect_file`)
+    as one table at ``path``, which ``thermal fit`` reads; returns how many images. Raises
+    ValueError when there is none."""
+    from thermal.detect.photometry import photometry_table
+
+    done = [r for r in rows if not r["error"] and not r.get("no_image")]
+    images = [load_result(r["output"]) for r in done]
+    images = [ds for ds in images if "flux_density" in ds]
+    if not images:
+        raise ValueError("no adaptive-optics image among the inputs")
+    photometry_table(images, path)
+    return len(images)
+
+
+def write_catalogue(rows: list[dict], folder: str) -> str | None:
+    """Every detection of a batch (the rows of :func:`detect_file`) in the catalogue
+    :data:`CATALOGUE` in ``folder``, with the ids of an earlier catalogue there kept; returns
+    its path, or None when no input gave hot spots."""
+    from thermal.catalogue import assign_ids, read_catalogue_csv, write_catalogue_csv
+    from thermal.detect.pipeline import detection_table
+
+    done = [r for r in rows if not r["error"] and not r.get("no_image")]
+    if not done:
+        return None
+    frames = [load_result(r["output"]) for r in done]
+    detections = detection_table(frames)
+    path = os.path.join(folder, CATALOGUE)
+    previous = read_catalogue_csv(path) if os.path.isfile(path) else None
+    write_catalogue_csv(path, assign_ids(detections, previous))
+    return path

@@ -19,9 +19,12 @@ import time
 import traceback
 
 from thermal import batch
-from thermal.batch import UsageError
 
 log = logging.getLogger("thermal")
+
+
+class UsageError(Exception):
+    """A command-line mistake: reported in one line, exit code 2."""
 
 
 class Terminated(BaseException):
@@ -132,6 +135,12 @@ def _run(plan, task, options, progress, args) -> list[dict]:
         _report(row, options.get("debug", False))
 
     if args.workers is not None or args.scheduler:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
+            ) from None
         return batch.run_dask(plan, task, options, on_row, args.workers, args.scheduler)
     return batch.run_serial(plan, task, options, on_row, _check_stopped)
 
@@ -189,11 +198,11 @@ def _registered_bands() -> list:
 def _reader_options(args: argparse.Namespace) -> dict:
     """--unit, --distance, --columns and --band-integrated, checked (ValueError) before any
     input is read."""
-    from thermal.io.tables import _check_unit, column_mapping
+    from thermal.io.tables import check_unit, column_mapping
 
     options = {}
     if args.unit is not None:
-        _check_unit(args.unit, "--unit")
+        check_unit(args.unit, "--unit")
         options["unit"] = args.unit
     if args.distance is not None:
         if not (args.distance == args.distance and 0 < args.distance < float("inf")):
@@ -254,7 +263,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     inputs = batch.normalise_inputs(args.inputs)
-    plan = batch.plan_outputs(inputs, args.output)
+    try:
+        plan = batch.plan_outputs(inputs, args.output)
+    except ValueError as error:
+        raise UsageError(f"-o {error}") from None
     folders = sorted({os.path.dirname(os.path.abspath(o)) for _, o in plan})
     for folder in folders:
         problem = batch.prepare_directory(folder)
@@ -287,8 +299,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------
 # thermal detect
-
-_CATALOGUE = "hotspots.csv"
 
 
 def _print_detect_summary(rows: list[dict], elapsed: float, catalogue: str | None) -> None:
@@ -328,36 +338,6 @@ def _format_flux(value: float) -> str:
     return "-" if value != value else f"{value / 1e9:.4g} GW um-1"
 
 
-def _write_table(rows: list[dict], path: str) -> None:
-    """The photometry of the run's adaptive-optics images as one table (thermal fit reads it)."""
-    from thermal.detect.photometry import photometry_table
-
-    done = [r for r in rows if not r["error"] and not r.get("no_image")]
-    images = [batch.load_result(r["output"]) for r in done]
-    images = [ds for ds in images if "flux_density" in ds]
-    if not images:
-        raise ValueError("no adaptive-optics image among the inputs")
-    photometry_table(images, path)
-    log.info(f"{path}: photometry of {len(images)} images")
-
-
-def _write_catalogue(rows: list[dict], folder: str) -> str | None:
-    """Every detection of the run in ``folder/hotspots.csv`` (ids kept from an earlier
-    catalogue there)."""
-    from thermal.catalogue import assign_ids, read_catalogue_csv, write_catalogue_csv
-    from thermal.detect.pipeline import detection_table
-
-    done = [r for r in rows if not r["error"] and not r.get("no_image")]
-    if not done:
-        return None
-    frames = [batch.load_result(r["output"]) for r in done]
-    detections = detection_table(frames)
-    path = os.path.join(folder, _CATALOGUE)
-    previous = read_catalogue_csv(path) if os.path.isfile(path) else None
-    write_catalogue_csv(path, assign_ids(detections, previous))
-    return path
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
@@ -390,7 +370,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: thermal detect writes into a directory")
     folder = args.output or "."
     inputs = batch.normalise_inputs(args.inputs)
-    plan = batch.plan_outputs(inputs, folder, batch.HOTSPOTS_SUFFIX, single=False)
+    try:
+        plan = batch.plan_outputs(inputs, folder, batch.HOTSPOTS_SUFFIX, single=False)
+    except ValueError as error:
+        raise UsageError(f"-o {error}") from None
     problem = batch.prepare_directory(folder)
     if problem:
         log.error(f"{folder}: {problem}")
@@ -418,20 +401,23 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         progress.close()
     if args.table:
         try:
-            _write_table(rows, args.table)
+            n = batch.write_photometry_table(rows, args.table)
+            log.info(f"{args.table}: photometry of {n} images")
         except Exception as error:
             log.error(f"{args.table}: not written: {batch.first_line(error)}")
-            rows.append({"input": _CATALOGUE, "error": "table not written", "skipped": False})
+            rows.append({"input": batch.CATALOGUE, "error": "table not written", "skipped": False})
     catalogue = None
     try:
-        catalogue = _write_catalogue(rows, folder)
+        catalogue = batch.write_catalogue(rows, folder)
     except Exception as error:  # the per-input files are written; say what failed
-        log.error(f"{os.path.join(folder, _CATALOGUE)}: not written: {batch.first_line(error)}")
+        log.error(
+            f"{os.path.join(folder, batch.CATALOGUE)}: not written: {batch.first_line(error)}"
+        )
         if args.debug:
             log.error(traceback.format_exc().rstrip())
-        rows.append({"input": _CATALOGUE, "error": "catalogue not written", "skipped": False})
+        rows.append({"input": batch.CATALOGUE, "error": "catalogue not written", "skipped": False})
     if not args.quiet:
-        _print_detect_summary([r for r in rows if r["input"] != _CATALOGUE],
+        _print_detect_summary([r for r in rows if r["input"] != batch.CATALOGUE],
                               time.perf_counter() - started, catalogue)  # fmt: skip
     return 1 if any(r["error"] for r in rows) else 0
 

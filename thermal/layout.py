@@ -334,11 +334,11 @@ def build_result(variables, outputs, *, coords, attrs, components=0, params=()) 
     """The result Dataset from ``variables`` (name -> (dims, values), numpy or dask) and the
     :class:`Output` rows that give each one's attributes, in that order.
 
-    ``coords`` (name -> coordinate DataArray) are the observation's coordinates kept in the
-    result (none on the spectral dim); ``components`` > 0 adds the ``component`` coordinate
-    and ``params`` the ``param`` and ``param_j`` coordinates (parameter names). Their indexes
-    are made once per model shape and reused (an index built per call was a third of a small
-    fit's cost).
+    ``coords`` (name -> coordinate DataArray, or anything ``xarray.Coordinates`` takes) are the
+    observation's coordinates kept in the result (none on the spectral dim); ``components`` > 0
+    adds the ``component`` coordinate and ``params`` the ``param`` and ``param_j`` coordinates
+    (parameter names). These are made once per model shape and copied into each result (built
+    per call they were a third of a small fit's cost).
     """
     data = {}
     for out in outputs:
@@ -347,12 +347,20 @@ def build_result(variables, outputs, *, coords, attrs, components=0, params=()) 
         dims, values = variables[out.name]
         data[out.name] = xr.Variable(dims, values, dict(out.attrs))
     model = _model_coordinates(int(components), tuple(params))
-    kept = {name: c.variable for name, c in coords.items()}
+    arrays = {name: c for name, c in coords.items() if isinstance(c, xr.DataArray)}
+    others = {name: c for name, c in coords.items() if name not in arrays}
+    extra = xr.Coordinates(others) if others else None
+    kept = {name: c.variable for name, c in arrays.items()}
     indexes = {}
-    for c in coords.values():
+    for c in arrays.values():
         indexes.update({k: i for k, i in c.xindexes.items() if k in kept})
-    own = {name: v.copy(deep=False) for name, v in model.variables.items()}  # own attrs
-    merged = xr.Coordinates({**kept, **own}, indexes={**indexes, **model.xindexes})
+    if extra is not None:
+        kept.update(extra.variables)
+        indexes.update(extra.xindexes)
+    # this result's own copies: attributes and indexes are not shared with other results
+    own = {name: v.copy(deep=False) for name, v in model.variables.items()}
+    own_indexes = {name: i.copy(deep=True) for name, i in model.xindexes.items()}
+    merged = xr.Coordinates({**kept, **own}, indexes={**indexes, **own_indexes})
     return xr.Dataset(data, coords=merged, attrs=attrs)
 
 

@@ -118,7 +118,7 @@ def test_a_disk_cut_by_the_frame_edge_is_not_modelled():
     image = _disk_image((128, 128), (64.0, 10.0), 55.0, spots=[(64.0, 40.0, 0.5)])
     assert disk_profile(image) is None
     assert disk_profile(image, centre=(64.0, 10.0)) is not None  # a known centre is used
-    for bad in [(64.0,), (64.0, np.nan), "centre", None.__class__]:
+    for bad in [(64.0,), (64.0, np.nan), "centre", "64", b"12", {1: 2, 3: 4}, [[1.0, 2.0]], int]:
         with pytest.raises(ValueError, match="centre must be .line, sample.: two finite"):
             disk_profile(image, centre=bad)
     found = find_disk_hotspots(image, psf_fwhm=2.0 * 2.3548)

@@ -80,13 +80,16 @@ def test_old_cache_folders_are_pruned(tmp_path):
         (folder / "sub" / "f.nbi").write_bytes(b"x")
     other = base / "notes"
     other.mkdir()
+    leftover = base / ".trash-numba-gone-1-2"  # from a prune that was interrupted
+    (leftover / "sub").mkdir(parents=True)
     link = base / "numba-link"
     link.symlink_to(old)
     long_ago = time.time() - (CACHE_KEEP_DAYS + 1) * 86400.0
-    for path in (old, current, other, link):
+    for path in (old, current, other, link, leftover):
         os.utime(path, (long_ago, long_ago), follow_symlinks=False)
     assert prune_cache(base, current) == [old]
     assert not old.exists() and recent.is_dir() and other.is_dir() and link.is_symlink()
+    assert not leftover.exists() and not any(p.name.startswith(".trash-") for p in base.iterdir())
     assert current.stat().st_mtime > long_ago + 86400.0  # marked used
 
 

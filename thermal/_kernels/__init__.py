@@ -131,24 +131,38 @@ CACHE_KEEP_DAYS = 30
 def prune_cache(base: Path, current: Path, keep_days: float = CACHE_KEEP_DAYS) -> list[Path]:
     """Mark ``current`` (a ``numba-<digest>`` folder in ``base``) used now and delete its
     siblings unused for ``keep_days`` days: every edit or version of the kernels compiles into a
-    new folder (~10 MB), which would otherwise pile up. Returns the folders deleted. Symbolic
-    links and folders that cannot be read are left alone."""
+    new folder (~10 MB), which would otherwise pile up. Returns the folders deleted.
+
+    A folder is first renamed out of the way, then deleted: a process still using it (running
+    since before the limit) finds no folder and numba makes a new one when it next saves,
+    instead of losing the folder between creating it and writing into it. Symbolic links are
+    left alone; so is what cannot be renamed.
+    """
     with contextlib.suppress(OSError):
         os.utime(current)
     deleted = []
     limit = time.time() - keep_days * 86400.0
     try:
-        siblings = [p for p in base.iterdir() if p.name.startswith("numba-") and p != current]
+        entries = list(base.iterdir())
     except OSError:
         return deleted
-    for folder in siblings:
+    for folder in entries:
+        trash = folder.name.startswith(".trash-")  # left by a prune that was interrupted
+        if folder == current or not (trash or folder.name.startswith("numba-")):
+            continue
         try:
             if folder.is_symlink() or not folder.is_dir() or folder.stat().st_mtime > limit:
                 continue
+            if not trash:
+                moved = base / f".trash-{folder.name}-{os.getpid()}-{time.monotonic_ns()}"
+                folder.rename(moved)
+            else:
+                moved = folder
         except OSError:
             continue
-        shutil.rmtree(folder, ignore_errors=True)
-        deleted.append(folder)
+        shutil.rmtree(moved, ignore_errors=True)
+        if not moved.exists() and not trash:
+            deleted.append(folder)
     return deleted
 
 

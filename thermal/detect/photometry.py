@@ -94,10 +94,13 @@ _INTENSITY = "W sr-1 um-1"
 def pixel_point(name: str, value) -> tuple[float, float]:
     """``value`` as a point (line, sample) [pixels] of an image: two finite numbers, else
     ValueError naming ``name``."""
-    try:
-        point = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        point = ()
+    point = ()
+    if not isinstance(value, str | bytes | Mapping):
+        try:
+            point = tuple(float(v) for v in np.asarray(value, dtype=float).reshape(-1))
+            point = point if np.ndim(value) == 1 else ()
+        except (TypeError, ValueError):
+            point = ()
     if len(point) != 2 or not all(math.isfinite(v) for v in point):
         raise ValueError(
             f"{name} must be (line, sample): two finite numbers [pixels]; got {value!r}"

@@ -228,7 +228,7 @@ def read_csv(
     """
     mapping = column_mapping(columns)
     if unit is not None:
-        _check_unit(unit, "unit")
+        check_unit(unit, "unit")
     if distance is not None and not (np.isfinite(distance) and distance > 0):
         raise ValueError(f"distance must be finite and > 0 [m]; got {distance}")
     _check_size(path, "CSV table")
@@ -308,7 +308,8 @@ def read_csv(
     return _build(path, len(rows), columns, units, attrs, source_format="csv")
 
 
-def _check_unit(unit: str, argument: str) -> None:
+def check_unit(unit: str, argument: str) -> None:
+    """Raise ValueError naming ``argument`` unless ``unit`` is an intensity or a flux density."""
     if conversion_factor_or_none(unit, "W sr-1 um-1") is None and (
         conversion_factor_or_none(unit, "Jy") is None
     ):

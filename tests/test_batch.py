@@ -1,0 +1,56 @@
+"""Batches of files from scripts (thermal.batch): the runs the command line makes, without it."""
+
+import os
+
+import pytest
+
+from thermal import batch
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "examples")
+KECK = os.path.join(EXAMPLES, "keck_2013-08.csv")
+JIRAM_IMAGE = os.path.join(EXAMPLES, "JIR_IMG_RDR_2017033T114006_V99.LBL")
+
+
+def test_plan_names_results_and_refuses_impossible_requests(tmp_path):
+    a, b = str(tmp_path / "a.csv"), str(tmp_path / "sub" / "a.csv")
+    assert batch.plan_outputs([a], str(tmp_path / "out")) == [
+        (a, str(tmp_path / "out" / "a.fit.nc"))
+    ]
+    assert batch.plan_outputs([a], str(tmp_path / "one.nc")) == [(a, str(tmp_path / "one.nc"))]
+    with pytest.raises(ValueError, match=r"one\.nc: a single output file needs a single input"):
+        batch.plan_outputs([a, b], str(tmp_path / "one.nc"))
+    with pytest.raises(ValueError, match="would both be written to"):
+        batch.plan_outputs([a, b], str(tmp_path / "out"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="file: exists and is not a directory"):
+        batch.plan_outputs([a], str(tmp_path / "file"))
+
+
+def test_fit_file_runs_from_a_script_and_resumes(tmp_path):
+    """fit_file goes straight into run_serial (model "auto", no options); a second run finds
+    the result current and skips it; a bad input is its row's one-line error."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not a table\n")
+    plan = batch.plan_outputs([KECK, str(bad)], str(tmp_path / "out"))
+    os.makedirs(tmp_path / "out")
+    seen = []
+    rows = batch.run_serial(plan, batch.fit_file, {}, seen.append)
+    assert [r["input"] for r in seen] == [KECK, str(bad)]
+    good, failed = rows
+    assert good["error"] is None and not good["skipped"] and good["fitted"] == 4
+    assert os.path.isfile(good["output"])
+    assert failed["error"].startswith(f"{bad}:") and "\n" not in failed["error"]
+    assert not os.path.exists(failed["output"])
+    again = batch.fit_file(KECK, good["output"])
+    assert again["skipped"] and again["error"] is None and again["fitted"] == 4
+
+
+def test_detect_file_and_the_catalogue_from_a_script(tmp_path):
+    output = str(tmp_path / "frame.hotspots.nc")
+    row = batch.detect_file(JIRAM_IMAGE, output)
+    assert row["error"] is None and row["spots"] == 2 and os.path.isfile(output)
+    path = batch.write_catalogue([row], str(tmp_path))
+    assert path == str(tmp_path / batch.CATALOGUE) and os.path.isfile(path)
+    assert batch.write_catalogue([], str(tmp_path / "none")) is None
+    with pytest.raises(ValueError, match="no adaptive-optics image"):
+        batch.write_photometry_table([row], str(tmp_path / "table.csv"))
