@@ -19,6 +19,7 @@ printing (:mod:`thermal.cli`):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -218,22 +219,26 @@ def fit_file(path: str, output: str, model="auto", options: dict | None = None) 
     ``debug`` (tracebacks in the row). Returns the row: ``input``, ``output``, ``error`` (one
     line or None), ``warnings``, ``skipped`` (resumed) and the summary counts.
     """
-    options = options or {}
+    return _one_input(path, output, options or {}, functools.partial(_fit_claimed, model=model))
 
+
+def _one_input(path: str, output: str, options: dict, claimed) -> dict:
+    """The row of one input: ``claimed(path, output, options, row)`` run while holding the
+    claim on ``output``, any exception recorded in the row as one line, the time taken."""
     started = time.perf_counter()
     row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
     try:
         if os.path.realpath(path) == os.path.realpath(output):
             raise ValueError(f"{path}: output path is the input file; choose another output")
         with _claim(output):
-            _fit_claimed(path, output, model, options, row)
+            claimed(path, output, options=options, row=row)
     except Exception as error:
         _record_error(row, path, error, options.get("debug"))
     row["seconds"] = time.perf_counter() - started
     return row
 
 
-def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -> None:
+def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> None:
     """The body of :func:`fit_file` while it holds the claim on ``output``."""
     from thermal import __version__
 
@@ -283,7 +288,7 @@ def _fit_claimed(path: str, output: str, model: str, options: dict, row: dict) -
             # one band per pixel: no per-pixel fit can work; its hot spots are the result
             with _claim(spots_output):
                 _remove_stale_temporaries(spots_output)
-                _detect_claimed(path, spots_output, {**routed, "overwrite": True}, row)
+                _detect_claimed(path, spots_output, options={**routed, "overwrite": True}, row=row)
             row.update(_routed_summary(load_result(spots_output), spots_output))
             return
         result = fit_spectra(
@@ -478,18 +483,7 @@ def detect_file(path: str, output: str, options: dict | None = None) -> dict:
     ``max_emission_angle``, ``temperature_range``, ``radiance_unit``, ``distance``,
     ``kernels`` or ``backplanes`` (geometry), ``fit``, ``model``, ``timeout``, ``max_memory``,
     ``overwrite``, ``command`` and ``debug``."""
-    options = options or {}
-    started = time.perf_counter()
-    row = {"input": path, "output": output, "error": None, "warnings": [], "skipped": False}
-    try:
-        if os.path.realpath(path) == os.path.realpath(output):
-            raise ValueError(f"{path}: output path is the input file; choose another output")
-        with _claim(output):
-            _detect_claimed(path, output, options, row)
-    except Exception as error:
-        _record_error(row, path, error, options.get("debug"))
-    row["seconds"] = time.perf_counter() - started
-    return row
+    return _one_input(path, output, options or {}, _detect_claimed)
 
 
 def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
@@ -507,7 +501,7 @@ def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
         row["traceback"] = traceback.format_exc()
 
 
-def _detect_claimed(path: str, output: str, options: dict, row: dict) -> None:
+def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None:
     from thermal import __version__
 
     checksum = input_identity(path)
