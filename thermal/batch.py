@@ -127,27 +127,17 @@ def prepare_directory(folder: str) -> str | None:
     return None
 
 
-def _already_done(
-    output: str,
-    checksum: str,
-    model: str,
-    intervals: str,
-    store: str,
-    temperature_range: str,
-    reader: str = "",
-) -> bool:
-    """True when ``output`` is a complete result of this input (same checksum), model, kind
-    of intervals and stored extras."""
+def _is_current(output: str, checksum: str, **expected: str) -> bool:
+    """True when ``output`` is a complete result of this input (same identity ``checksum``)
+    whose ``thermal_<name>`` attributes have the ``expected`` values (a missing one reads as
+    its default: ``linear`` intervals, else empty)."""
     attrs = _result_attrs(output) if checksum else None
-    if attrs is None:
+    if attrs is None or attrs.get("thermal_input_identity") != checksum:
         return False
-    return (
-        attrs.get("thermal_input_identity") == checksum
-        and attrs.get("thermal_model") == model
-        and attrs.get("thermal_intervals", "linear") == intervals
-        and attrs.get("thermal_store", "") == store
-        and attrs.get("thermal_temperature_range", "") == temperature_range
-        and attrs.get("thermal_reader_options", "") == reader
+    defaults = {"intervals": "linear"}
+    return all(
+        attrs.get(f"thermal_{name}", defaults.get(name, "")) == value
+        for name, value in expected.items()
     )
 
 
@@ -250,9 +240,10 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
     reader_text = "; ".join(f"{k}={v}" for k, v in sorted((options.get("reader") or {}).items()))
     if options.get("max_emission_angle", 80.0) != 80.0:
         bounds_text += f" limb {options['max_emission_angle']:g}"
-    if not options.get("overwrite") and _already_done(
-        output, checksum, model, intervals, store, bounds_text, reader_text
-    ):
+    if not options.get("overwrite") and _is_current(
+        output, checksum, model=model, intervals=intervals, store=store,
+        temperature_range=bounds_text, reader_options=reader_text,
+    ):  # fmt: skip
         row["skipped"] = True
         row.update(_summary_from_file(output))
         return
@@ -264,8 +255,8 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
         "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
         "distance": (options.get("reader") or {}).get("distance"),
     }
-    if not options.get("overwrite") and _detection_done(
-        spots_output, checksum, _detect_settings(routed)
+    if not options.get("overwrite") and _is_current(
+        spots_output, checksum, detect_settings=_detect_settings(routed)
     ):
         row["skipped"] = True
         row.update(_routed_summary(load_result(spots_output), spots_output))
@@ -506,7 +497,7 @@ def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None
 
     checksum = input_identity(path)
     settings = _detect_settings(options)
-    if not options.get("overwrite") and _detection_done(output, checksum, settings):
+    if not options.get("overwrite") and _is_current(output, checksum, detect_settings=settings):
         row["skipped"] = True
         row.update(detection_summary(load_result(output)))
         return
@@ -674,16 +665,6 @@ def _result_attrs(output: str) -> dict | None:
             return {k: nc.getncattr(k) for k in nc.ncattrs()}
     except (OSError, RuntimeError):
         return None
-
-
-def _detection_done(output: str, checksum: str, settings: str) -> bool:
-    attrs = _result_attrs(output) if checksum else None
-    if attrs is None:
-        return False
-    return (
-        attrs.get("thermal_input_identity") == checksum
-        and attrs.get("thermal_detect_settings") == settings
-    )
 
 
 def load_result(output: str):
