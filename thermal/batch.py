@@ -358,13 +358,16 @@ def run_serial(plan, task, options, on_row, check=None) -> list[dict]:
     """Run ``task(path, output, options=options)`` for every (input, output) of ``plan`` in
     this process; ``on_row(row)`` is called as each finishes and ``check()`` (which may raise
     to stop the batch) before each input and after the last."""
+    from thermal.io.isolated import reader_session
+
     rows = []
-    for path, output in plan:
-        if check is not None:
-            check()
-        row = task(path, output, options=options)
-        on_row(row)
-        rows.append(row)
+    with reader_session():  # one reader process for the batch's inputs, not one per input
+        for path, output in plan:
+            if check is not None:
+                check()
+            row = task(path, output, options=options)
+            on_row(row)
+            rows.append(row)
     if check is not None:
         check()
     return rows

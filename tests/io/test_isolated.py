@@ -13,7 +13,7 @@ import xarray as xr
 
 from thermal.io import InputError, open_observation
 from thermal.io.formats import register_format, unregister_format
-from thermal.io.isolated import isolation_available, open_isolated
+from thermal.io.isolated import isolation_available, open_isolated, reader_session
 from thermal.io.limits import ReadTimeout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -92,3 +92,81 @@ def test_off_the_main_thread_the_read_runs_in_process():
 def test_bad_timeouts_are_refused(bad):
     with pytest.raises(ValueError, match="timeout"):
         open_isolated(EXAMPLE, timeout=bad)
+
+
+def _pid(path):
+    """A reader that says which process read it."""
+    return xr.Dataset(attrs={"pid": os.getpid(), "name": os.path.basename(path)})
+
+
+def _fail(path):
+    raise InputError(path, "broken")
+
+
+@pytest.fixture
+def probes(tmp_path, hostile):
+    """Besides the hostile formats: ``.pid`` files (the reader's process id) and ``.fail``
+    files (a read that fails)."""
+    register_format("test-pid", _pid, extensions=(".pid",), replace=True)
+    register_format("test-fail", _fail, extensions=(".fail",), replace=True)
+    paths = dict(hostile)
+    for name in ("pid", "fail"):
+        paths[name] = tmp_path / f"input.{name}"
+        paths[name].write_bytes(b"x" * 100)
+    yield paths
+    unregister_format("test-pid")
+    unregister_format("test-fail")
+
+
+def _reader_pid(path) -> int:
+    return int(open_isolated(path).attrs["pid"])
+
+
+@needs_fork
+def test_a_session_reads_every_input_in_one_process(probes):
+    with reader_session():
+        pids = {_reader_pid(probes["pid"]) for _ in range(5)}
+        isolated = open_isolated(EXAMPLE)
+    assert len(pids) == 1 and os.getpid() not in pids
+    xr.testing.assert_identical(isolated, open_observation(EXAMPLE).load())
+    # outside a session, each read has a process of its own
+    assert _reader_pid(probes["pid"]) != _reader_pid(probes["pid"])
+
+
+@needs_fork
+def test_a_failed_read_ends_the_session_process_and_what_it_leaked(probes):
+    before = len(os.listdir("/proc/self/fd"))
+    with reader_session():
+        first = _reader_pid(probes["pid"])
+        for name, error, match in [
+            ("leak", InputError, "50 descriptors"),
+            ("crash", InputError, "died .signal 9"),
+            ("hang", ReadTimeout, "killed"),
+        ]:
+            with pytest.raises(error, match=match):
+                open_isolated(probes[name], timeout=0.5)
+            after = _reader_pid(probes["pid"])  # the next input is read as usual
+            assert after != first
+            first = after
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+@needs_fork
+def test_a_session_process_sees_formats_registered_after_its_fork(probes, tmp_path):
+    with reader_session():
+        first = _reader_pid(probes["pid"])
+        register_format("test-late", _pid, extensions=(".late",), replace=True)
+        try:
+            late = tmp_path / "input.late"
+            late.write_bytes(b"x")
+            assert int(open_isolated(late).attrs["pid"]) != first
+        finally:
+            unregister_format("test-late")
+
+
+@needs_fork
+def test_a_session_process_is_replaced_after_max_reads(probes, monkeypatch):
+    monkeypatch.setattr("thermal.io.isolated.MAX_READS", 2)
+    with reader_session():
+        pids = [_reader_pid(probes["pid"]) for _ in range(4)]
+    assert pids[0] == pids[1] != pids[2] == pids[3]
