@@ -35,14 +35,18 @@ _FITTING = (
 
 def pytest_collection_finish(session):
     """Compile (or load from the cache) the fit kernels once, before the first test, when the
-    run holds tests that fit: with an empty numba cache that takes ~50 s on 2 cores (the
-    least-squares and profile-interval kernels; benchmarks/firstrun.py), which would otherwise
-    land in whichever test fits first. The time is printed at the end."""
+    run holds tests that fit: with an empty numba cache that takes ~30 s on 2 cores (the
+    least-squares kernel here and the profile-interval kernel in a background process at the
+    same time), which would otherwise land in whichever test fits first. The time is printed at
+    the end."""
     if not any(item.nodeid.startswith(_FITTING) for item in session.items):
         return
     start = time.perf_counter()
     from thermal import simulate
+    from thermal._kernels import ahead, profile
     from thermal.fit import fit_spectra
+
+    ahead.compile_ahead(profile.profile_batch)  # on the other core while this one compiles the fit
 
     observation = simulate.observation(
         [[900.0, 400.0]], [[1e6, 1e8]], wavelength=np.linspace(1.5, 5.0, 17), n=2, seed=0

@@ -127,6 +127,22 @@ def _report(row: dict, debug: bool) -> None:
             log.error(row["traceback"].rstrip())
 
 
+def _compile_ahead(profile: bool) -> None:
+    """Start compiling the blackbody fit kernels in the background when the cache lacks them
+    (the first run after installing): the run reads, detects and compiles the rest meanwhile
+    (:mod:`thermal._kernels.ahead`)."""
+    from thermal._kernels import ahead, fit
+
+    kernels = [fit.fit_batch]
+    if profile:
+        from thermal._kernels import profile as profile_kernels
+
+        kernels.append(profile_kernels.profile_batch)
+    started = ahead.compile_ahead(*kernels)
+    if started:
+        log.info("compiling the fit kernels in the background (once per installation)")
+
+
 def _run(plan, task, options, progress, args) -> list[dict]:
     """The batch, serial or on dask (``--workers``, ``--scheduler``), reported as it goes."""
 
@@ -286,6 +302,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "debug": args.debug,
         "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
     }
+    if args.workers is None and not args.scheduler and args.model != "flow":
+        _compile_ahead(args.intervals == "profile")
     progress = _Progress(len(plan), not args.quiet)
     try:
         task = functools.partial(batch.fit_file, model=args.model)

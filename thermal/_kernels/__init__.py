@@ -45,7 +45,8 @@ One place decides how kernels are compiled, cached and run:
   only the file that defines a function, but kernels inline helpers from sibling modules, so
   an edit anywhere starts a fresh cache instead of running stale code. Nothing is written
   into, or deleted from, the installed package; folders of other versions unused for 30 days
-  are deleted (:func:`prune_cache`).
+  are deleted (:func:`prune_cache`). A kernel the cache lacks can be compiled in a background
+  process while the caller does other work (:mod:`thermal._kernels.ahead`).
 
 Kernels never apply ``**`` to floats (``planck.pow4`` and plain products instead): numba compiles
 the power operator once per process and reuses it with the ``fastmath`` flags of its first
@@ -419,16 +420,24 @@ class Kernel:
     scratch : callable, optional
         Called with the arguments, returns the kernel's last argument, scratch space that the
         caller owns (allocated per chunk of rows, so every thread has its own).
+    example : callable, optional
+        Returns small arguments of every call's types: :meth:`warm` runs the kernel on them
+        (:mod:`thermal._kernels.ahead` compiles kernels in a background process so).
     **options
         :func:`jit` options.
     """
 
-    def __init__(self, function, rows=None, inputs=(), floats=(), scratch=None, **options):
+    def __init__(
+        self, function, rows=None, inputs=(), floats=(), scratch=None, example=None, **options
+    ):
         self.function = function
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
+        self.__module__ = function.__module__
         self.compiled = jit(function, **options)
         self._scratch = scratch
+        self._example = example
+        self._called = False
         names = list(inspect.signature(function).parameters)
         if rows is not None:
             names = names[2:]
@@ -462,6 +471,19 @@ class Kernel:
     def __call__(self, *args, size: int | None = None):
         """Run the kernel on every row; ``size`` (the work, ~ns) decides on threads. Returns
         the kernel's result, summed over chunks (counts) when it ran on threads."""
+        if self._called or self._example is None:
+            return self._run(args, size)
+        # its first call in this process: wait for a compilation under way in the background,
+        # and once it ran, say that this cache holds it (thermal._kernels.ahead)
+        from thermal._kernels import ahead
+
+        ahead.wait(self)
+        result = self._run(args, size)
+        self._called = True
+        ahead.mark_compiled(self)
+        return result
+
+    def _run(self, args, size):
         args = self._arguments(args)
         compiled = self.compiled
         scratch = (lambda: (self._scratch(*args),)) if self._scratch else (lambda: ())
@@ -474,6 +496,19 @@ class Kernel:
             return compiled(0, n, *args, *scratch())
         futures = [_pool().submit(compiled, a, b, *args, *scratch()) for a, b in chunks]
         return _combine([f.result() for f in futures])
+
+    def signature(self, *args) -> tuple:
+        """The numba argument types of a call with ``args`` (what it compiles or loads)."""
+        args = self._arguments(args)
+        scratch = (self._scratch(*args),) if self._scratch else ()
+        rows = () if self._rows is None else (0, 0)
+        return tuple(numba.typeof(a) for a in (*rows, *args, *scratch))
+
+    def warm(self) -> None:
+        """Compile the kernel (or load it from the cache) by running it on its example."""
+        if self._example is None:
+            raise ValueError(f"{self.__name__} has no example arguments to compile it with")
+        self(*self._example())
 
 
 def kernel(function=None, **options):

@@ -471,7 +471,30 @@ def scratch(y, sig, problem, out) -> Scratch:
     )  # fmt: skip
 
 
-@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, fastmath=SUMS)
+def fits(n_fits: int, n_comp: int, n_par: int, n_ch: int) -> Fits:
+    """The :class:`Fits` of ``n_fits`` spectra (numpy, uninitialised; :func:`fit_batch`
+    writes every value)."""
+    e = np.empty
+    return Fits(
+        e((n_fits, n_comp)), e((n_fits, n_comp)), e(n_fits), e((n_fits, n_par, n_par)),
+        e(n_fits), e(n_fits, np.int64), e(n_fits, np.int8), e((n_fits, n_ch)),
+        e(n_fits, np.int64),
+    )  # fmt: skip
+
+
+def example() -> tuple:
+    """Arguments of :func:`fit_batch` for one two-component spectrum of two channels: the
+    argument types of every call, so that running it compiles (or loads) the kernel that
+    every fit uses (:mod:`thermal._kernels.ahead`)."""
+    lnt = np.log([[300.0, 1500.0], [300.0, 1500.0]])
+    p = problem(
+        [2.0, 4.0], [1.0, 1.0], [0, 1], [1.0, 1.0], lnt[:, 0], lnt[:, 1], lnt,
+        np.ones((2, 2, 2)), np.zeros(2), exchangeable=True, has_bg=False, max_iter=5,
+    )  # fmt: skip
+    return np.ones((1, 2)), np.ones((1, 2)), p, fits(1, 2, 4, 2)
+
+
+@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, fastmath=SUMS, example=example)
 def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
     """Fit the rows ``first`` to ``last - 1`` of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN
     y marks a missing channel. ``problem`` is the batch's :class:`Problem`; results go to the

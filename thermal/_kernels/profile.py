@@ -46,6 +46,7 @@ from thermal._kernels.fit import (
     AT_BOUND,
     CONVERGED,
     MAX_ITERATIONS,
+    NOT_ENOUGH,
     Fits,
     Lines,
     Problem,
@@ -54,6 +55,7 @@ from thermal._kernels.fit import (
     line_scratch,
     scaled_spectrum,
 )
+from thermal._kernels.fit import example as fit_example
 from thermal._kernels.lm import Spectrum, Workspace, _lm_run, free_components, workspace
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
@@ -130,7 +132,23 @@ def scratch(y, sig, p, fits, out) -> Scratch:
     )  # fmt: skip
 
 
-@kernel(rows="y", inputs=("y", "sig"), scratch=scratch)
+def intervals(n_fits: int, n_comp: int) -> Intervals:
+    """The :class:`Intervals` of ``n_fits`` spectra (numpy, uninitialised)."""
+    e = np.empty
+    return Intervals(e((n_fits, n_comp)), e((n_fits, n_comp)), e(n_fits), e(n_fits))
+
+
+def example() -> tuple:
+    """Arguments of :func:`profile_batch` with the argument types of every call (see
+    :func:`thermal._kernels.fit.example`)."""
+    y, sig, p, fits = fit_example()
+    for values in fits:
+        values[...] = 0
+    fits.status[:] = NOT_ENOUGH  # no optimum: the row is skipped, the kernel compiled all the same
+    return y, sig, p, fits, intervals(1, 2)
+
+
+@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, example=example)
 def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s: Scratch):
     """Profile-likelihood 1-sigma intervals for the rows ``first`` to ``last - 1`` of a batch
     fitted by :func:`thermal._kernels.fit.fit_batch`.

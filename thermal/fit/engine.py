@@ -176,17 +176,7 @@ def fit_arrays(
         if bg.size != n_ch:
             raise ValueError(f"background_shape has {bg.size} values for {n_ch} channels")
     n_par = 2 * c + int(m.background)
-    out = (
-        np.empty((n_fits, c)),
-        np.empty((n_fits, c)),
-        np.empty(n_fits),
-        np.empty((n_fits, n_par, n_par)),
-        np.empty(n_fits),
-        np.empty(n_fits, dtype=np.int64),
-        np.empty(n_fits, dtype=np.int8),
-        np.empty((n_fits, n_ch)),
-        np.empty(n_fits, dtype=np.int64),
-    )
+    out = tuple(_kfit.fits(n_fits, c, n_par, n_ch))
     if n_fits:
         problem = _kfit.problem(
             channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi, grid, basis, bg,
@@ -201,7 +191,7 @@ def fit_arrays(
         (*batch, n_ch), batch,
     ]  # fmt: skip
     if intervals == "profile":
-        extra = (np.empty((n_fits, c)), np.empty((n_fits, c)), np.empty(n_fits), np.empty(n_fits))
+        extra = tuple(_kprofile.intervals(n_fits, c))
         if n_fits:
             _kprofile.profile_batch(
                 y2, s2, problem, _kfit.Fits(*out), _kprofile.Intervals(*extra), size=n_fits * 5000

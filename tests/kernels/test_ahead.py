@@ -1,0 +1,100 @@
+"""Compiling kernels ahead in a background process (thermal._kernels.ahead)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import thermal._kernels as kernels
+from thermal._kernels import ahead, fit, kernel, profile
+from thermal.fit import fit_spectra
+
+
+def _double_example():
+    return np.arange(3.0), np.zeros(3)
+
+
+@kernel(rows="x", inputs=("x",), example=_double_example)
+def double(first, last, x, out):
+    for i in range(first, last):
+        out[i] = 2.0 * x[i]
+
+
+def _broken_example():
+    raise RuntimeError("no example today")
+
+
+@kernel(rows="x", inputs=("x",), example=_broken_example)
+def triple(first, last, x, out):
+    for i in range(first, last):
+        out[i] = 3.0 * x[i]
+
+
+@kernel(rows="x", inputs=("x",))
+def no_example(first, last, x, out):
+    for i in range(first, last):
+        out[i] = x[i]
+
+
+@pytest.fixture
+def cold_cache(tmp_path, monkeypatch):
+    """An empty cache folder for this process and its children; kernels count as never run
+    here."""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__))  # this module, for the child
+    monkeypatch.delenv("THERMAL_NUMBA_CACHE", raising=False)
+    folder = kernels.cache_dir()
+    monkeypatch.setattr(kernels, "_CACHE_DIR", folder)
+    for k in (double, triple):
+        monkeypatch.setattr(k, "_called", False)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "k, sample", [(fit.fit_batch, fit.example), (profile.profile_batch, profile.example)]
+)
+def test_the_examples_have_the_types_of_every_fit(k, sample):
+    """What runs ahead is what a fit loads: a real fit (with profile intervals) has compiled
+    (or loaded) one signature of each kernel, the one of its example."""
+    from thermal import simulate
+
+    obs = simulate.observation([[900.0, 400.0]], [[1e6, 1e8]], wavelength=[1.5, 2, 3, 4, 5])
+    fit_spectra(obs, model="2T", intervals="profile")
+    assert k.compiled.signatures == [k.signature(*sample())]
+
+
+def test_a_cold_kernel_compiles_in_the_background_and_its_first_call_waits(cold_cache):
+    mark = cold_cache / f"{__name__}.double.compiled"
+    assert not ahead.is_compiled(double)
+    assert ahead.compile_ahead(double) == [f"{__name__}:double"]
+    assert ahead.compile_ahead(double) == []  # under way already
+    process = ahead._RUNNING[f"{__name__}:double"]
+    out = np.zeros(3)
+    double(np.arange(3.0), out)  # waits for the background process
+    assert process.returncode == 0
+    assert mark.exists()  # the background process ran the example
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert ahead.compile_ahead(double) == []  # the cache holds it now
+
+
+def test_a_failed_background_compilation_leaves_the_kernel_to_its_caller(cold_cache):
+    assert ahead.compile_ahead(triple) == [f"{__name__}:triple"]
+    process = ahead._RUNNING[f"{__name__}:triple"]
+    out = np.zeros(2)
+    triple(np.ones(2), out)
+    assert process.returncode != 0
+    np.testing.assert_array_equal(out, [3.0, 3.0])
+    assert (cold_cache / f"{__name__}.triple.compiled").exists()  # marked by the call here
+
+
+def test_without_a_cache_nothing_runs_ahead(monkeypatch):
+    monkeypatch.setattr(kernels, "_CACHE_DIR", None)
+    assert ahead.is_compiled(double)
+    assert ahead.compile_ahead(double) == []
+
+
+def test_a_kernel_without_an_example_cannot_run_ahead():
+    with pytest.raises(ValueError, match="no example"):
+        ahead.compile_ahead(no_example)
+    with pytest.raises(ValueError, match="no example"):
+        no_example.warm()
