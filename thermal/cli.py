@@ -260,6 +260,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    if args.workers is None and not args.scheduler and args.model != "flow":
+        _compile_ahead(args.intervals == "profile")  # first, before the imports below
     from thermal.layout import check_store
     from thermal.models import get_model
 
@@ -302,8 +304,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "debug": args.debug,
         "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
     }
-    if args.workers is None and not args.scheduler and args.model != "flow":
-        _compile_ahead(args.intervals == "profile")
     progress = _Progress(len(plan), not args.quiet)
     try:
         task = functools.partial(batch.fit_file, model=args.model)
