@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from thermal.io import InputError, open_observation
+from thermal.io import InputError, limits, open_observation
 from thermal.io.formats import register_format, unregister_format
 from thermal.io.isolated import isolation_available, open_isolated, reader_session
 from thermal.io.limits import ReadTimeout
@@ -162,6 +162,52 @@ def test_a_session_process_sees_formats_registered_after_its_fork(probes, tmp_pa
             assert int(open_isolated(late).attrs["pid"]) != first
         finally:
             unregister_format("test-late")
+
+
+def _other_pid(path):
+    return xr.Dataset(attrs={"pid": -os.getpid(), "name": os.path.basename(path)})
+
+
+@needs_fork
+def test_a_session_process_sees_a_format_replaced_after_its_fork(probes):
+    """A replacement under the same name (its object may even get the old one's id)."""
+    with reader_session():
+        for _ in range(5):
+            unregister_format("test-pid")
+            register_format("test-pid", _other_pid, extensions=(".pid",))
+            assert _reader_pid(probes["pid"]) < 0
+            unregister_format("test-pid")
+            register_format("test-pid", _pid, extensions=(".pid",))
+            assert _reader_pid(probes["pid"]) > 0
+
+
+@needs_fork
+def test_a_session_reads_relative_paths_from_the_working_folder_of_each_read(
+    probes, tmp_path, monkeypatch
+):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "input.pid").write_bytes(b"x")
+    with reader_session():
+        monkeypatch.chdir(tmp_path / "a")
+        first = _reader_pid("input.pid")
+        monkeypatch.chdir(tmp_path / "b")
+        assert open_isolated("input.pid").attrs["name"] == "input.pid"
+        assert _reader_pid("input.pid") != first  # a new reader in the new folder
+        monkeypatch.chdir(tmp_path / "a")
+        os.remove(tmp_path / "a" / "input.pid")
+        with pytest.raises(InputError):  # not b's file of the same name
+            open_isolated("input.pid")
+
+
+@needs_fork
+def test_a_session_read_keeps_the_memory_budget_in_force(tmp_path):
+    big = tmp_path / "big.nc"
+    xr.Dataset({"intensity": ("spectrum", np.zeros(1000))}).to_netcdf(big)
+    with reader_session():
+        _ = open_isolated(EXAMPLE)  # the reader exists before the budget is set
+        with limits.memory_budget(100), pytest.raises(InputError, match="memory|budget"):
+            open_isolated(EXAMPLE)
 
 
 @needs_fork

@@ -86,7 +86,8 @@ def compile_ahead(*kernels) -> list[str]:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
             try:
                 _RUNNING[key] = subprocess.Popen(
-                    [sys.executable, "-m", "thermal._kernels.ahead", key],
+                    # -P: not the working folder first on the path (another `thermal` there)
+                    [sys.executable, "-P", "-m", "thermal._kernels.ahead", key],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,

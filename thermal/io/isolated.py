@@ -103,7 +103,12 @@ def _serve(parent_end, connection) -> None:
     try:
         while True:
             request = connection.recv_bytes()
-            if not _answer(connection, *pickle.loads(request)):
+            try:
+                arguments = pickle.loads(request)
+            except Exception:  # e.g. an option of a class defined after our fork
+                connection.send_bytes(pickle.dumps(("retry", None)))
+                continue
+            if not _answer(connection, *arguments):
                 break
     except (EOFError, OSError):  # the parent closed the pipe, or is gone
         pass
@@ -189,7 +194,9 @@ def open_isolated(
         return open_observation(path, timeout=timeout, max_memory=max_memory, **options)
     path = os.fspath(path)
     _prepare(path, options.get("format"))
-    request = (path, timeout, max_memory, options)
+    if max_memory is None:  # the budget in force here (a context variable the child lacks)
+        max_memory = limits.current_max_memory()
+    request = (os.path.abspath(path), timeout, max_memory, options)
     limit = None if timeout is None else timeout + GRACE
     if _SESSION is not None and _SESSION.owner == os.getpid():
         kind, value, code = _SESSION.read(request, limit)
@@ -214,7 +221,7 @@ def _start(target, *args):
     child = multiprocessing.get_context("fork").Process(target=target, args=args, daemon=True)
     # Ctrl-C or SIGTERM during the fork would be raised inside an at-fork hook, where Python
     # prints and drops it: hold them until the child exists (the child unblocks them); one
-    # that came meanwhile is raised when they are released (the caller then kills the child).
+    # that came meanwhile is raised when they are released, after the child is killed.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         with warnings.catch_warnings():
@@ -223,7 +230,11 @@ def _start(target, *args):
             warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
             child.start()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        except BaseException:  # a signal held meanwhile: the child goes before it is raised
+            _end(child)
+            raise
     return child
 
 
@@ -281,12 +292,29 @@ C library may leak a little on every file, not only on broken ones)."""
 
 
 def _state() -> tuple:
-    """What a reader process took over from this one at its fork and may have changed
-    since: the registered formats and bands."""
+    """What a reader process took over from this one at its fork and that may have changed
+    since: the registered formats and bands (the objects themselves, compared by identity),
+    the working folder, the environment and the import path."""
     from thermal import bands
     from thermal.io import formats
 
-    return tuple(map(id, formats.formats())), tuple(map(id, bands.registered()))
+    return (
+        formats.formats(),
+        tuple(bands.registered()),
+        os.getcwd(),
+        tuple(sorted(os.environ.items())),
+        tuple(sys.path),
+    )
+
+
+def _same(a: tuple, b: tuple | None) -> bool:
+    if b is None:
+        return False
+    registered = all(
+        len(x) == len(y) and all(p is q for p, q in zip(x, y, strict=True))
+        for x, y in zip(a[:2], b[:2], strict=True)
+    )
+    return registered and a[2:] == b[2:]
 
 
 class _Session:
@@ -306,7 +334,7 @@ class _Session:
             return _read_once(request, limit)
         state = _state()
         alive = self.child is not None and self.child.is_alive()
-        if not alive or self.reads >= MAX_READS or state != self.state:
+        if not alive or self.reads >= MAX_READS or not _same(state, self.state):
             self.stop()
             receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=True)
             try:
@@ -323,6 +351,8 @@ class _Session:
         except BaseException:  # interrupted mid-read: the process is in an unknown state
             self.stop()
             raise
+        if kind == "retry":  # it could not take the request: a child of its own can
+            return _read_once(request, limit)
         self.reads += 1
         code = None
         if kind != "ok":  # it ended (or must end) with the failed read
@@ -350,8 +380,11 @@ def reader_session():
     to one long-lived reader process instead of forking one per input (~40 ms each on a
     process that has numba and xarray loaded). The process is forked at the first read and
     replaced after a read that failed, timed out or killed it, after :data:`MAX_READS` reads,
-    and when formats or bands were registered since its fork; it ends with the block. Blocks
-    nest (the outermost one owns the process)."""
+    and when what it took over at its fork has changed here: the registered formats and bands,
+    the working folder, the environment or the import path (each read also passes the memory
+    budget in force). Other changes to this process's state after the fork (a function
+    replaced in a reader's module) are not seen. It ends with the block. Blocks nest (the
+    outermost one owns the process)."""
     global _SESSION
     if _SESSION is not None:
         yield
