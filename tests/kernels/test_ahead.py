@@ -66,14 +66,14 @@ def test_the_examples_have_the_types_of_every_fit(k, sample):
 def test_a_cold_kernel_compiles_in_the_background_and_its_first_call_waits(cold_cache):
     # a kernel of the same function made now caches in the cold folder, as the child's does
     here = Kernel(double.function, rows="x", inputs=("x",), example=_double_example)
-    mark = cold_cache / f"{__name__}.double.compiled"
+    marks = f"{__name__}.double-*.compiled"
     assert not ahead.is_compiled(here)
     assert ahead.compile_ahead(here) == [f"{__name__}:double"]
     assert ahead.compile_ahead(here) == []  # under way already
     process = ahead._RUNNING[f"{__name__}:double"]
     process.wait()
     assert process.returncode == 0
-    assert mark.exists()  # the background process ran the example
+    assert len(list(cold_cache.glob(marks))) == 1  # the background process ran the example
     out = np.zeros(3)
     here(np.arange(3.0), out)  # loads what the background process compiled
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
@@ -88,7 +88,22 @@ def test_a_failed_background_compilation_leaves_the_kernel_to_its_caller(cold_ca
     triple(np.ones(2), out)
     assert process.returncode != 0
     np.testing.assert_array_equal(out, [3.0, 3.0])
-    assert (cold_cache / f"{__name__}.triple.compiled").exists()  # marked by the call here
+    assert list(cold_cache.glob(f"{__name__}.triple-*.compiled"))  # marked by the call here
+
+
+def test_a_kernel_is_marked_per_source_path_and_time_stamp(cold_cache, tmp_path):
+    """As numba's cache index: a new time stamp of the source (a checkout) compiles again."""
+    before = ahead._mark(double)
+    source = tmp_path / "copy.py"
+    source.write_text("pass\n")
+    moved = Kernel(double.function, rows="x", inputs=("x",), example=_double_example)
+    moved.function = type(double.function)(
+        double.function.__code__.replace(co_filename=str(source)), {}, "double"
+    )
+    assert ahead._mark(moved) != before
+    touched = ahead._mark(moved)
+    os.utime(source, ns=(0, 0))
+    assert ahead._mark(moved) != touched
 
 
 def test_without_a_cache_nothing_runs_ahead(monkeypatch):

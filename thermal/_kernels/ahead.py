@@ -10,17 +10,19 @@ the cache. At its first call in this process the kernel waits for that process (
 and then loads the cache instead of compiling.
 
 Whether the cache holds a kernel is known without asking numba: a kernel marks its cache folder
-(``<module>.<kernel>.compiled``) after its first run in any process (:func:`mark_compiled`). A
-mark can be wrong (numba compiles again a kernel whose source file has a new time stamp): the
-kernel then compiles in the process that calls it, as it would without this module; so it does
-when the background process fails. Background processes still running when this process exits
-are killed (numba writes a cache entry whole or not at all).
+(``<module>.<kernel>-<digest>.compiled``, the digest of its source file's path, time stamp and
+size, which numba's cache index checks) after its first run in any process
+(:func:`mark_compiled`). Should a mark be wrong, the kernel compiles in the process that calls
+it, as it would without this module; so it does when the background process fails.
+Background processes still running when this process exits are killed (numba writes a cache
+entry whole or not at all).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import importlib
 import os
 import subprocess
@@ -45,8 +47,20 @@ def _key(kernel) -> str:
 
 
 def _mark(kernel) -> Path | None:
+    """The mark of ``kernel`` in the cache folder. numba keeps a cache index per source file,
+    in a folder per checkout path, valid while the file's time stamp and size are unchanged:
+    the mark's name holds the same (a fresh clone of the same sources compiles again)."""
     folder = _kernels._CACHE_DIR
-    return None if folder is None else folder / f"{kernel.__module__}.{kernel.__name__}.compiled"
+    if folder is None:
+        return None
+    source = kernel.function.__code__.co_filename
+    try:
+        stat = os.stat(source)
+        stamp = f"{source}\0{stat.st_mtime_ns}\0{stat.st_size}"
+    except OSError:
+        stamp = source
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    return folder / f"{kernel.__module__}.{kernel.__name__}-{digest}.compiled"
 
 
 def is_compiled(kernel) -> bool:
