@@ -5,7 +5,9 @@ Full size: 10 files x 10,000 spectra x 17 wavelengths (1e5 spectra; 1.5-5 um, 2T
 noise). ``--quick``: 10 files x 1,000 spectra. The command line runs in a fresh interpreter
 (import and numba cache load included, as a user sees it); "kept" is its spectra/s over the
 in-process ``fit_spectra`` rate (goal: >= 0.8 at full size). The last row is the same end to
-end in process (read, fit, write in a warm interpreter), the command line's floor.
+end in process (read, fit, write in a warm interpreter), the command line's floor. A second table
+runs many files of 256 spectra (a JIRAM spectrometer product's size), where the cost per file
+beyond the fits decides the throughput.
 """
 
 from __future__ import annotations
@@ -129,6 +131,34 @@ def main(quick: bool = False) -> None:
         f"(workers identical to serial: {same})",
         ("run", "files/s", "spectra/s", "kept vs in-process"),
         rows,
+    )
+    _many_small_files(20 if quick else 100)
+
+
+def _many_small_files(files: int, spectra: int = 256) -> None:
+    """Files of a JIRAM spectrometer product's size (256 spectra): what a run over an archive
+    pays per file beyond the fits (read in the reader process, result built and written)."""
+    with tempfile.TemporaryDirectory(prefix="thermal-bench-cli-small-") as folder:
+        paths = _make_files(folder, files, spectra)
+        out = os.path.join(folder, "out")
+        os.makedirs(out)
+        in_process = _in_process(paths)
+        io_folder = os.path.join(folder, "io")
+        os.makedirs(io_folder)
+        io_only = _io_only(paths, io_folder)
+        serial = _command_line(paths, out)
+        os.makedirs(os.path.join(folder, "one"))
+        start_only = _command_line(paths[:1], os.path.join(folder, "one"))
+    per_file = (serial - start_only) / (files - 1)
+    print_table(
+        f"thermal fit: {files} files x {spectra} spectra (an archive of small products)",
+        ("run", "files/s", "ms per file"),
+        [
+            ("fit_spectra in process", files / in_process, 1e3 * in_process / files),
+            ("read + fit + write, in process", files / io_only, 1e3 * io_only / files),
+            ("thermal fit, serial", files / serial, 1e3 * serial / files),
+            ("thermal fit, beyond its start", 1 / per_file, 1e3 * per_file),
+        ],
     )
 
 
