@@ -45,6 +45,32 @@ def test_fit_file_runs_from_a_script_and_resumes(tmp_path):
     assert again["skipped"] and again["error"] is None and again["fitted"] == 4
 
 
+def test_the_next_input_is_read_ahead_unless_its_result_will_be_kept(tmp_path, monkeypatch):
+    asked = []
+    monkeypatch.setattr(
+        "thermal.io.isolated.read_ahead", lambda path, **arguments: asked.append(path)
+    )
+    output = tmp_path / "keck.fit.nc"
+    batch.fit_read_ahead(KECK, str(output), {})
+    output.write_bytes(b"")  # a result: a resumed batch would skip this input
+    batch.fit_read_ahead(KECK, str(output), {})
+    batch.fit_read_ahead(KECK, str(output), {"overwrite": True})
+    assert asked == [KECK, KECK]
+    # run_serial asks for the next input before each task, and for nothing after the last
+    order = []
+    plan = [("a", "a.out"), ("b", "b.out"), ("c", "c.out")]
+    batch.run_serial(
+        plan,
+        lambda path, output, options: order.append(("task", path)) or {"input": path},
+        {},
+        lambda row: None,
+        read_ahead=lambda path, output, options: order.append(("ahead", path)),
+    )
+    assert order == [
+        ("ahead", "b"), ("task", "a"), ("ahead", "c"), ("task", "b"), ("task", "c"),
+    ]  # fmt: skip
+
+
 def test_detect_file_and_the_catalogue_from_a_script(tmp_path):
     output = str(tmp_path / "frame.hotspots.nc")
     row = batch.detect_file(JIRAM_IMAGE, output)

@@ -354,17 +354,21 @@ def _summary_from_file(output: str) -> dict:
 COUNTS = ("spectra", "fitted", "not_detected", "implausible", "limb", "failed")
 
 
-def run_serial(plan, task, options, on_row, check=None) -> list[dict]:
+def run_serial(plan, task, options, on_row, check=None, read_ahead=None) -> list[dict]:
     """Run ``task(path, output, options=options)`` for every (input, output) of ``plan`` in
     this process; ``on_row(row)`` is called as each finishes and ``check()`` (which may raise
-    to stop the batch) before each input and after the last."""
+    to stop the batch) before each input and after the last. ``read_ahead(path, output,
+    options)`` (e.g. :func:`fit_read_ahead`) is called for the next input before each task, so
+    that the reader process reads it while the task works on its own."""
     from thermal.io.isolated import reader_session
 
     rows = []
     with reader_session():  # one reader process for the batch's inputs, not one per input
-        for path, output in plan:
+        for i, (path, output) in enumerate(plan):
             if check is not None:
                 check()
+            if read_ahead is not None and i + 1 < len(plan):
+                read_ahead(*plan[i + 1], options)
             row = task(path, output, options=options)
             on_row(row)
             rows.append(row)
@@ -431,18 +435,40 @@ _READER_OPTIONS = {
 """Which of the command line's reader options each built-in format takes."""
 
 
-def _open_with_options(path: str, given: dict, options: dict):
-    """The observation of ``path`` read in a killable child process (``--timeout``,
-    ``--max-memory``), with the given reader options that its format takes."""
+def _read_arguments(path: str, given: dict, options: dict) -> dict:
+    """The arguments of ``open_isolated`` for ``path``: the bounds (``--timeout``,
+    ``--max-memory``) and the given reader options that its format takes."""
     from thermal.io.formats import detect_format
-    from thermal.io.isolated import open_isolated
 
     bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
     if not given:
-        return open_isolated(path, **bounds)
+        return bounds
     fmt = detect_format(path)
     taken = {k: v for k, v in given.items() if k in _READER_OPTIONS.get(fmt, ())}
-    return open_isolated(path, format=fmt, **bounds, **taken)
+    return {"format": fmt, **bounds, **taken}
+
+
+def _open_with_options(path: str, given: dict, options: dict):
+    """The observation of ``path`` read in a killable child process (:func:`_read_arguments`)."""
+    from thermal.io.isolated import open_isolated
+
+    return open_isolated(path, **_read_arguments(path, given, options))
+
+
+def fit_read_ahead(path: str, output: str, options: dict) -> None:
+    """For :func:`run_serial` with :func:`fit_file`: read ``path`` ahead unless its result (or
+    its hot spots) exists and will be kept (a resumed batch reads nothing it skips)."""
+    from thermal.io.isolated import read_ahead
+
+    if not options.get("overwrite") and (
+        os.path.exists(output) or os.path.exists(_hotspots_output(output))
+    ):
+        return
+    try:
+        arguments = _read_arguments(path, options.get("reader") or {}, options)
+    except Exception:  # the read itself says what is wrong
+        return
+    read_ahead(path, **arguments)
 
 
 HOTSPOTS_SUFFIX = ".hotspots.nc"

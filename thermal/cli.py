@@ -143,7 +143,7 @@ def _compile_ahead(profile: bool) -> None:
         log.info("compiling the fit kernels in the background (once per installation)")
 
 
-def _run(plan, task, options, progress, args) -> list[dict]:
+def _run(plan, task, options, progress, args, read_ahead=None) -> list[dict]:
     """The batch, serial or on dask (``--workers``, ``--scheduler``), reported as it goes."""
 
     def on_row(row: dict) -> None:
@@ -158,7 +158,7 @@ def _run(plan, task, options, progress, args) -> list[dict]:
                 "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
             ) from None
         return batch.run_dask(plan, task, options, on_row, args.workers, args.scheduler)
-    return batch.run_serial(plan, task, options, on_row, _check_stopped)
+    return batch.run_serial(plan, task, options, on_row, _check_stopped, read_ahead)
 
 
 def _format_power(value: float, fraction: bool) -> str:
@@ -307,7 +307,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     progress = _Progress(len(plan), not args.quiet)
     try:
         task = functools.partial(batch.fit_file, model=args.model)
-        rows = _run(plan, task, options, progress, args)
+        rows = _run(plan, task, options, progress, args, batch.fit_read_ahead)
     finally:
         progress.close()
     if not args.quiet:

@@ -13,7 +13,12 @@ import xarray as xr
 
 from thermal.io import InputError, limits, open_observation
 from thermal.io.formats import register_format, unregister_format
-from thermal.io.isolated import isolation_available, open_isolated, reader_session
+from thermal.io.isolated import (
+    isolation_available,
+    open_isolated,
+    read_ahead,
+    reader_session,
+)
 from thermal.io.limits import ReadTimeout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,3 +221,82 @@ def test_a_session_process_is_replaced_after_max_reads(probes, monkeypatch):
     with reader_session():
         pids = [_reader_pid(probes["pid"]) for _ in range(4)]
     assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
+_LOG = {"path": None}
+
+
+def _logged(path):
+    """A reader that takes 0.3 s and notes each read in the log."""
+    time.sleep(0.3)
+    with open(_LOG["path"], "a") as log:
+        log.write(os.path.basename(path) + "\n")
+    if "fail" in os.path.basename(path):
+        raise InputError(path, "broken")
+    return xr.Dataset(attrs={"pid": os.getpid(), "name": os.path.basename(path)})
+
+
+@pytest.fixture
+def slow(tmp_path):
+    """``.slow`` files read by :func:`_logged`; returns (paths by name, the names read)."""
+    _LOG["path"] = str(tmp_path / "reads.log")
+    register_format("test-slow", _logged, extensions=(".slow",), replace=True)
+    paths = {}
+    for name in ("a", "b", "c", "fail"):
+        paths[name] = tmp_path / f"{name}.slow"
+        paths[name].write_bytes(b"x")
+
+    def reads():
+        with open(_LOG["path"]) as log:
+            return log.read().split()
+
+    yield paths, reads
+    unregister_format("test-slow")
+
+
+@needs_fork
+def test_a_read_ahead_happens_while_this_process_works(slow):
+    paths, reads = slow
+    with reader_session():
+        read_ahead(paths["b"])  # sent once the read under way has its answer
+        assert open_isolated(paths["a"]).attrs["name"] == "a.slow"
+        time.sleep(0.6)  # this process works; the reader reads b meanwhile
+        start = time.monotonic()
+        assert open_isolated(paths["b"]).attrs["name"] == "b.slow"
+        assert time.monotonic() - start < 0.2
+    assert reads() == ["a.slow", "b.slow"]
+
+
+@needs_fork
+def test_an_answer_read_ahead_for_another_input_is_kept_for_one_read(slow):
+    paths, reads = slow
+    with reader_session():
+        read_ahead(paths["c"])
+        open_isolated(paths["a"])
+        assert open_isolated(paths["b"]).attrs["name"] == "b.slow"  # not c: c is kept
+        assert open_isolated(paths["c"]).attrs["name"] == "c.slow"
+    assert reads() == ["a.slow", "c.slow", "b.slow"]  # c read once
+
+
+@needs_fork
+def test_a_failure_read_ahead_is_raised_by_its_own_read(slow):
+    paths, reads = slow
+    with reader_session():
+        read_ahead(paths["fail"])
+        open_isolated(paths["a"])
+        with pytest.raises(InputError, match="broken"):
+            open_isolated(paths["fail"])
+        assert open_isolated(paths["b"]).attrs["name"] == "b.slow"
+    assert reads() == ["a.slow", "fail.slow", "b.slow"]
+
+
+@needs_fork
+def test_a_read_ahead_outside_a_session_or_with_bad_arguments_does_nothing(slow):
+    paths, reads = slow
+    read_ahead(paths["a"])
+    read_ahead(paths["a"], timeout=-1)
+    with reader_session():
+        read_ahead(paths["b"], timeout="soon")
+        open_isolated(paths["a"])
+        open_isolated(paths["a"])
+    assert reads() == ["a.slow", "a.slow"]

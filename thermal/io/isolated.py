@@ -35,7 +35,14 @@ import warnings
 from thermal.io import limits
 from thermal.layout import InputError
 
-__all__ = ["GRACE", "MAX_READS", "isolation_available", "open_isolated", "reader_session"]
+__all__ = [
+    "GRACE",
+    "MAX_READS",
+    "isolation_available",
+    "open_isolated",
+    "read_ahead",
+    "reader_session",
+]
 
 _HELD = {signal.SIGINT, signal.SIGTERM}
 GRACE = 2.0
@@ -193,13 +200,10 @@ def open_isolated(
     if not isolation_available():
         return open_observation(path, timeout=timeout, max_memory=max_memory, **options)
     path = os.fspath(path)
-    _prepare(path, options.get("format"))
-    if max_memory is None:  # the budget in force here (a context variable the child lacks)
-        max_memory = limits.current_max_memory()
-    request = (os.path.abspath(path), timeout, max_memory, options)
-    limit = None if timeout is None else timeout + GRACE
-    if _SESSION is not None and _SESSION.owner == os.getpid():
-        kind, value, code = _SESSION.read(request, limit)
+    request, limit = _request(path, timeout, max_memory, options)
+    session = _session()
+    if session is not None:
+        kind, value, code = session.read(request, limit)
     else:
         kind, value, code = _read_once(request, limit)
     if kind == "ok":
@@ -214,6 +218,44 @@ def open_isolated(
         )
     how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
     raise InputError(path, f"the reader process died ({how}), e.g. out of memory")
+
+
+def _request(path: str, timeout, max_memory, options: dict) -> tuple:
+    """The request a reader process gets for ``path`` and the parent's wait limit [s]."""
+    _prepare(path, options.get("format"))
+    if max_memory is None:  # the budget in force here (a context variable the child lacks)
+        max_memory = limits.current_max_memory()
+    limit = None if timeout is None else timeout + GRACE
+    return (os.path.abspath(path), timeout, max_memory, options), limit
+
+
+def _session() -> _Session | None:
+    """The reader session this process (main thread, isolation available) is in, if any."""
+    if _SESSION is None or _SESSION.owner != os.getpid() or not isolation_available():
+        return None
+    return _SESSION
+
+
+def read_ahead(
+    path, *, timeout: float | None = limits.DEFAULT_TIMEOUT, max_memory=None, **options
+) -> None:
+    """Within :func:`reader_session`: let the reader process read ``path`` (with the arguments
+    of :func:`open_isolated`) as soon as it has answered the read under way, while this process
+    works on that one. A later ``open_isolated`` with the same arguments takes the answer
+    (a failure or timeout included) instead of reading again; with other arguments, the
+    answer read ahead is kept for one more read, then dropped. Outside a session, or for
+    arguments that would be refused, nothing happens (the read itself reports them)."""
+    session = _session()
+    if session is None:
+        return
+    try:
+        timeout = None if timeout is None else float(timeout)
+        if timeout is not None and not timeout > 0:
+            return
+        request, limit = _request(os.fspath(path), timeout, max_memory, options)
+    except Exception:
+        return
+    session.read_ahead(request, limit)
 
 
 def _start(target, *args):
@@ -318,7 +360,7 @@ def _same(a: tuple, b: tuple | None) -> bool:
 
 
 class _Session:
-    """One reader process serving the reads of :func:`reader_session`."""
+    """One reader process serving the reads of :func:`reader_session`, one ahead at most."""
 
     def __init__(self) -> None:
         self.owner = os.getpid()
@@ -326,13 +368,42 @@ class _Session:
         self.connection = None
         self.reads = 0
         self.state = None
+        self.upcoming = None  # (request, limit) to send once the next answer is in
+        self.pending = None  # (payload, limit) sent ahead, its answer not yet taken
+        self.kept: dict[bytes, tuple] = {}  # answers read ahead, not yet asked for, and the
+        # state the reader had (see _state)
 
     def read(self, request, limit):
         try:
             payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # options that do not pickle: a child of its own gets them
             return _read_once(request, limit)
+        if self.upcoming is not None and self.upcoming[0] == request:
+            self.upcoming = None  # asked for before it could be sent ahead
         state = _state()
+        kept = self.kept.pop(payload, None)
+        if kept is not None and _same(state, kept[1]):
+            answer = kept[0]
+        elif self.pending is not None and self.pending[0] == payload and _same(state, self.state):
+            self.pending = None
+            answer = self._take(limit)
+        else:
+            if self.pending is not None:  # a read ahead of another input: keep its answer
+                ahead, ahead_limit = self.pending
+                self.pending = None
+                self.kept = {ahead: (self._take(ahead_limit), self.state)}
+            self._send(payload, state)
+            answer = self._take(limit)
+        self._send_upcoming()
+        if answer[0] == "retry":  # the reader could not take the request: a child of its own
+            return _read_once(request, limit)
+        return answer
+
+    def read_ahead(self, request, limit) -> None:
+        """Have the reader read ``request`` once it has answered the read under way."""
+        self.upcoming = (request, limit)
+
+    def _send(self, payload: bytes, state) -> None:
         alive = self.child is not None and self.child.is_alive()
         if not alive or self.reads >= MAX_READS or not _same(state, self.state):
             self.stop()
@@ -343,24 +414,39 @@ class _Session:
                 sender.close()
             self.connection, self.state, self.reads = receiver, state, 0
         try:
-            try:
-                self.connection.send_bytes(payload)
-            except OSError:  # it ended (killed from outside): its answer tells how
-                pass
+            self.connection.send_bytes(payload)
+        except OSError:  # it ended (killed from outside): its answer tells how
+            pass
+
+    def _take(self, limit) -> tuple:
+        """(kind, value, exit code) of the request sent last."""
+        try:
             kind, value = _await(self.child, self.connection, limit)
         except BaseException:  # interrupted mid-read: the process is in an unknown state
             self.stop()
             raise
-        if kind == "retry":  # it could not take the request: a child of its own can
-            return _read_once(request, limit)
         self.reads += 1
         code = None
-        if kind != "ok":  # it ended (or must end) with the failed read
+        if kind not in ("ok", "retry"):  # it ended (or must end) with the failed read
             code = self.stop()
         return kind, value, code
 
+    def _send_upcoming(self) -> None:
+        if self.upcoming is None or self.pending is not None:
+            return
+        request, limit = self.upcoming
+        self.upcoming = None
+        try:
+            payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # it will be read when asked for
+            return
+        if payload not in self.kept:
+            self._send(payload, _state())
+            self.pending = (payload, limit)
+
     def stop(self) -> int | None:
         code = None
+        self.pending = None  # a read ahead goes with the process
         if self.connection is not None:
             self.connection.close()  # a serving process ends at the closed pipe
             self.connection = None
