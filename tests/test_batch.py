@@ -55,6 +55,7 @@ def test_the_next_input_is_read_ahead_unless_its_result_will_be_kept(tmp_path, m
     output.write_bytes(b"")  # a result: a resumed batch would skip this input
     batch.fit_read_ahead(KECK, str(output), {})
     batch.fit_read_ahead(KECK, str(output), {"overwrite": True})
+    batch.fit_read_ahead(KECK, str(output), {"overwrite": True, "max_memory": 1000})  # too big
     assert asked == [KECK, KECK]
     # run_serial asks for the next input before each task, and for nothing after the last
     order = []
@@ -69,6 +70,31 @@ def test_the_next_input_is_read_ahead_unless_its_result_will_be_kept(tmp_path, m
     assert order == [
         ("ahead", "b"), ("task", "a"), ("ahead", "c"), ("task", "b"), ("task", "c"),
     ]  # fmt: skip
+
+
+def test_a_batch_read_ahead_reads_each_input_once(tmp_path, monkeypatch):
+    """What fit_read_ahead sends is what fit_file then asks for: one read per input."""
+    from thermal.io import isolated
+
+    if not isolated.isolation_available():
+        pytest.skip("no reader process here")
+    inputs = []
+    for i in range(3):
+        inputs.append(str(tmp_path / f"keck{i}.csv"))
+        with open(KECK) as source, open(inputs[-1], "w") as copy:
+            copy.write(source.read())
+    sent = []
+    send = isolated._Session._send
+    monkeypatch.setattr(
+        isolated._Session,
+        "_send",
+        lambda self, payload, state: sent.append(payload) or send(self, payload, state),
+    )
+    os.makedirs(tmp_path / "out")
+    plan = batch.plan_outputs(inputs, str(tmp_path / "out"))
+    rows = batch.run_serial(plan, batch.fit_file, {}, lambda row: None, None, batch.fit_read_ahead)
+    assert [r["error"] for r in rows] == [None] * 3
+    assert len(sent) == len(set(sent)) == 3
 
 
 def test_detect_file_and_the_catalogue_from_a_script(tmp_path):

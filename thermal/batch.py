@@ -455,16 +455,28 @@ def _open_with_options(path: str, given: dict, options: dict):
     return open_isolated(path, **_read_arguments(path, given, options))
 
 
+READ_AHEAD_FRACTION = 1 / 16
+"""Inputs larger than this fraction of the memory budget are not read ahead: the reader would
+hold one observation while this process holds another (:func:`fit_read_ahead`)."""
+
+
 def fit_read_ahead(path: str, output: str, options: dict) -> None:
-    """For :func:`run_serial` with :func:`fit_file`: read ``path`` ahead unless its result (or
-    its hot spots) exists and will be kept (a resumed batch reads nothing it skips)."""
+    """For :func:`run_serial` with :func:`fit_file`: read ``path`` ahead, unless its result (or
+    its hot spots) exists and will be kept (a resumed batch reads nothing it skips) or its files
+    are larger than :data:`READ_AHEAD_FRACTION` of the memory budget."""
+    from thermal.io import limits
     from thermal.io.isolated import read_ahead
+    from thermal.io.jiram import input_files
 
     if not options.get("overwrite") and (
         os.path.exists(output) or os.path.exists(_hotspots_output(output))
     ):
         return
     try:
+        size = sum(os.path.getsize(name) for name in input_files(path))
+        budget = options.get("max_memory") or limits.current_max_memory()
+        if size > READ_AHEAD_FRACTION * budget:
+            return
         arguments = _read_arguments(path, options.get("reader") or {}, options)
     except Exception:  # the read itself says what is wrong
         return

@@ -226,6 +226,7 @@ def _request(path: str, timeout, max_memory, options: dict) -> tuple:
     if max_memory is None:  # the budget in force here (a context variable the child lacks)
         max_memory = limits.current_max_memory()
     limit = None if timeout is None else timeout + GRACE
+    options = dict(sorted(options.items()))  # equal requests pickle alike (read_ahead)
     return (os.path.abspath(path), timeout, max_memory, options), limit
 
 
@@ -242,9 +243,12 @@ def read_ahead(
     """Within :func:`reader_session`: let the reader process read ``path`` (with the arguments
     of :func:`open_isolated`) as soon as it has answered the read under way, while this process
     works on that one. A later ``open_isolated`` with the same arguments takes the answer
-    (a failure or timeout included) instead of reading again; with other arguments, the
-    answer read ahead is kept for one more read, then dropped. Outside a session, or for
-    arguments that would be refused, nothing happens (the read itself reports them)."""
+    (a failure or timeout included; the deadline counts from when the read ahead started)
+    instead of reading again; a read of another input first waits for that answer and keeps
+    it for the next read only. The reader then holds a second observation while this process
+    works on the first: callers skip large inputs (:func:`thermal.batch.fit_read_ahead`).
+    Outside a session, or for arguments that would be refused, nothing happens (the read
+    itself reports them)."""
     session = _session()
     if session is None:
         return
@@ -369,7 +373,7 @@ class _Session:
         self.reads = 0
         self.state = None
         self.upcoming = None  # (request, limit) to send once the next answer is in
-        self.pending = None  # (payload, limit) sent ahead, its answer not yet taken
+        self.pending = None  # (payload, limit, time sent) sent ahead, answer not yet taken
         self.kept: dict[bytes, tuple] = {}  # answers read ahead, not yet asked for, and the
         # state the reader had (see _state)
 
@@ -381,17 +385,15 @@ class _Session:
         if self.upcoming is not None and self.upcoming[0] == request:
             self.upcoming = None  # asked for before it could be sent ahead
         state = _state()
-        kept = self.kept.pop(payload, None)
+        kept, self.kept = self.kept.get(payload), {}  # an answer kept is for the next read only
         if kept is not None and _same(state, kept[1]):
             answer = kept[0]
         elif self.pending is not None and self.pending[0] == payload and _same(state, self.state):
-            self.pending = None
-            answer = self._take(limit)
+            answer = self._take(self._left(limit))
         else:
             if self.pending is not None:  # a read ahead of another input: keep its answer
-                ahead, ahead_limit = self.pending
-                self.pending = None
-                self.kept = {ahead: (self._take(ahead_limit), self.state)}
+                ahead, ahead_limit, _ = self.pending
+                self.kept = {ahead: (self._take(self._left(ahead_limit)), self.state)}
             self._send(payload, state)
             answer = self._take(limit)
         self._send_upcoming()
@@ -418,6 +420,13 @@ class _Session:
         except OSError:  # it ended (killed from outside): its answer tells how
             pass
 
+    def _left(self, limit):
+        """What is left of ``limit`` [s] for the read ahead under way (its deadline counts from
+        when it was sent); it is no longer pending."""
+        sent = self.pending[2]
+        self.pending = None
+        return None if limit is None else max(0.0, limit - (time.monotonic() - sent))
+
     def _take(self, limit) -> tuple:
         """(kind, value, exit code) of the request sent last."""
         try:
@@ -432,17 +441,19 @@ class _Session:
         return kind, value, code
 
     def _send_upcoming(self) -> None:
+        """Send the read ahead, if one is queued; any failure (a fork refused for memory)
+        leaves the input to be read when it is asked for."""
         if self.upcoming is None or self.pending is not None:
             return
         request, limit = self.upcoming
         self.upcoming = None
         try:
             payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # it will be read when asked for
-            return
-        if payload not in self.kept:
-            self._send(payload, _state())
-            self.pending = (payload, limit)
+            if payload not in self.kept:
+                self._send(payload, _state())
+                self.pending = (payload, limit, time.monotonic())
+        except Exception:
+            self.stop()
 
     def stop(self) -> int | None:
         code = None
@@ -475,6 +486,8 @@ def reader_session():
     if _SESSION is not None:
         yield
         return
+    with contextlib.suppress(ImportError):  # it sets HDF5_PLUGIN_PATH on import: before any
+        import netCDF4  # noqa: F401  fork, not at the first write (the state would change)
     session = _SESSION = _Session()
     try:
         yield
