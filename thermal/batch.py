@@ -273,7 +273,7 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
         from thermal.io import write_results
 
         observation = _open_with_options(path, options.get("reader") or {}, options)
-        from thermal.detect.pipeline import image_kind
+        from thermal.layout import image_kind
 
         if image_kind(observation) == "bands":
             # one band per pixel: no per-pixel fit can work; its hot spots are the result

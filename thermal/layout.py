@@ -27,6 +27,7 @@ __all__ = [
     "build_result",
     "check_store",
     "finalise",
+    "image_kind",
     "output",
     "spectral_dim_and_kind",
 ]
@@ -177,6 +178,26 @@ def spectral_dim_and_kind(ds: xr.Dataset, error=ValueError) -> tuple[str, str]:
             f"([W sr-1 um-1] or [W m-2 sr-1 um-1]); found {kinds or 'neither'}"
         )
     return dims[0], kinds[0]
+
+
+IMAGE_DIMS = (("line", "sample"), ("y", "x"))
+"""The pairs of dims that make an observation an image."""
+
+
+def image_kind(observation: xr.Dataset) -> str:
+    """``"bands"`` (an image with one band per pixel), ``"cube"`` (an image with a spectrum
+    per pixel) or ``""`` (no image)."""
+    data = observation.get("radiance")
+    if data is None:
+        return ""
+    dims = set(data.dims)
+    if not any(set(pair) <= dims for pair in IMAGE_DIMS):
+        return ""
+    if "band" in dims:
+        return "bands"
+    if "wavelength" in dims:
+        return "cube"
+    return ""
 
 
 def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:

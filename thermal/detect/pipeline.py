@@ -28,30 +28,13 @@ import xarray as xr
 from scipy import ndimage
 
 from thermal.detect.power import DEFAULT_TEMPERATURE_RANGE, power_range
-from thermal.layout import InputError
+from thermal.layout import InputError, image_kind
 from thermal.plausibility import MAX_EMISSION_ANGLE
 
 __all__ = ["detect_hotspots", "detection_table", "image_kind", "spot_spectra"]
 
-_SPATIAL = (("line", "sample"), ("y", "x"))
 _RING = 2
 """Width [px] of the ring around a spot whose median spectrum is the spot's background."""
-
-
-def image_kind(observation: xr.Dataset) -> str:
-    """``"bands"`` (an image with one band per pixel), ``"cube"`` (an image with a spectrum
-    per pixel) or ``""`` (no image)."""
-    data = observation.get("radiance")
-    if data is None:
-        return ""
-    dims = set(data.dims)
-    if not any(set(pair) <= dims for pair in _SPATIAL):
-        return ""
-    if "band" in dims:
-        return "bands"
-    if "wavelength" in dims:
-        return "cube"
-    return ""
 
 
 def _as_image(data: xr.DataArray) -> xr.DataArray:
