@@ -461,9 +461,21 @@ hold one observation while this process holds another (:func:`fit_read_ahead`)."
 
 
 def fit_read_ahead(path: str, output: str, options: dict) -> None:
-    """For :func:`run_serial` with :func:`fit_file`: read ``path`` ahead, unless its result (or
-    its hot spots) exists and will be kept (a resumed batch reads nothing it skips) or its files
-    are larger than :data:`READ_AHEAD_FRACTION` of the memory budget."""
+    """Queue the read of the next input of a :func:`fit_file` batch (``run_serial(...,
+    read_ahead=fit_read_ahead)``) with :func:`thermal.io.isolated.read_ahead`.
+
+    Nothing is queued when the input's result (or its hot spots) exists and will be kept (a
+    resumed batch reads nothing it skips), or when its files are larger than
+    :data:`READ_AHEAD_FRACTION` of the memory budget.
+
+    Parameters
+    ----------
+    path, output : str
+        The input and its result file, as in the batch's plan.
+    options : dict
+        The batch's options (``overwrite``, ``reader``, ``timeout`` [s], ``max_memory``
+        [bytes]), as for :func:`fit_file`.
+    """
     from thermal.io import limits
     from thermal.io.isolated import read_ahead
     from thermal.io.jiram import input_files

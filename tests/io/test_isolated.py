@@ -309,3 +309,32 @@ def test_a_read_ahead_outside_a_session_or_with_bad_arguments_does_nothing(slow)
         open_isolated(paths["a"])
         open_isolated(paths["a"])
     assert reads() == ["a.slow", "a.slow", "a.slow"]
+
+
+@needs_fork
+def test_a_read_ahead_that_hangs_times_out_from_its_start(slow, hostile):
+    paths, reads = slow
+    with reader_session():
+        read_ahead(hostile["hang"], timeout=0.5)
+        open_isolated(paths["a"])  # the hanging read starts when this one is answered
+        time.sleep(0.5 + 2.0)  # its deadline and grace pass while this process works
+        start = time.monotonic()
+        with pytest.raises(ReadTimeout, match="killed"):
+            open_isolated(hostile["hang"], timeout=0.5)
+        assert time.monotonic() - start < 0.5  # not a whole new deadline
+        assert open_isolated(paths["b"]).attrs["name"] == "b.slow"  # a new reader
+    assert reads() == ["a.slow", "b.slow"]
+
+
+@needs_fork
+def test_an_answer_read_ahead_before_a_registration_is_read_again(slow, tmp_path):
+    paths, reads = slow
+    with reader_session():
+        read_ahead(paths["b"])
+        open_isolated(paths["a"])  # b is read ahead by this reader
+        register_format("test-late", _pid, extensions=(".late",), replace=True)
+        try:
+            assert open_isolated(paths["b"]).attrs["name"] == "b.slow"
+        finally:
+            unregister_format("test-late")
+    assert reads() == ["a.slow", "b.slow", "b.slow"]  # read again by a new reader

@@ -240,15 +240,31 @@ def _session() -> _Session | None:
 def read_ahead(
     path, *, timeout: float | None = limits.DEFAULT_TIMEOUT, max_memory=None, **options
 ) -> None:
-    """Within :func:`reader_session`: let the reader process read ``path`` (with the arguments
-    of :func:`open_isolated`) as soon as it has answered the read under way, while this process
-    works on that one. A later ``open_isolated`` with the same arguments takes the answer
+    """Within :func:`reader_session`, have the reader process read ``path`` next.
+
+    The read starts as soon as the reader has answered the read under way, while this process
+    works on that one. A later :func:`open_isolated` with the same arguments takes the answer
     (a failure or timeout included; the deadline counts from when the read ahead started)
     instead of reading again; a read of another input first waits for that answer and keeps
     it for the next read only. The reader then holds a second observation while this process
     works on the first: callers skip large inputs (:func:`thermal.batch.fit_read_ahead`).
-    Outside a session, or for arguments that would be refused, nothing happens (the read
-    itself reports them)."""
+
+    Parameters
+    ----------
+    path : str or path-like
+        The input.
+    timeout : float or None, optional
+        Deadline [s] of the read, as for :func:`open_isolated`.
+    max_memory : float, optional
+        Memory budget [bytes] of the read, as for :func:`open_isolated`.
+    **options
+        The reader's options, as for :func:`open_isolated`.
+
+    Notes
+    -----
+    Outside a session (or where reads are not isolated), and for arguments that
+    :func:`open_isolated` would refuse, nothing happens: the read itself reports them.
+    """
     session = _session()
     if session is None:
         return
@@ -473,15 +489,22 @@ _SESSION: _Session | None = None
 
 @contextlib.contextmanager
 def reader_session():
-    """Within this block, :func:`open_isolated` on this process's main thread hands its reads
-    to one long-lived reader process instead of forking one per input (~40 ms each on a
-    process that has numba and xarray loaded). The process is forked at the first read and
-    replaced after a read that failed, timed out or killed it, after :data:`MAX_READS` reads,
-    and when what it took over at its fork has changed here: the registered formats and bands,
-    the working folder, the environment or the import path (each read also passes the memory
-    budget in force). Other changes to this process's state after the fork (a function
-    replaced in a reader's module) are not seen. It ends with the block. Blocks nest (the
-    outermost one owns the process)."""
+    """A context in which :func:`open_isolated` reuses one reader process.
+
+    Within the block, reads on this process's main thread go to one long-lived reader process
+    instead of a process forked per input (~40 ms each on a process that has numba and xarray
+    loaded), and :func:`read_ahead` can queue the next input. The process is forked at the
+    first read and replaced after a read that failed, timed out or killed it, after
+    :data:`MAX_READS` reads, and when what it took over at its fork has changed here: the
+    registered formats and bands, the working folder, the environment or the import path (each
+    read also passes the memory budget in force). Other changes to this process's state after
+    the fork (a function replaced in a reader's module) are not seen.
+
+    Yields
+    ------
+    None
+        The process ends with the block. Blocks nest (the outermost one owns the process).
+    """
     global _SESSION
     if _SESSION is not None:
         yield
