@@ -106,7 +106,7 @@ _COMPILED_KERNELS = textwrap.dedent(
     import numba
     import numpy as np
     from tests.kernels.test_jit import _reference_counts
-    from thermal._kernels import fit, lm
+    from thermal._kernels import fit, linalg, lm
 
     n_ch, n_grid = 17, 12
     sp = lm.Spectrum(np.ones(n_ch), np.ones(n_ch), np.arange(n_ch), n_ch, np.ones(2), 2, False,
@@ -124,6 +124,10 @@ _COMPILED_KERNELS = textwrap.dedent(
     lines = fit.line_scratch(problem, n_ch)
     fit._line_minima.compile(tuple(numba.typeof(a) for a in (
         sp, lines, 1.0, 1.0, 1.0, np.ones(n_grid), 0, 1.0, 1.0)))
+    m, e = np.zeros((4, 4)), np.zeros(4)
+    linalg.nnls_small.compile(tuple(numba.typeof(a) for a in (
+        m, e, 1.0, 2, e, m, e, e, np.zeros(4, np.int64))))
+    kernels.update(_cholesky_solve=linalg._cholesky_solve, _row_gram=linalg._row_gram)
     for name, d in kernels.items():
         assert len(d.signatures) == 1, (name, d.signatures)
         literal = [t for t in d.signatures[0] if "Literal" in str(t)]
@@ -137,9 +141,10 @@ _COMPILED_KERNELS = textwrap.dedent(
 
 def test_fit_kernels_count_no_references():
     """The compiled functions of the fit that run per model evaluation (the
-    Levenberg-Marquardt run with the model, areas and gradient, the line scans) count no
-    references and compile once each (a literal argument would compile a callee a second
-    time). Compiled afresh in a subprocess: numba shows no LLVM IR of cached code."""
+    Levenberg-Marquardt run with the model, areas and gradient, the line scans, the small
+    NNLS and their linear algebra) count no references and compile once each (a literal
+    argument, or a counter started at one, would compile a callee a second time). Compiled
+    afresh in a subprocess: numba shows no LLVM IR of cached code."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "THERMAL_NUMBA_CACHE": "0", "THERMAL_PARALLEL": "0"}
     script = _COMPILED_KERNELS.format(path=[root])

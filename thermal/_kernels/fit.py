@@ -750,7 +750,7 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
 
         # ---- covariance of (T_0..T_c-1, a_0..a_c-1[, b]) from the weighted Jacobian
         # parameter p is included when it is free (a temperature with a_j > 0, any area)
-        n_inc = 0
+        n_inc = np.int64(0)  # not a literal: a callee would compile once more for it
         for j in range(n_comp):
             if lnhi[j] > lnlo[j] and coef[j] > 0.0:
                 inc[n_inc] = j

@@ -8,6 +8,8 @@ optimum).
 
 import math
 
+import numpy as np
+
 from thermal._kernels import SUMS, jit
 
 TINY = 1e-280
@@ -169,7 +171,7 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
             return max(yy - coef[0] * rhs[0], 0.0)
         return max(yy, 0.0)
     for subset in range(1, 1 << n):
-        k = 0
+        k = np.int64(0)  # not a literal: a callee would compile once more for it
         ok = True
         for i in range(n):
             if subset & (1 << i):

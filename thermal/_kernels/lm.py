@@ -259,7 +259,7 @@ def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess
     free components (Golub-Pereyra Jacobian J of the projected weighted residual, written into
     ``res``) at the point whose columns, derivatives and areas are given; the other arguments
     are scratch space."""
-    n_act = 0
+    n_act = np.int64(0)  # not a literal: a callee would compile once more for it
     for p in range(n_lin):
         if coef[p] > 0.0:
             col_idx[n_act] = p
