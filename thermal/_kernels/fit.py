@@ -243,7 +243,7 @@ def grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol):
 
 
 @jit(fastmath=SUMS)
-def _line_start(p, sp, lines, yy, out):
+def _line_start(p: Problem, sp: Spectrum, lines: Lines, yy, out):
     """Start (T_a, T_b) [ln K] on the line through the one-temperature optimum T_a.
 
     T_a: the best single grid column refined by variable-projection Gauss-Newton in ln T;

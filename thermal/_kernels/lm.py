@@ -218,7 +218,7 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
 
 
 @jit(fastmath=SUMS)
-def evaluate(prob, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, idx):
+def evaluate(prob: Spectrum, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, idx):
     """The model at the temperatures ``exp(lnt)`` of the spectrum ``prob`` (a
     :class:`Spectrum`): columns and derivatives into ``cols``, ``dcols``, the exact areas into
     ``coef``; returns the cost. The other arguments are scratch of :func:`_solve_areas`."""
