@@ -141,6 +141,28 @@ def _is_current(output: str, checksum: str, **expected: str) -> bool:
     )
 
 
+def _stamp(dataset, path: str, checksum: str, **settings: str) -> str:
+    """Write into ``dataset``'s attributes what :func:`_is_current` reads back: the input, its
+    identity, the ``thermal_<name>`` settings, the version, and the product id (returned: the
+    input's name when it has none)."""
+    from thermal import __version__
+
+    product = dataset.attrs.get("product_id", os.path.basename(path))
+    dataset.attrs.update(
+        thermal_input=os.path.abspath(path),
+        thermal_input_identity=checksum,
+        **{f"thermal_{name}": value for name, value in settings.items()},
+        thermal_version=__version__,
+        product_id=str(product),
+    )
+    return str(product)
+
+
+def _bounds(options: dict) -> dict:
+    """The read's bounds in a batch's options: ``timeout`` [s] and ``max_memory`` [bytes]."""
+    return {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
+
+
 def _remove_stale_temporaries(output: str) -> None:
     """Remove temporaries of ``output`` left by runs that died (their process is gone); those
     of live runs, this one's included, are theirs to finish."""
@@ -230,7 +252,6 @@ def _one_input(path: str, output: str, options: dict, claimed) -> dict:
 
 def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> None:
     """The body of :func:`fit_file` while it holds the claim on ``output``."""
-    from thermal import __version__
 
     checksum = input_identity(path)
     intervals = options.get("intervals", "linear")
@@ -249,8 +270,7 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
         return
     spots_output = _hotspots_output(output)
     routed = {
-        "timeout": options.get("timeout", 60.0),
-        "max_memory": options.get("max_memory"),
+        **_bounds(options),
         "max_emission_angle": options.get("max_emission_angle", 80.0),
         "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
         "distance": (options.get("reader") or {}).get("distance"),
@@ -300,18 +320,12 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
             if k not in result.attrs and k not in ("Conventions", "history", "title")
         }
     )
-    product = observation.attrs.get("product_id", os.path.basename(path))
-    result.attrs.update(
-        thermal_input=os.path.abspath(path),
-        thermal_input_identity=checksum,
-        thermal_model=model,
-        thermal_intervals=intervals,
-        thermal_store=store,
-        thermal_temperature_range=bounds_text,
-        thermal_reader_options=reader_text,
-        thermal_version=__version__,
-        product_id=str(product),
-    )
+    if "product_id" in observation.attrs:
+        result.attrs["product_id"] = observation.attrs["product_id"]
+    product = _stamp(
+        result, path, checksum, model=model, intervals=intervals, store=store,
+        temperature_range=bounds_text, reader_options=reader_text,
+    )  # fmt: skip
     write_results(
         result,
         output,
@@ -440,7 +454,7 @@ def _read_arguments(path: str, given: dict, options: dict) -> dict:
     ``--max-memory``) and the given reader options that its format takes."""
     from thermal.io.formats import detect_format
 
-    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
+    bounds = _bounds(options)
     if not given:
         return bounds
     fmt = detect_format(path)
@@ -546,7 +560,6 @@ def _record_error(row: dict, path: str, error: BaseException, debug) -> None:
 
 
 def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None:
-    from thermal import __version__
 
     checksum = input_identity(path)
     settings = _detect_settings(options)
@@ -564,14 +577,7 @@ def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None
     if spots is None:  # a table, per-spot spectra or a slit: nothing to search
         row.update(_NO_IMAGE)
         return
-    product = spots.attrs.get("product_id", os.path.basename(path))
-    spots.attrs.update(
-        thermal_input=os.path.abspath(path),
-        thermal_input_identity=checksum,
-        thermal_detect_settings=settings,
-        thermal_version=__version__,
-        product_id=str(product),
-    )
+    product = _stamp(spots, path, checksum, detect_settings=settings)
     from thermal.io import write_results
 
     write_results(
@@ -600,8 +606,7 @@ def _detect(path: str, options: dict):
         reader["band_integrated"] = RADIANCE_UNITS[options["radiance_unit"]]
     if fmt in ("jiram", "fits") and options.get("distance"):
         reader["distance"] = options["distance"]
-    bounds = {"timeout": options.get("timeout", 60.0), "max_memory": options.get("max_memory")}
-    observation = open_isolated(path, format=fmt, **bounds, **reader)
+    observation = open_isolated(path, format=fmt, **_bounds(options), **reader)
     label_geometry = None
     ifov = None
     geometry = None
@@ -661,8 +666,7 @@ def _detect_ao(path: str, options: dict):
     image = read_ao_image(
         path,
         distance=options.get("distance"),
-        timeout=options.get("timeout", 60.0),
-        max_memory=options.get("max_memory"),
+        **_bounds(options),
     )
     # on the numbers (Jy per pixel: no radiance, so no brightness temperature)
     found = find_disk_hotspots(
