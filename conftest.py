@@ -35,10 +35,10 @@ _FITTING = (
 
 def pytest_collection_finish(session):
     """Compile (or load from the cache) the fit kernels once, before the first test, when the
-    run holds tests that fit: with an empty numba cache that takes ~30 s on 2 cores (the
-    least-squares kernel here and the profile-interval kernel in a background process at the
-    same time), which would otherwise land in whichever test fits first. The time is printed at
-    the end."""
+    run holds tests that fit: with an empty numba cache that takes ~38 s on 2 cores (the
+    least-squares kernel's stages here and the profile-interval kernel, ~35 s alone, in a
+    background process at the same time), which would otherwise land in whichever test fits
+    first. The time is printed at the end."""
     if not any(item.nodeid.startswith(_FITTING) for item in session.items):
         return
     start = time.perf_counter()

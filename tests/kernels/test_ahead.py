@@ -60,7 +60,8 @@ def test_the_examples_have_the_types_of_every_fit(k, sample):
 
     obs = simulate.observation([[900.0, 400.0]], [[1e6, 1e8]], wavelength=[1.5, 2, 3, 4, 5])
     fit_spectra(obs, model="2T", intervals="profile")
-    assert k.compiled.signatures == [k.signature(*sample())]
+    for stage in k.stages:
+        assert stage.signatures == [k.signature(*sample())]
 
 
 def test_a_cold_kernel_compiles_in_the_background_and_its_first_call_waits(cold_cache):
@@ -70,20 +71,68 @@ def test_a_cold_kernel_compiles_in_the_background_and_its_first_call_waits(cold_
     assert not ahead.is_compiled(here)
     assert ahead.compile_ahead(here) == [f"{__name__}:double"]
     assert ahead.compile_ahead(here) == []  # under way already
-    process = ahead._RUNNING[f"{__name__}:double"]
+    assert ahead.background(here) == {0}
+    process = ahead._RUNNING[f"{__name__}:double"][0]
     process.wait()
     assert process.returncode == 0
-    assert len(list(cold_cache.glob(marks))) == 1  # the background process ran the example
+    assert not list(cold_cache.glob(marks))  # a kernel is marked once it ran
     out = np.zeros(3)
     here(np.arange(3.0), out)  # loads what the background process compiled
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
-    assert here.compiled.stats.cache_hits and not here.compiled.stats.cache_misses
+    (stage,) = here.stages
+    assert stage.stats.cache_hits and not stage.stats.cache_misses
+    assert len(list(cold_cache.glob(marks))) == 1
     assert ahead.compile_ahead(here) == []  # the cache holds it now
+
+
+def _stage_one(first, last, x, out, s):
+    for i in range(first, last):
+        s[i - first] = x[i] + 1.0  # what the next stage needs, per row of the block
+
+
+def _stage_two(first, last, x, out, s):
+    for i in range(first, last):
+        out[i] = 10.0 * s[i - first]
+
+
+def _staged(function):
+    return Kernel(
+        function, rows="x", inputs=("x",), scratch=lambda x, out: np.zeros(2),
+        example=_double_example, stages=(_stage_one, _stage_two), ahead=(1, 0), block=2,
+    )  # fmt: skip
+
+
+@_staged
+def staged(first, last, x, out, s):
+    """10 (x + 1), in two stages over blocks of two rows (the first hands the second x + 1)."""
+
+
+@pytest.mark.parametrize("cores, elsewhere", [(2, {1}), (4, {0, 1})])
+def test_stages_compile_side_by_side_the_longest_in_the_background(
+    cold_cache, monkeypatch, cores, elsewhere
+):
+    """With 2 cores the first stage of the ``ahead`` order compiles in a background process
+    and the other in this one, at the first call, before it waits for the background; with 4
+    cores both compile in the background."""
+    monkeypatch.setattr(ahead, "_cores", lambda: cores)
+    here = _staged(staged.function)  # caches in the cold folder, as the children's do
+    assert ahead.compile_ahead(here) == [f"{__name__}:staged"]
+    assert ahead.background(here) == elsewhere
+    out = np.zeros(5)
+    here(np.arange(5.0), out)  # blocks of 2, 2 and 1 rows through both stages
+    np.testing.assert_array_equal(out, 10.0 * (np.arange(5.0) + 1.0))
+    assert ahead.background(here) == set()
+    for k, stage in enumerate(here.stages):
+        assert len(stage.signatures) == 1
+        if k in elsewhere:
+            assert stage.stats.cache_hits and not stage.stats.cache_misses
+        else:
+            assert stage.stats.cache_misses and not stage.stats.cache_hits
 
 
 def test_a_failed_background_compilation_leaves_the_kernel_to_its_caller(cold_cache):
     assert ahead.compile_ahead(triple) == [f"{__name__}:triple"]
-    process = ahead._RUNNING[f"{__name__}:triple"]
+    (process,) = ahead._RUNNING[f"{__name__}:triple"].values()
     out = np.zeros(2)
     triple(np.ones(2), out)
     assert process.returncode != 0

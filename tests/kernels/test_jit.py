@@ -95,8 +95,9 @@ def test_kernel_passes_one_signature():
     readonly.flags.writeable = False
     for values in (readonly, [300.0, 400.0, 500.0], np.array([300, 400, 500], np.float32)):
         band_loop(nodes, weights, 3.65, False, values, out, size=3)
-    assert len(band_loop.compiled.signatures) == 1
-    assert not any(isinstance(t, numba.types.Literal) for t in band_loop.compiled.signatures[0])
+    (compiled,) = band_loop.stages
+    assert len(compiled.signatures) == 1
+    assert not any(isinstance(t, numba.types.Literal) for t in compiled.signatures[0])
 
 
 _COMPILED_KERNELS = textwrap.dedent(

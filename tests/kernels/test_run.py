@@ -13,6 +13,7 @@ import pytest
 import thermal._kernels as kernels
 from tests.fit.reference import two_temperature_population
 from thermal.fit.engine import Channels, fit_arrays
+from thermal.status import Status
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,29 @@ def test_threaded_batch_equals_serial(monkeypatch):
     monkeypatch.setenv("THERMAL_PARALLEL", "0")
     serial = fit_arrays(y, sigma, channels, "2T")
     for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("model", ["1T", "2T"])
+def test_results_do_not_depend_on_the_blocks_of_rows(monkeypatch, model):
+    """The fit's stages hand each other per-row state through the scratch space, block by
+    block: blocks of 7 rows (a last one of 4) give the same bits as one block, also with rows
+    that the first stage settles (no data, too few channels, an infinite value)."""
+    from thermal._kernels import fit as kfit
+
+    lam, y, sigma = two_temperature_population(1000, 17, 5)[:3]
+    y[3] = np.nan
+    y[10, 1:] = np.nan
+    y[11, 0] = np.inf
+    channels = Channels.from_wavelength(lam)
+    monkeypatch.setenv("THERMAL_PARALLEL", "0")
+    whole = fit_arrays(y, sigma, channels, model)
+    monkeypatch.setattr(kfit.fit_batch, "_block", 7)
+    blocks = fit_arrays(y, sigma, channels, model)
+    assert whole[6][[3, 10, 11]].tolist() == [
+        Status.NO_DATA, Status.NOT_ENOUGH_CHANNELS, Status.INVALID_DATA,
+    ]  # fmt: skip
+    for a, b in zip(whole, blocks, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -21,12 +21,15 @@ One place decides how kernels are compiled, cached and run:
   scratch space allocated in Python, one set per chunk of rows.
 * **Few, shallow compiled functions, no IR inlining.** numba optimises every compiled callee
   again inside each caller, and ``inline="always"`` re-runs its front end (type inference) at
-  every call site: the fit is one compiled function per batch of rows (``fit.fit_batch``)
+  every call site: the fit is three compiled stages per block of rows (``fit.fit_batch``)
   with a few compiled callees (the Levenberg-Marquardt run, the line scans), and small
   helpers are ordinary compiled functions that LLVM inlines (``planck.pow4`` alone is inlined
   by numba, so that it takes its caller's float flags). Dropping numba's IR inlining cut
   the fit kernel's cold compilation from 41 s to 27 s with bit-identical results and the same
-  speed (measured 2026-12-04).
+  speed (measured 2026-12-04). A :class:`Kernel` of several stages, each a compiled function
+  over a block of rows handing the next what it found through the scratch space, compiles
+  its stages apart, so they compile side by side in several processes
+  (:mod:`thermal._kernels.ahead`).
 * **One compilation per signature.** Kernels called from Python are :class:`Kernel` objects:
   they pass input arrays as read-only C-contiguous float64 (int64) views, given scalars as
   floats and check outputs, so the Python side cannot create a second signature by accident.
@@ -421,20 +424,38 @@ class Kernel:
         Called with the arguments, returns the kernel's last argument, scratch space that the
         caller owns (allocated per chunk of rows, so every thread has its own).
     example : callable, optional
-        Returns small arguments of every call's types: :meth:`warm` runs the kernel on them
-        (:mod:`thermal._kernels.ahead` compiles kernels in a background process so).
+        Returns small arguments of every call's types: :meth:`warm` compiles the kernel for
+        them (:mod:`thermal._kernels.ahead` compiles kernels in a background process so).
+    stages : tuple of callable, optional
+        Functions with ``function``'s parameters that do its work in turn, each compiled on its
+        own (``function`` then only names and documents the kernel). Whatever one stage hands
+        the next goes through the scratch space.
+    ahead : tuple of int, optional
+        The stages in the order to compile them in background processes when the cache lacks
+        them, longest first (:mod:`thermal._kernels.ahead`); by default all, in order.
+    block : int, optional
+        With ``rows``: run the rows block by block of at most this many, each block through
+        every stage before the next (so the scratch space holds per-row state for one block).
     **options
         :func:`jit` options.
+
+    Attributes
+    ----------
+    stages : tuple
+        The compiled stages (numba dispatchers); one, ``function`` compiled, without ``stages``.
     """
 
     def __init__(
-        self, function, rows=None, inputs=(), floats=(), scratch=None, example=None, **options
-    ):
+        self, function, rows=None, inputs=(), floats=(), scratch=None, example=None, stages=(),
+        ahead=None, block=None, **options,
+    ):  # fmt: skip
         self.function = function
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
         self.__module__ = function.__module__
-        self.compiled = jit(function, **options)
+        self.stages = tuple(jit(f, **options) for f in stages or (function,))
+        self.ahead = tuple(range(len(self.stages)) if ahead is None else ahead)
+        self._block = block
         self._scratch = scratch
         self._example = example
         self._called = False
@@ -473,10 +494,17 @@ class Kernel:
         the kernel's result, summed over chunks (counts) when it ran on threads."""
         if self._called or self._example is None:
             return self._run(args, size)
-        # its first call in this process: wait for a compilation under way in the background,
-        # and once it ran, say that this cache holds it (thermal._kernels.ahead)
+        # its first call in this process: compile the stages not compiling in the background
+        # while those do, then wait for them; once it ran, say that this cache holds it
+        # (thermal._kernels.ahead)
         from thermal._kernels import ahead
 
+        elsewhere = ahead.background(self)
+        if elsewhere:
+            signature = self.signature(*args)
+            for k, stage in enumerate(self.stages):
+                if k not in elsewhere:
+                    stage.compile(signature)
         ahead.wait(self)
         result = self._run(args, size)
         self._called = True
@@ -485,17 +513,31 @@ class Kernel:
 
     def _run(self, args, size):
         args = self._arguments(args)
-        compiled = self.compiled
         scratch = (lambda: (self._scratch(*args),)) if self._scratch else (lambda: ())
         if self._rows is None:
-            return compiled(*args, *scratch())
+            for stage in self.stages:
+                result = stage(*args, *scratch())
+            return result
         rows = args[self._rows]
         n = rows.shape[0] if rows.ndim else 0
         chunks = _chunks(n, size)
         if len(chunks) == 1:
-            return compiled(0, n, *args, *scratch())
-        futures = [_pool().submit(compiled, a, b, *args, *scratch()) for a, b in chunks]
+            return self.rows(0, n, *args, *scratch())
+        futures = [_pool().submit(self.rows, a, b, *args, *scratch()) for a, b in chunks]
         return _combine([f.result() for f in futures])
+
+    def rows(self, first: int, last: int, *args):
+        """Run the rows ``first`` to ``last - 1`` with ``args`` as the compiled stages take them
+        (converted, scratch included): block by block, each through every stage. Returns the
+        last stage's result, summed over blocks."""
+        step = self._block or max(last - first, 1)
+        results = []
+        for a in range(first, max(last, first + 1), step):
+            b = min(a + step, last)
+            for stage in self.stages:
+                result = stage(a, b, *args)
+            results.append(result)
+        return _combine(results)
 
     def signature(self, *args) -> tuple:
         """The numba argument types of a call with ``args`` (what it compiles or loads)."""
@@ -504,11 +546,16 @@ class Kernel:
         rows = () if self._rows is None else (0, 0)
         return tuple(numba.typeof(a) for a in (*rows, *args, *scratch))
 
-    def warm(self) -> None:
-        """Compile the kernel (or load it from the cache) by running it on its example."""
+    def warm(self, stage: int | None = None) -> None:
+        """Compile the kernel (or load it from the cache) by running it on its example; with
+        ``stage``, compile that stage alone (an index into :attr:`stages`) for the example's
+        argument types."""
         if self._example is None:
             raise ValueError(f"{self.__name__} has no example arguments to compile it with")
-        self(*self._example())
+        if stage is None:
+            self(*self._example())
+        else:
+            self.stages[stage].compile(self.signature(*self._example()))
 
 
 def kernel(function=None, **options):

@@ -1,19 +1,24 @@
-"""Compiling kernels ahead, in a background process, while this one does other work.
+"""Compiling kernels ahead, in background processes, while this one does other work.
 
-With an empty cache the fit kernel takes ~20 s to compile on one core (:mod:`thermal._kernels`),
-and a run spends its first seconds on other things: imports, reading inputs, detecting hot
-spots, the radiometry kernels. A caller that knows which kernels it will run (the command line
-does, from its arguments) calls :func:`compile_ahead` first: each kernel the cache lacks is
-compiled by ``python -m thermal._kernels.ahead <module>:<kernel>`` on another core, which runs
-the kernel on its example arguments (:meth:`thermal._kernels.Kernel.warm`) and so leaves it in
-the cache. At its first call in this process the kernel waits for that process (:func:`wait`)
-and then loads the cache instead of compiling.
+With an empty cache the fit kernel takes ~25 s of CPU to compile (:mod:`thermal._kernels`), and
+a run spends its first seconds on other things: imports, reading inputs, detecting hot spots,
+the radiometry kernels. A caller that knows which kernels it will run (the command line does,
+from its arguments) calls :func:`compile_ahead` first. A kernel the cache lacks then compiles
+in several processes at once, stage by stage (a :class:`thermal._kernels.Kernel`'s stages
+compile apart from each other): its last stages each in a background process of their own,
+``python -m thermal._kernels.ahead <module>:<kernel>:<stage>``, which compiles the stage for the
+types of the kernel's example arguments (:meth:`thermal._kernels.Kernel.warm`) and so leaves it
+in the cache; its first stages, when there are fewer free cores than stages, in this process,
+at the kernel's first call (:func:`background`). Then the call waits for the background
+processes (:func:`wait`) and loads their stages from the cache. On 2 cores the fit's longer
+stage (the search, ~17 s) compiles in the background while this process reads, detects and
+then compiles the shorter one (the starts, ~9 s).
 
 Whether the cache holds a kernel is known without asking numba: a kernel marks its cache folder
 (``<module>.<kernel>-<digest>.compiled``, the digest of its source file's path, time stamp and
 size, which numba's cache index checks) after its first run in any process
 (:func:`mark_compiled`). Should a mark be wrong, the kernel compiles in the process that calls
-it, as it would without this module; so it does when the background process fails.
+it, as it would without this module; so does a stage whose background process fails.
 Background processes still running when this process exits are killed (numba writes a cache
 entry whole or not at all).
 """
@@ -28,17 +33,18 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from thermal import _kernels
 
-__all__ = ["WAIT_LIMIT", "compile_ahead", "is_compiled", "mark_compiled", "wait"]
+__all__ = ["WAIT_LIMIT", "background", "compile_ahead", "is_compiled", "mark_compiled", "wait"]
 
 WAIT_LIMIT = 900.0
 """Seconds [s] a kernel's first call waits for its background compilation, which is then
 killed (the call compiles the kernel itself)."""
 
-_RUNNING: dict[str, subprocess.Popen] = {}
+_RUNNING: dict[str, dict[int, subprocess.Popen]] = {}
 _LOCK = threading.Lock()
 
 
@@ -78,9 +84,23 @@ def mark_compiled(kernel) -> None:
             mark.touch()
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _stages_ahead(kernel) -> tuple[int, ...]:
+    """The stages of ``kernel`` to compile in background processes: the first of its
+    ``ahead`` order (longest first), one per core but this process's (at least one)."""
+    return kernel.ahead[: max(1, _cores() - 1)]
+
+
 def compile_ahead(*kernels) -> list[str]:
     """Start compiling each of ``kernels`` (:class:`thermal._kernels.Kernel` objects with an
-    example) that the cache lacks, each in a background process of its own.
+    example) that the cache lacks, its last stages each in a background process of its own (as
+    many as there are cores but one; the other stages compile at the kernel's first call).
 
     Returns
     -------
@@ -98,55 +118,70 @@ def compile_ahead(*kernels) -> list[str]:
             root = str(Path(__file__).resolve().parents[2])  # where `thermal` imports from
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-            try:
-                _RUNNING[key] = subprocess.Popen(
-                    # -P: not the working folder first on the path (another `thermal` there)
-                    [sys.executable, "-P", "-m", "thermal._kernels.ahead", key],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    env=env,
-                )
-            except OSError:  # no process to be had: the kernel compiles where it is called
-                continue
-        started.append(key)
+            processes = {}
+            for stage in _stages_ahead(kernel):
+                # -P: not the working folder first on the path (another `thermal` there)
+                command = [sys.executable, "-P", "-m", "thermal._kernels.ahead", f"{key}:{stage}"]
+                try:
+                    processes[stage] = subprocess.Popen(
+                        command,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        env=env,
+                    )
+                except OSError:  # no process to be had: the stage compiles where it is called
+                    continue
+            if processes:
+                _RUNNING[key] = processes
+                started.append(key)
     return started
 
 
-def wait(kernel) -> None:
-    """Wait for ``kernel``'s background compilation, if one is under way (at most
-    :data:`WAIT_LIMIT` seconds)."""
+def background(kernel) -> set[int]:
+    """The stages of ``kernel`` compiling in background processes now."""
     with _LOCK:
-        process = _RUNNING.pop(_key(kernel), None)
-    if process is None:
-        return
+        return set(_RUNNING.get(_key(kernel), ()))
+
+
+def wait(kernel) -> None:
+    """Wait for ``kernel``'s background compilations, if any are under way (at most
+    :data:`WAIT_LIMIT` seconds in all)."""
+    with _LOCK:
+        processes = list(_RUNNING.pop(_key(kernel), {}).values())
+    deadline = time.monotonic() + WAIT_LIMIT
     try:
-        process.wait(WAIT_LIMIT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    except BaseException:  # interrupted: the compilation goes with us
-        process.kill()
-        process.wait()
+        for process in processes:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                _kill([process])
+    except BaseException:  # interrupted: the compilations go with us
+        _kill(processes)
         raise
+
+
+def _kill(processes) -> None:
+    for process in processes:
+        process.kill()
+        process.wait()
 
 
 @atexit.register
 def _stop() -> None:
     with _LOCK:
-        running = list(_RUNNING.values())
+        running = [p for processes in _RUNNING.values() for p in processes.values()]
         _RUNNING.clear()
-    for process in running:
-        process.kill()
-        process.wait()
+    _kill(running)
 
 
 def main(keys: list[str]) -> int:
-    """Run each ``module:kernel`` of ``keys`` on its example (``python -m
-    thermal._kernels.ahead``)."""
+    """Compile each ``module:kernel[:stage]`` of ``keys`` for its example (``python -m
+    thermal._kernels.ahead``): the given stage, else every stage by running the kernel."""
     for key in keys:
-        module, _, name = key.partition(":")
-        getattr(importlib.import_module(module), name).warm()
+        module, name, *stage = key.split(":")
+        kernel = getattr(importlib.import_module(module), name)
+        kernel.warm(int(stage[0]) if stage else None)
     return 0
 
 

@@ -76,6 +76,9 @@ N_POLISH = 2  # rounds of restarts from the line through the best hot temperatur
 POLISH_DCHI2 = 0.3  # line minima through the best hot temperature worth a run
 POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often right)
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
+BLOCK = 1024
+"""Rows that go through each stage of :func:`fit_batch` before the next (what one stage hands
+the next, :class:`Block`, is a few kB per row)."""
 
 
 class Problem(NamedTuple):
@@ -126,6 +129,20 @@ class Lines(NamedTuple):
     pair: np.ndarray  # (2) two-column NNLS coefficients
 
 
+class Block(NamedTuple):
+    """What each stage of :func:`fit_batch` hands the next, per row of a block of rows (see
+    :func:`scratch`)."""
+
+    n_start: np.ndarray  # (n_block) int64 starts found; 0 when the row is done
+    yy: np.ndarray  # (n_block) y^T W y of the scaled data
+    start_lnt: np.ndarray  # (n_block, n_start_max, 3) starts in ln T (the polish adds more)
+    start_hint: np.ndarray  # (n_block, n_start_max) their grid costs
+    gram_all: np.ndarray  # (n_slot, n_cols, n_cols) the grid Gram: per row when the polish
+    rhs_all: np.ndarray  # (n_slot, n_cols) scans it again (n_slot = n_block), else one
+    best_lnt: np.ndarray  # (n_block, 3) the best temperatures found [ln K]
+    converged: np.ndarray  # (n_block) bool: their run converged
+
+
 class Scratch(NamedTuple):
     """Scratch arrays of :func:`fit_batch`, one set per chunk of rows (see :func:`scratch`)."""
 
@@ -145,8 +162,6 @@ class Scratch(NamedTuple):
     combo_full: np.ndarray  # (n_combo) bool
     starts: np.ndarray  # (N_STARTS) int64 best grid combinations
     start_cost: np.ndarray
-    start_lnt: np.ndarray  # (n_start, 3) starts in ln T
-    start_hint: np.ndarray  # (n_start) their grid costs
     lnt: np.ndarray  # (3)
     free: np.ndarray  # (3) int64
     best_lnt: np.ndarray  # (3)
@@ -158,6 +173,7 @@ class Scratch(NamedTuple):
     c2: np.ndarray
     wcol: np.ndarray  # (n_ch)
     ws: Workspace
+    block: Block
 
 
 @jit
@@ -442,32 +458,43 @@ def problem(
     )  # fmt: skip
 
 
-def line_scratch(problem, n_ch) -> Lines:
-    """:class:`Lines` scratch for spectra of ``n_ch`` channels (numpy)."""
+def line_scratch(problem, n_ch, gram_all=None, rhs_all=None) -> Lines:
+    """:class:`Lines` scratch for spectra of ``n_ch`` channels (numpy), with its own grid Gram
+    unless one is given."""
     n_cols = problem.g_cols.shape[0]
     n_grid = problem.grid_lnt.shape[1]
     z = np.zeros
     return Lines(
-        z((n_cols, n_cols)), z(n_cols), problem.g_cols, z(n_ch), z(n_ch), z(n_grid),
+        z((n_cols, n_cols)) if gram_all is None else gram_all,
+        z(n_cols) if rhs_all is None else rhs_all, problem.g_cols, z(n_ch), z(n_ch), z(n_grid),
         z(2, np.int64), z(2), z(2),
     )  # fmt: skip
 
 
 def scratch(y, sig, problem, out) -> Scratch:
-    """The :class:`Scratch` of :func:`fit_batch` (numpy, zeroed), one per chunk of rows; every
-    fit writes what it reads (tests/fit: results do not depend on the batch)."""
+    """The :class:`Scratch` of :func:`fit_batch` (numpy, zeroed), one per chunk of rows, with
+    the :class:`Block` of :data:`BLOCK` rows (fewer for a smaller batch); every fit writes what
+    it reads (tests/fit: results do not depend on the batch)."""
     n_ch = y.shape[1]
     n_comp = problem.grid_lnt.shape[0]
     n_par = 2 * n_comp + (1 if problem.has_bg else 0)
     n_start = N_STARTS + 2 + 4 * N_POLISH
+    n_block = max(1, min(BLOCK, y.shape[0]))
+    polish = n_comp == 2 and problem.exchangeable and problem.n_free == 2
+    n_slot = n_block if polish else 1
+    n_cols = problem.g_cols.shape[0]
     z = np.zeros
     i8 = np.int64
+    block = Block(
+        z(n_block, i8), z(n_block), z((n_block, n_start, 3)), z((n_block, n_start)),
+        z((n_slot, n_cols, n_cols)), z((n_slot, n_cols)), z((n_block, 3)), z(n_block, np.bool_),
+    )  # fmt: skip
     return Scratch(
-        z(n_ch), z(n_ch), line_scratch(problem, n_ch), z((4, 4)), z(4), z(4), z((4, 4)), z(4),
-        z(4), z(4, i8), z(4, i8), z(3, i8), z(problem.n_combo), z(problem.n_combo, np.bool_),
-        z(N_STARTS, i8), z(N_STARTS), z((n_start, 3)), z(n_start), z(3), z(3, i8), z(3),
-        z(n_par, i8), z((n_par, n_ch)), z((n_par, n_par)), z((n_par, n_par)), z(n_par),
-        z(n_par), z(n_ch), workspace(n_ch),
+        z(n_ch), z(n_ch), line_scratch(problem, n_ch, block.gram_all[0], block.rhs_all[0]),
+        z((4, 4)), z(4), z(4), z((4, 4)), z(4), z(4), z(4, i8), z(4, i8), z(3, i8),
+        z(problem.n_combo), z(problem.n_combo, np.bool_), z(N_STARTS, i8), z(N_STARTS), z(3),
+        z(3, i8), z(3), z(n_par, i8), z((n_par, n_ch)), z((n_par, n_par)), z((n_par, n_par)),
+        z(n_par), z(n_par), z(n_ch), workspace(n_ch), block,
     )  # fmt: skip
 
 
@@ -494,30 +521,24 @@ def example() -> tuple:
     return np.ones((1, 2)), np.ones((1, 2)), p, fits(1, 2, 4, 2)
 
 
-@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, fastmath=SUMS, example=example)
-def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
-    """Fit the rows ``first`` to ``last - 1`` of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN
-    y marks a missing channel. ``problem`` is the batch's :class:`Problem`; results go to the
-    rows of ``out`` (:class:`Fits`), in the scaled data units of each row times the row's
-    scale, i.e. physical: areas in the unit of y per unit of the basis.
-
-    From Python: ``fit_batch(y, sig, problem, out, size=work)`` runs every row, on threads
-    for a large ``size``. ``s`` is the :class:`Scratch` (:func:`scratch`). The per-spectrum
-    method is written out in the loop and its helpers are inlined, except the
-    Levenberg-Marquardt run and the line scans (and, inside those, the channel basis and the
-    areas): numba optimises every compiled callee again inside each caller, so few and
-    shallow ones compile fastest.
-    """
+def _starts(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
+    """Stage 1 of :func:`fit_batch` on the rows ``first`` to ``last - 1`` (a block): set every
+    output to NaN; validate and scale each row (its status when it cannot be fitted); score the
+    grid and find the starts of the Levenberg-Marquardt runs, left in ``s.block``
+    (:class:`Block`) with the grid Gram that the polish scans again."""
     node_x, node_a, node_ch, eps = problem.node_x, problem.node_a, problem.node_ch, problem.eps
     lnlo, lnhi, bg_shape = problem.lnlo, problem.lnhi, problem.bg_shape
     grid_lnt, g_cols = problem.grid_lnt, problem.g_cols
-    exchangeable, has_bg, max_iter = problem.exchangeable, problem.has_bg, problem.max_iter
+    exchangeable, has_bg = problem.exchangeable, problem.has_bg
     n_free, n_combo = problem.n_free, problem.n_combo
     temperature, area, background, covariance, chi2, dof, status, model, nfev = out
-    (ys, sw, lines, gram, rhs, coef, mat, vec, work, col_idx, sub_idx, combo, combo_cost,
-     combo_full, starts, start_cost, start_lnt, start_hint, lnt, free, best_lnt, inc, jp, h, inv,
-     w2, c2, wcol, ws) = s  # fmt: skip
-    gram_all, rhs_all = lines.gram_all, lines.rhs_all
+    ys, sw, lines, gram, rhs, coef = s.ys, s.sw, s.lines, s.gram, s.rhs, s.coef
+    mat, vec, work, col_idx, sub_idx = s.mat, s.vec, s.work, s.col_idx, s.sub_idx
+    combo, combo_cost, combo_full = s.combo, s.combo_cost, s.combo_full
+    starts, start_cost, wcol, block = s.starts, s.start_cost, s.wcol, s.block
+    if last - first > block.n_start.size:
+        raise ValueError("fit_batch: a block of rows larger than its scratch")
+    n_slot = block.gram_all.shape[0]
     n_ch = y.shape[1]
     n_comp, n_grid = grid_lnt.shape
     n_par = covariance.shape[1]
@@ -525,8 +546,9 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
     n_cols = g_cols.shape[0]
     sp = Spectrum(node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys,
                   n_lin_max, n_ch)  # fmt: skip
-    cols, dcols = ws.cols, ws.dcols
     for i in range(first, last):
+        row = i - first
+        block.n_start[row] = 0  # nothing for _search to do unless the row gets starts below
         nan = np.nan
         for j in range(n_comp):
             temperature[i, j] = nan
@@ -542,7 +564,7 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
             model[i, k] = nan
 
         # ---- validate and scale
-        bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
+        bad, n_valid, _scale = scaled_spectrum(y[i], sig[i], ys, sw)
         if bad >= 0:
             status[i] = bad
             continue
@@ -552,6 +574,12 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
             continue
 
         # ---- multi-start on the grid: Gram of all grid columns, O(1) per combination
+        gram_all, rhs_all = block.gram_all[row % n_slot], block.rhs_all[row % n_slot]
+        row_lines = Lines(
+            gram_all, rhs_all, lines.g_cols, lines.col, lines.dcol, lines.line, lines.picks,
+            lines.costs, lines.pair,
+        )  # fmt: skip
+        row_lnt, row_hint = block.start_lnt[row], block.start_hint[row]
         yy = grid_gram(g_cols, sw, ys, n_ch, gram_all, rhs_all, wcol)
         if n_comp == 2 and not has_bg:
             # the common case: every pair in closed form straight from the grid Gram
@@ -636,22 +664,53 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
             # A bright component makes a valley in (T_0, T_1) far narrower than the grid step:
             # start on the line through the one-temperature optimum (refined by Gauss-Newton)
             # at the best grid value of the other component.
-            n_start = _line_start(problem, sp, lines, yy, start_lnt)
-        start_hint[:] = -np.inf  # grid cost of a grid start
+            n_start = _line_start(problem, sp, row_lines, yy, row_lnt)
+        row_hint[:] = -np.inf  # grid cost of a grid start
         for s_i in range(N_STARTS):
             if starts[s_i] < 0:
                 break
             r = starts[s_i]
             for j in range(n_comp):
-                start_lnt[n_start, j] = grid_lnt[j, r % n_grid]
+                row_lnt[n_start, j] = grid_lnt[j, r % n_grid]
                 r //= n_grid
-            start_hint[n_start] = start_cost[s_i]
+            row_hint[n_start] = start_cost[s_i]
             n_start += 1
+        block.yy[row] = yy
+        block.n_start[row] = n_start
+
+
+def _search(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
+    """Stage 2 of :func:`fit_batch` on the block of rows that :func:`_starts` prepared: the
+    Levenberg-Marquardt runs from its starts and the polish; the best temperatures go to
+    ``s.block`` for :func:`_results`, the evaluations to ``out.nfev``."""
+    node_x, node_a, node_ch, eps = problem.node_x, problem.node_a, problem.node_ch, problem.eps
+    lnlo, lnhi, bg_shape, grid_lnt = problem.lnlo, problem.lnhi, problem.bg_shape, problem.grid_lnt
+    exchangeable, has_bg, max_iter = problem.exchangeable, problem.has_bg, problem.max_iter
+    ys, sw, lines, ws, block = s.ys, s.sw, s.lines, s.ws, s.block
+    lnt, free, best_lnt, nfev = s.lnt, s.free, s.best_lnt, out.nfev
+    n_slot = block.gram_all.shape[0]
+    n_ch = y.shape[1]
+    n_comp, n_grid = grid_lnt.shape
+    n_lin_max = n_comp + (1 if has_bg else 0)
+    sp = Spectrum(node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys,
+                  n_lin_max, n_ch)  # fmt: skip
+    for i in range(first, last):
+        row = i - first
+        n_start = block.n_start[row]
+        if n_start == 0:  # done by _starts: invalid, or too few channels
+            continue
+        # the row's data and grid as _starts left them (scaled_spectrum again, bit for bit)
+        scaled_spectrum(y[i], sig[i], ys, sw)
+        yy = block.yy[row]
+        row_lines = Lines(
+            block.gram_all[row % n_slot], block.rhs_all[row % n_slot], lines.g_cols, lines.col,
+            lines.dcol, lines.line, lines.picks, lines.costs, lines.pair,
+        )  # fmt: skip
+        row_lnt, row_hint = block.start_lnt[row], block.start_hint[row]
         step = (grid_lnt[0, n_grid - 1] - grid_lnt[0, 0]) / max(n_grid - 1, 1)
 
         # ---- Levenberg-Marquardt in ln T of the free components (variable projection)
         nf = free_components(lnlo, lnhi, free)
-        n_lin = n_lin_max
         best_final = np.inf
         best_converged = False
         evaluations = 0
@@ -676,31 +735,31 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                 for anchor in range(2):
                     other = 1 - anchor
                     n_line = _line_minima(
-                        sp, lines, eps[0], best_lnt[anchor], yy, grid_lnt[0], np.int64(0),
+                        sp, row_lines, eps[0], best_lnt[anchor], yy, grid_lnt[0], np.int64(0),
                         best_lnt[other], POLISH_RADIUS * step,
                     )  # fmt: skip
                     for r in range(n_line):
-                        partner = grid_lnt[0, lines.picks[r]]
-                        if lines.costs[r] < best_final + (
+                        partner = grid_lnt[0, row_lines.picks[r]]
+                        if row_lines.costs[r] < best_final + (
                             POLISH_DCHI2 if anchor == hot else POLISH_DCHI2_COLD
                         ):
-                            start_lnt[n_start, 0] = max(best_lnt[anchor], partner)
-                            start_lnt[n_start, 1] = min(best_lnt[anchor], partner)
-                            start_hint[n_start] = -np.inf
+                            row_lnt[n_start, 0] = max(best_lnt[anchor], partner)
+                            row_lnt[n_start, 1] = min(best_lnt[anchor], partner)
+                            row_hint[n_start] = -np.inf
                             n_start += 1
                 if s_i == n_start:
                     break
-            if start_hint[s_i] > 1.2 * best_final + 5.0:
+            if row_hint[s_i] > 1.2 * best_final + 5.0:
                 continue  # a grid basin clearly worse than a minimum already found
             if best_final < np.inf:
                 near = True  # within a grid step of the best minimum: the same basin
                 for j in range(n_comp):
-                    if abs(start_lnt[s_i, j] - best_lnt[j]) > step:
+                    if abs(row_lnt[s_i, j] - best_lnt[j]) > step:
                         near = False
                 if near:
                     continue
             for j in range(n_comp):
-                lnt[j] = start_lnt[s_i, j]
+                lnt[j] = row_lnt[s_i, j]
             cost, converged, n_ev = _lm_run(
                 sp, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt
             )
@@ -710,10 +769,39 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                 best_converged = converged
                 for j in range(n_comp):
                     best_lnt[j] = lnt[j]
-        # recompute the best solution's columns, areas and derivatives
-        converged = best_converged
         for j in range(n_comp):
-            lnt[j] = best_lnt[j]
+            block.best_lnt[row, j] = best_lnt[j]
+        block.converged[row] = best_converged
+        nfev[i] = evaluations
+
+
+def _results(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
+    """Stage 3 of :func:`fit_batch`: the areas, model, covariance and status of each row at
+    the best temperatures that :func:`_search` found."""
+    node_x, node_a, node_ch, eps = problem.node_x, problem.node_a, problem.node_ch, problem.eps
+    lnlo, lnhi, bg_shape = problem.lnlo, problem.lnhi, problem.bg_shape
+    exchangeable, has_bg, n_free = problem.exchangeable, problem.has_bg, problem.n_free
+    temperature, area, background, covariance, chi2, dof, status, model, _ = out
+    ys, sw, gram, rhs, coef, mat, vec = s.ys, s.sw, s.gram, s.rhs, s.coef, s.mat, s.vec
+    work, sub_idx, lnt, inc, jp, h = s.work, s.sub_idx, s.lnt, s.inc, s.jp, s.h
+    inv, w2, c2, ws, block = s.inv, s.w2, s.c2, s.ws, s.block
+    n_ch = y.shape[1]
+    n_comp = problem.grid_lnt.shape[0]
+    n_par = covariance.shape[1]
+    n_lin_max = n_comp + (1 if has_bg else 0)
+    sp = Spectrum(node_x, node_a, node_ch, n_ch, eps, n_comp, has_bg, bg_shape, sw, ys,
+                  n_lin_max, n_ch)  # fmt: skip
+    cols, dcols = ws.cols, ws.dcols
+    for i in range(first, last):
+        row = i - first
+        if block.n_start[row] == 0:  # done by _starts: invalid, or too few channels
+            continue
+        _bad, n_valid, scale = scaled_spectrum(y[i], sig[i], ys, sw)
+        n_params = n_free + n_lin_max
+        # the best solution's columns, areas and derivatives again
+        converged = block.converged[row]
+        for j in range(n_comp):
+            lnt[j] = block.best_lnt[row, j]
         cost = evaluate(sp, lnt, cols, dcols, coef, gram, rhs, mat, vec, work, sub_idx)
 
         # ---- order components hottest first when they are exchangeable
@@ -741,10 +829,9 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                 at_bound = True
         chi2[i] = cost
         dof[i] = n_valid - n_params
-        nfev[i] = evaluations
         for k in range(n_ch):
             m = 0.0
-            for p in range(n_lin):
+            for p in range(n_lin_max):
                 m += coef[p] * cols[p, k]
             model[i, k] = m * scale
 
@@ -789,3 +876,35 @@ def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
             status[i] = AT_BOUND
         else:
             status[i] = CONVERGED
+
+
+@kernel(
+    rows="y",
+    inputs=("y", "sig"),
+    scratch=scratch,
+    example=example,
+    stages=(_starts, _search, _results),
+    ahead=(1, 0, 2),
+    block=BLOCK,
+    fastmath=SUMS,
+)
+def fit_batch(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
+    """Fit the rows ``first`` to ``last - 1`` of ``y`` (n_fits x n_ch) with 1-sigma ``sig``; NaN
+    y marks a missing channel. ``problem`` is the batch's :class:`Problem`; results go to the
+    rows of ``out`` (:class:`Fits`), in the scaled data units of each row times the row's
+    scale, i.e. physical: areas in the unit of y per unit of the basis.
+
+    From Python: ``fit_batch(y, sig, problem, out, size=work)`` runs every row, on threads
+    for a large ``size``. ``s`` is the :class:`Scratch` (:func:`scratch`). Three compiled
+    stages do the work, block by block of :data:`BLOCK` rows: :func:`_starts` (validation and
+    the grid starts), :func:`_search` (the Levenberg-Marquardt runs and the polish) and
+    :func:`_results`. They compile apart from each other, so on an empty cache they compile at
+    the same time in two processes (:mod:`thermal._kernels.ahead`: the search, ~16 s on one
+    core, in the background; the starts and the results, ~9 and ~4 s, in the caller). One
+    function held all of it and took ~22 s, because numba optimises every compiled callee
+    again inside each caller. Each stage runs ``scaled_spectrum`` on its rows again rather than
+    keep the scaled data (bit for bit the same, and cheaper than a copy). Within a stage the
+    per-spectrum method is written out in the loop and its helpers are inlined, except the
+    Levenberg-Marquardt run and the line scans (and, inside those, the channel basis and the
+    areas): few and shallow callees compile fastest.
+    """
