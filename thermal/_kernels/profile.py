@@ -162,59 +162,56 @@ def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s
 
     From Python: ``profile_batch(y, sig, p, fits, out, size=work)``.
     """
-    for i in range(first, last):
-        _profile_one(i, y, sig, p, fits, out, s)
-
-
-@jit(fastmath=SUMS)
-def _profile_one(i, y, sig, p: Problem, fits: Fits, out: Intervals, s: Scratch):
     n_ch = y.shape[1]
     n_comp = p.grid_lnt.shape[0]
     t_lower, t_upper, p_lower, p_upper = out
-    for j in range(n_comp):
-        t_lower[i, j] = np.nan
-        t_upper[i, j] = np.nan
-    p_lower[i] = np.nan
-    p_upper[i] = np.nan
-    st = fits.status[i]
-    if not (st == CONVERGED or st == AT_BOUND or st == MAX_ITERATIONS):
-        return
-    chi_min = fits.chi2[i]
-    if not math.isfinite(chi_min):
-        return
-    n_row = n_ch + 1  # the last row is the power row, weight 0 unless the power is profiled
-    ys, sw = s.ys, s.sw
-    ys[n_ch] = 0.0
-    sw[n_ch] = 0.0
-    bad, _n_valid, scale = scaled_spectrum(y[i], sig[i], ys[:n_ch], sw[:n_ch])
-    if bad >= 0:
-        return
-    n_lin = n_comp + (1 if p.has_bg else 0)
-    sp = Spectrum(p.node_x, p.node_a, p.node_ch, n_ch, p.eps, n_comp, p.has_bg, p.bg_shape, sw,
-                  ys, n_lin, n_row)  # fmt: skip
-    lnt_hat = s.lnt_hat
-    for j in range(n_comp):
-        lnt_hat[j] = math.log(fits.temperature[i, j])
-    # the line starts of two free components
-    use_line = n_comp == 2 and p.lnhi[0] > p.lnlo[0] and p.lnhi[1] > p.lnlo[1]
-    yy = 0.0
-    if use_line:
-        yy = grid_gram(p.g_cols, sw, ys, n_ch, s.lines.gram_all, s.lines.rhs_all, s.lines.col)
-    walk = Walk(
-        p, sp, s.ws, s.lines, yy, use_line, lnt_hat, s.starts, s.cont, s.found, s.lo, s.hi,
-        s.seen, s.grad, s.lnt, s.free,
-    )  # fmt: skip
-    for _attempt in range(2):
-        seen = _intervals(i, walk, fits, out, chi_min, scale)
-        if not seen < chi_min - 1e-6 * max(chi_min, 1.0):
-            break
-        chi_min = seen  # the profile found a lower minimum than the fit: measure from it
+    for i in range(first, last):
+        for j in range(n_comp):
+            t_lower[i, j] = np.nan
+            t_upper[i, j] = np.nan
+        p_lower[i] = np.nan
+        p_upper[i] = np.nan
+        st = fits.status[i]
+        if not (st == CONVERGED or st == AT_BOUND or st == MAX_ITERATIONS):
+            continue
+        chi_min = fits.chi2[i]
+        if not math.isfinite(chi_min):
+            continue
+        n_row = n_ch + 1  # the last row is the power row, weight 0 unless the power is profiled
+        ys, sw = s.ys, s.sw
+        ys[n_ch] = 0.0
+        sw[n_ch] = 0.0
+        bad, _n_valid, scale = scaled_spectrum(y[i], sig[i], ys[:n_ch], sw[:n_ch])
+        if bad >= 0:
+            continue
+        n_lin = n_comp + (1 if p.has_bg else 0)
+        sp = Spectrum(p.node_x, p.node_a, p.node_ch, n_ch, p.eps, n_comp, p.has_bg, p.bg_shape, sw,
+                      ys, n_lin, n_row)  # fmt: skip
+        lnt_hat = s.lnt_hat
+        for j in range(n_comp):
+            lnt_hat[j] = math.log(fits.temperature[i, j])
+        # the line starts of two free components
+        use_line = n_comp == 2 and p.lnhi[0] > p.lnlo[0] and p.lnhi[1] > p.lnlo[1]
+        yy = 0.0
+        if use_line:
+            yy = grid_gram(p.g_cols, sw, ys, n_ch, s.lines.gram_all, s.lines.rhs_all, s.lines.col)
+        walk = Walk(
+            p, sp, s.ws, s.lines, yy, use_line, lnt_hat, s.starts, s.cont, s.found, s.lo, s.hi,
+            s.seen, s.grad, s.lnt, s.free,
+        )  # fmt: skip
+        for _attempt in range(2):
+            seen = _intervals(i, walk, fits, out, chi_min, scale)
+            if not seen < chi_min - 1e-6 * max(chi_min, 1.0):
+                break
+            chi_min = seen  # the profile found a lower minimum than the fit: measure from it
 
 
 @jit(fastmath=SUMS)
 def _intervals(i, walk: Walk, fits: Fits, out: Intervals, chi_min, scale):
     """Every interval of row ``i`` at the level ``chi_min`` + 1 (``scale``: the spectrum's data
-    scale); returns the lowest profile chi-square met on the way."""
+    scale); returns the lowest profile chi-square met on the way. The walks (down and up from
+    each free temperature, then from the power) share one call of :func:`_walk`: four call
+    sites made LLVM compile four copies of it."""
     temperature, area, covariance = fits.temperature, fits.area, fits.covariance
     t_lower, t_upper, p_lower, p_upper = out
     lnlo, lnhi, lnt_hat = walk.problem.lnlo, walk.problem.lnhi, walk.lnt_hat
@@ -223,50 +220,57 @@ def _intervals(i, walk: Walk, fits: Fits, out: Intervals, chi_min, scale):
     walk.seen[0] = np.inf
     # the walks' mode as int64 variables, not literals: one compilation of _walk
     temperature_mode, power_mode, none = np.int64(TEMPERATURE), np.int64(POWER), np.int64(0)
-
-    # ---- temperatures
-    for h in range(n_comp):
-        if not lnhi[h] > lnlo[h]:
-            t_lower[i, h] = temperature[i, h]
-            t_upper[i, h] = temperature[i, h]
-            continue
-        u0 = lnt_hat[h]
-        sd = math.sqrt(covariance[i, h, h]) / temperature[i, h]
-        step = min(max(sd, 1e-4), 0.1) if math.isfinite(sd) and sd > 0.0 else 0.01
-        down = _walk(walk, temperature_mode, h, u0, -1.0, step, 0.0, u0 - lnlo[h], chi_min, level)
-        up = _walk(walk, temperature_mode, h, u0, 1.0, step, 0.0, lnhi[h] - u0, chi_min, level)
-        t_lower[i, h] = max(math.exp(u0 - down), math.exp(lnlo[h]))
-        t_upper[i, h] = min(math.exp(u0 + up), math.exp(lnhi[h]))
-
-    # ---- power, in scaled units: P_s = sum eps sigma T^4 a / scale
-    p_hat = 0.0
-    for j in range(n_comp):
-        t = temperature[i, j]
-        p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
-    if not p_hat > 0.0:
-        return walk.seen[0]
-    var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
-    n_par = covariance.shape[1]
-    grad = walk.grad
-    for p in range(n_par):
-        grad[p] = 0.0
-    for j in range(n_comp):
-        t = temperature[i, j]
-        grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
-        grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
-    for p in range(n_par):
-        for q in range(n_par):
-            if grad[p] != 0.0 and grad[q] != 0.0:
-                var += grad[p] * grad[q] * covariance[i, p, q]
-    sd_p = math.sqrt(var) / scale if var > 0.0 else np.nan
-    if not (math.isfinite(sd_p) and sd_p > 0.0):
-        sd_p = 0.01 * p_hat
-    u0 = math.log(p_hat)
-    step = min(max(sd_p / p_hat, 1e-4), 0.1)
-    down = _walk(walk, power_mode, none, u0, -1.0, step, sd_p, POWER_REACH, chi_min, level)
-    up = _walk(walk, power_mode, none, u0, 1.0, step, sd_p, POWER_REACH, chi_min, level)
-    p_lower[i] = 0.0 if down >= POWER_REACH else math.exp(u0 - down) * scale
-    p_upper[i] = np.inf if up >= POWER_REACH else math.exp(u0 + up) * scale
+    u0 = step = sd_p = 0.0
+    for k in range(2 * n_comp + 2):
+        h = k // 2
+        down = k % 2 == 0
+        if h < n_comp:  # ---- temperatures
+            if not lnhi[h] > lnlo[h]:
+                t_lower[i, h] = temperature[i, h]
+                t_upper[i, h] = temperature[i, h]
+                continue
+            u0 = lnt_hat[h]
+            sd = math.sqrt(covariance[i, h, h]) / temperature[i, h]
+            step = min(max(sd, 1e-4), 0.1) if math.isfinite(sd) and sd > 0.0 else 0.01
+            mode, comp, sd_p = temperature_mode, np.int64(h), 0.0
+            reach = u0 - lnlo[h] if down else lnhi[h] - u0
+        else:  # ---- power, in scaled units: P_s = sum eps sigma T^4 a / scale
+            if down:
+                p_hat = 0.0
+                for j in range(n_comp):
+                    t = temperature[i, j]
+                    p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
+                if not p_hat > 0.0:
+                    return walk.seen[0]
+                var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
+                n_par = covariance.shape[1]
+                grad = walk.grad
+                for p in range(n_par):
+                    grad[p] = 0.0
+                for j in range(n_comp):
+                    t = temperature[i, j]
+                    grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
+                    grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
+                for p in range(n_par):
+                    for q in range(n_par):
+                        if grad[p] != 0.0 and grad[q] != 0.0:
+                            var += grad[p] * grad[q] * covariance[i, p, q]
+                sd_p = math.sqrt(var) / scale if var > 0.0 else np.nan
+                if not (math.isfinite(sd_p) and sd_p > 0.0):
+                    sd_p = 0.01 * p_hat
+                u0 = math.log(p_hat)
+                step = min(max(sd_p / p_hat, 1e-4), 0.1)
+            mode, comp, reach = power_mode, none, POWER_REACH
+        off = _walk(walk, mode, comp, u0, -1.0 if down else 1.0, step, sd_p, reach, chi_min, level)
+        if h < n_comp:
+            if down:
+                t_lower[i, h] = max(math.exp(u0 - off), math.exp(lnlo[h]))
+            else:
+                t_upper[i, h] = min(math.exp(u0 + off), math.exp(lnhi[h]))
+        elif down:
+            p_lower[i] = 0.0 if off >= POWER_REACH else math.exp(u0 - off) * scale
+        else:
+            p_upper[i] = np.inf if off >= POWER_REACH else math.exp(u0 + off) * scale
     sw[n_ch] = 0.0
     return walk.seen[0]
 
