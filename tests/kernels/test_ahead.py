@@ -1,4 +1,4 @@
-"""Compiling kernels ahead in a background process (thermal._kernels.ahead)."""
+"""Compiling kernels ahead in background processes (thermal._kernels.ahead)."""
 
 import os
 
@@ -107,27 +107,72 @@ def staged(first, last, x, out, s):
     """10 (x + 1), in two stages over blocks of two rows (the first hands the second x + 1)."""
 
 
-@pytest.mark.parametrize("cores, elsewhere", [(2, {1}), (4, {0, 1})])
+@pytest.mark.parametrize(
+    "cores, announced, elsewhere",
+    [(2, True, {1}), (4, True, {0, 1}), (2, False, {1}), (1, True, set()), (1, False, set())],
+)
 def test_stages_compile_side_by_side_the_longest_in_the_background(
-    cold_cache, monkeypatch, cores, elsewhere
+    cold_cache, monkeypatch, cores, announced, elsewhere
 ):
     """With 2 cores the first stage of the ``ahead`` order compiles in a background process
     and the other in this one, at the first call, before it waits for the background; with 4
-    cores both compile in the background."""
+    cores both compile in the background; with one, both here. The first call of a kernel of
+    several stages starts the background process itself when its caller did not."""
     monkeypatch.setattr(ahead, "_cores", lambda: cores)
     here = _staged(staged.function)  # caches in the cold folder, as the children's do
-    assert ahead.compile_ahead(here) == [f"{__name__}:staged"]
-    assert ahead.background(here) == elsewhere
+    if announced:
+        assert ahead.compile_ahead(here) == ([f"{__name__}:staged"] if elsewhere else [])
+        assert ahead.background(here) == elsewhere
+    started = []
+    original_compile_ahead = ahead.compile_ahead
+
+    def compile_ahead(*kernels):
+        started.append(original_compile_ahead(*kernels))
+        return started[-1]
+
+    monkeypatch.setattr(ahead, "compile_ahead", compile_ahead)
+    waited = []
+
+    def wait(kernel):  # the stages compiled here are compiled before the call waits
+        waited.append([len(stage.signatures) for stage in kernel.stages])
+        original_wait(kernel)
+
+    original_wait = ahead.wait
+    monkeypatch.setattr(ahead, "wait", wait)
     out = np.zeros(5)
     here(np.arange(5.0), out)  # blocks of 2, 2 and 1 rows through both stages
     np.testing.assert_array_equal(out, 10.0 * (np.arange(5.0) + 1.0))
     assert ahead.background(here) == set()
+    # with nothing in the background the stages compile as they run, after the (empty) wait
+    assert waited == [[int(bool(elsewhere) and k not in elsewhere) for k in range(2)]]
+    if not announced:
+        assert started == ([[f"{__name__}:staged"]] if elsewhere else [[]])
     for k, stage in enumerate(here.stages):
         assert len(stage.signatures) == 1
         if k in elsewhere:
             assert stage.stats.cache_hits and not stage.stats.cache_misses
         else:
             assert stage.stats.cache_misses and not stage.stats.cache_hits
+
+
+def test_background_processes_leave_this_process_a_core(cold_cache, monkeypatch):
+    """Over all the kernels of a call and those already compiling: on 2 cores one background
+    process in all, the first kernel's longest stage."""
+    monkeypatch.setattr(ahead, "_cores", lambda: 2)
+    first = _staged(staged.function)
+    second = Kernel(double.function, rows="x", inputs=("x",), example=_double_example)
+    assert ahead.compile_ahead(first, second) == [f"{__name__}:staged"]
+    assert ahead.background(first) == {1} and ahead.background(second) == set()
+    assert ahead.compile_ahead(second) == []
+    ahead.wait(first)
+    assert ahead.compile_ahead(second) == [f"{__name__}:double"]  # a core is free again
+    ahead.wait(second)
+
+
+def test_the_ahead_order_names_each_stage_once():
+    for order in ((0, 0), (2,), (-1,)):
+        with pytest.raises(ValueError, match="ahead must be distinct stage indices in 0..1"):
+            Kernel(staged.function, rows="x", stages=(_stage_one, _stage_two), ahead=order)
 
 
 def test_a_failed_background_compilation_leaves_the_kernel_to_its_caller(cold_cache):

@@ -49,7 +49,7 @@ def test_threaded_batch_equals_serial(monkeypatch):
 @pytest.mark.parametrize("model", ["1T", "2T"])
 def test_results_do_not_depend_on_the_blocks_of_rows(monkeypatch, model):
     """The fit's stages hand each other per-row state through the scratch space, block by
-    block: blocks of 7 rows (a last one of 4) give the same bits as one block, also with rows
+    block: blocks of 7 rows (a last one of 6) give the same bits as one block, also with rows
     that the first stage settles (no data, too few channels, an infinite value)."""
     from thermal._kernels import fit as kfit
 
@@ -67,6 +67,25 @@ def test_results_do_not_depend_on_the_blocks_of_rows(monkeypatch, model):
     ]  # fmt: skip
     for a, b in zip(whole, blocks, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _add_one(x, out, s):
+    s[0] = x[0] + 1.0
+
+
+def _times_ten(x, out, s):
+    out[0] = 10.0 * s[0]
+
+
+def test_stages_share_the_scratch_space():
+    """Stages of a kernel hand each other what they found through its scratch space: one for
+    every stage, also without rows."""
+    staged = kernels.Kernel(
+        _add_one, inputs=("x",), scratch=lambda x, out: np.zeros(1), stages=(_add_one, _times_ten)
+    )
+    out = np.zeros(1)
+    staged(np.array([3.2]), out)
+    assert out[0] == 42.0
 
 
 def _cache_dir(env) -> str:

@@ -406,7 +406,7 @@ def _as_input(value):
 
 
 class Kernel:
-    """A kernel called from Python: one compilation, optional threads over rows.
+    """A kernel called from Python: one compilation per stage, optional threads over rows.
 
     Parameters
     ----------
@@ -425,11 +425,12 @@ class Kernel:
         caller owns (allocated per chunk of rows, so every thread has its own).
     example : callable, optional
         Returns small arguments of every call's types: :meth:`warm` compiles the kernel for
-        them (:mod:`thermal._kernels.ahead` compiles kernels in a background process so).
+        them (:mod:`thermal._kernels.ahead` compiles kernels in background processes so).
     stages : tuple of callable, optional
         Functions with ``function``'s parameters that do its work in turn, each compiled on its
         own (``function`` then only names and documents the kernel). Whatever one stage hands
-        the next goes through the scratch space.
+        the next goes through the scratch space. With an empty cache, the first call compiles
+        them side by side in several processes (:mod:`thermal._kernels.ahead`).
     ahead : tuple of int, optional
         The stages in the order to compile them in background processes when the cache lacks
         them, longest first (:mod:`thermal._kernels.ahead`); by default all, in order.
@@ -455,6 +456,13 @@ class Kernel:
         self.__module__ = function.__module__
         self.stages = tuple(jit(f, **options) for f in stages or (function,))
         self.ahead = tuple(range(len(self.stages)) if ahead is None else ahead)
+        if sorted(set(self.ahead)) != sorted(self.ahead) or not set(self.ahead) <= set(
+            range(len(self.stages))
+        ):
+            raise ValueError(
+                f"ahead must be distinct stage indices in 0..{len(self.stages) - 1}; "
+                f"got {self.ahead!r}"
+            )
         self._block = block
         self._scratch = scratch
         self._example = example
@@ -495,10 +503,13 @@ class Kernel:
         if self._called or self._example is None:
             return self._run(args, size)
         # its first call in this process: compile the stages not compiling in the background
-        # while those do, then wait for them; once it ran, say that this cache holds it
+        # while those do (a kernel of several stages the cache lacks starts them now, unless
+        # its caller did), then wait for them; once it ran, say that this cache holds it
         # (thermal._kernels.ahead)
         from thermal._kernels import ahead
 
+        if len(self.stages) > 1 and not ahead.background(self):
+            ahead.compile_ahead(self)
         elsewhere = ahead.background(self)
         if elsewhere:
             signature = self.signature(*args)
@@ -515,8 +526,9 @@ class Kernel:
         args = self._arguments(args)
         scratch = (lambda: (self._scratch(*args),)) if self._scratch else (lambda: ())
         if self._rows is None:
+            extra = scratch()  # one for every stage: what one hands the next goes through it
             for stage in self.stages:
-                result = stage(*args, *scratch())
+                result = stage(*args, *extra)
             return result
         rows = args[self._rows]
         n = rows.shape[0] if rows.ndim else 0

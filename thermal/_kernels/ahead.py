@@ -1,18 +1,22 @@
 """Compiling kernels ahead, in background processes, while this one does other work.
 
-With an empty cache the fit kernel takes ~25 s of CPU to compile (:mod:`thermal._kernels`), and
-a run spends its first seconds on other things: imports, reading inputs, detecting hot spots,
-the radiometry kernels. A caller that knows which kernels it will run (the command line does,
-from its arguments) calls :func:`compile_ahead` first. A kernel the cache lacks then compiles
-in several processes at once, stage by stage (a :class:`thermal._kernels.Kernel`'s stages
-compile apart from each other): its last stages each in a background process of their own,
-``python -m thermal._kernels.ahead <module>:<kernel>:<stage>``, which compiles the stage for the
-types of the kernel's example arguments (:meth:`thermal._kernels.Kernel.warm`) and so leaves it
-in the cache; its first stages, when there are fewer free cores than stages, in this process,
-at the kernel's first call (:func:`background`). Then the call waits for the background
-processes (:func:`wait`) and loads their stages from the cache. On 2 cores the fit's longer
-stage (the search, ~17 s) compiles in the background while this process reads, detects and
-then compiles the shorter one (the starts, ~9 s).
+With an empty cache the fit kernel takes ~29 s of CPU to compile (:mod:`thermal._kernels`): its
+three stages, the search ~16 s, the starts ~9 s and the results ~4 s, compile apart from each
+other. A caller that knows which kernels it will run (the command line does, from its
+arguments) calls :func:`compile_ahead` first; a kernel of several stages calls it itself at its
+first call. The stages of each kernel the cache lacks then compile at the same time: in the
+kernel's ``ahead`` order (longest first) each in a background process of its own,
+``python -m thermal._kernels.ahead <module>:<kernel>:<stage>``, while there are free cores (all
+but this process's, counting background processes already running), and the rest in this
+process at the kernel's first call, before it waits for the background processes
+(:func:`wait`) and loads their stages from the cache. A background process compiles its stage
+for the types of the kernel's example arguments (:meth:`thermal._kernels.Kernel.warm`).
+
+On 2 cores the fit's search compiles in the background while this process imports, reads,
+detects hot spots and then compiles the starts and the results: the first
+``thermal fit data/examples/*`` takes ~18 s, and a script's first ``fit_spectra`` ~15 s,
+against ~22 s for the one function the fit kernel was before. On one core nothing runs in the
+background and the three stages compile one after the other (~28 s).
 
 Whether the cache holds a kernel is known without asking numba: a kernel marks its cache folder
 (``<module>.<kernel>-<digest>.compiled``, the digest of its source file's path, time stamp and
@@ -91,16 +95,12 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _stages_ahead(kernel) -> tuple[int, ...]:
-    """The stages of ``kernel`` to compile in background processes: the first of its
-    ``ahead`` order (longest first), one per core but this process's (at least one)."""
-    return kernel.ahead[: max(1, _cores() - 1)]
-
-
 def compile_ahead(*kernels) -> list[str]:
     """Start compiling each of ``kernels`` (:class:`thermal._kernels.Kernel` objects with an
-    example) that the cache lacks, its last stages each in a background process of its own (as
-    many as there are cores but one; the other stages compile at the kernel's first call).
+    example) that the cache lacks: its stages in the kernel's ``ahead`` order (longest first),
+    each in a background process of its own, while there are free cores (all but this
+    process's, counting the background processes already running: none on one core). Its
+    other stages compile in the calling process at the kernel's first call.
 
     Returns
     -------
@@ -115,11 +115,12 @@ def compile_ahead(*kernels) -> list[str]:
         with _LOCK:
             if is_compiled(kernel) or key in _RUNNING:
                 continue
+            free = _cores() - 1 - sum(len(p) for p in _RUNNING.values())
             root = str(Path(__file__).resolve().parents[2])  # where `thermal` imports from
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
             processes = {}
-            for stage in _stages_ahead(kernel):
+            for stage in kernel.ahead[: max(free, 0)]:
                 # -P: not the working folder first on the path (another `thermal` there)
                 command = [sys.executable, "-P", "-m", "thermal._kernels.ahead", f"{key}:{stage}"]
                 try:

@@ -689,6 +689,8 @@ def _search(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
     ys, sw, lines, ws, block = s.ys, s.sw, s.lines, s.ws, s.block
     lnt, free, best_lnt, nfev = s.lnt, s.free, s.best_lnt, out.nfev
     n_slot = block.gram_all.shape[0]
+    if problem.n_free == 2 and exchangeable and n_slot < last - first:
+        raise ValueError("fit_batch: the polish needs the grid Gram of every row of a block")
     n_ch = y.shape[1]
     n_comp, n_grid = grid_lnt.shape
     n_lin_max = n_comp + (1 if has_bg else 0)
