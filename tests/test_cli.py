@@ -347,6 +347,47 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
 
 
 @needs_fit
+def test_a_local_cluster_gets_the_kernels_compiled_before_it_starts(tmp_path, monkeypatch):
+    """With ``--workers`` and a cache that lacks the fit kernels, this process compiles them
+    (its background process helping) before the workers start, so that they load them instead
+    of each compiling them at once; without ``--workers`` it only starts the background
+    process; with ``--scheduler`` (workers with caches of their own) neither."""
+    from thermal import batch
+    from thermal._kernels import Kernel, ahead
+
+    events = []
+    monkeypatch.setattr(ahead, "is_compiled", lambda kernel: False)
+    monkeypatch.setattr(Kernel, "warm", lambda self, stage=None: events.append(("warm", self)))
+    monkeypatch.setattr(ahead, "compile_ahead", lambda *k: events.append(("ahead", k)) or [])
+    monkeypatch.setattr(batch, "run_dask", lambda *a, **k: events.append("workers") or [])
+    inputs = small_files(tmp_path, 1, n=20, seed=3)
+    main(["fit", *inputs, "-o", str(tmp_path / "a"), "-q", "--workers", "2"])
+    assert [e[0] if isinstance(e, tuple) else e for e in events] == ["warm", "workers"]
+    assert events[0][1].__name__ == "fit_batch"
+    events.clear()
+    main(["fit", *inputs, "-o", str(tmp_path / "b"), "-q", "--scheduler", "tcp://x:1"])
+    assert events == ["workers"]
+    events.clear()
+    main(
+        [
+            "fit",
+            *inputs,
+            "-o",
+            str(tmp_path / "c"),
+            "-q",
+            "--intervals",
+            "profile",
+            "--model",
+            "2T",
+        ]
+    )
+    assert (events[0][0], [k.__name__ for k in events[0][1]]) == (
+        "ahead",
+        ["fit_batch", "profile_batch"],
+    )
+
+
+@needs_fit
 def test_workers_equal_serial(tmp_path):
     pytest.importorskip("dask.distributed")
     inputs = small_files(tmp_path, 4, n=300, seed=11)

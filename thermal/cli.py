@@ -127,10 +127,12 @@ def _report(row: dict, debug: bool) -> None:
             log.error(row["traceback"].rstrip())
 
 
-def _compile_ahead(profile: bool) -> None:
-    """Start compiling the blackbody fit kernels in the background when the cache lacks them
-    (the first run after installing): the run reads, detects and compiles the rest meanwhile
-    (:mod:`thermal._kernels.ahead`)."""
+def _compile_ahead(profile: bool, workers: bool) -> None:
+    """Compile the blackbody fit kernels when the cache lacks them (the first run after
+    installing). For this process, in the background: the run reads, detects and compiles the
+    rest meanwhile (:mod:`thermal._kernels.ahead`). For a local cluster's workers, which share
+    the cache, here and now, before they start: every worker would otherwise compile them on
+    its own, all at once."""
     from thermal._kernels import ahead, fit
 
     kernels = [fit.fit_batch]
@@ -138,8 +140,13 @@ def _compile_ahead(profile: bool) -> None:
         from thermal._kernels import profile as profile_kernels
 
         kernels.append(profile_kernels.profile_batch)
-    started = ahead.compile_ahead(*kernels)
-    if started:
+    if workers:
+        missing = [k for k in kernels if not ahead.is_compiled(k)]
+        if missing:
+            log.info("compiling the fit kernels for the workers (once per installation)")
+        for kernel in missing:
+            kernel.warm()
+    elif ahead.compile_ahead(*kernels):
         log.info("compiling the fit kernels in the background (once per installation)")
 
 
@@ -260,8 +267,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
-    if args.workers is None and not args.scheduler and args.model != "flow":
-        _compile_ahead(args.intervals == "profile")  # first, before the imports below
+    compile_here = args.model != "flow" and not args.scheduler  # (a scheduler's have their own)
+    if compile_here and args.workers is None:
+        _compile_ahead(args.intervals == "profile", workers=False)  # first, before the imports
     from thermal.layout import check_store
     from thermal.models import get_model
 
@@ -304,6 +312,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "debug": args.debug,
         "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
     }
+    if compile_here and args.workers is not None:
+        _compile_ahead(args.intervals == "profile", workers=True)
     progress = _Progress(len(plan), not args.quiet)
     try:
         task = functools.partial(batch.fit_file, model=args.model)
