@@ -113,8 +113,8 @@ def compile_ahead(*kernels) -> list[str]:
         if kernel._example is None:
             raise ValueError(f"{key} has no example arguments to compile it with")
         with _LOCK:
-            if is_compiled(kernel) or key in _RUNNING:
-                continue
+            if is_compiled(kernel) or key in _RUNNING or not sys.executable:
+                continue  # (no interpreter to start: an embedded Python)
             free = _cores() - 1 - sum(len(p) for p in _RUNNING.values())
             root = str(Path(__file__).resolve().parents[2])  # where `thermal` imports from
             env = dict(os.environ)
