@@ -456,9 +456,8 @@ class Kernel:
         self.__module__ = function.__module__
         self.stages = tuple(jit(f, **options) for f in stages or (function,))
         self.ahead = tuple(range(len(self.stages)) if ahead is None else ahead)
-        if sorted(set(self.ahead)) != sorted(self.ahead) or not set(self.ahead) <= set(
-            range(len(self.stages))
-        ):
+        indices = set(range(len(self.stages)))
+        if len(set(self.ahead)) != len(self.ahead) or not set(self.ahead) <= indices:
             raise ValueError(
                 f"ahead must be distinct stage indices in 0..{len(self.stages) - 1}; "
                 f"got {self.ahead!r}"
