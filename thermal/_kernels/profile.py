@@ -148,7 +148,7 @@ def example() -> tuple:
     return y, sig, p, fits, intervals(1, 2)
 
 
-@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, example=example)
+@kernel(rows="y", inputs=("y", "sig"), scratch=scratch, example=example, fastmath=SUMS)
 def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s: Scratch):
     """Profile-likelihood 1-sigma intervals for the rows ``first`` to ``last - 1`` of a batch
     fitted by :func:`thermal._kernels.fit.fit_batch`.
@@ -165,6 +165,10 @@ def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s
     n_ch = y.shape[1]
     n_comp = p.grid_lnt.shape[0]
     t_lower, t_upper, p_lower, p_upper = out
+    temperature, area, covariance = fits.temperature, fits.area, fits.covariance
+    lnlo, lnhi, eps = p.lnlo, p.lnhi, p.eps
+    # the walks' mode as int64 variables, not literals: one compilation of _walk
+    temperature_mode, power_mode, none = np.int64(TEMPERATURE), np.int64(POWER), np.int64(0)
     for i in range(first, last):
         for j in range(n_comp):
             t_lower[i, j] = np.nan
@@ -200,79 +204,68 @@ def profile_batch(first, last, y, sig, p: Problem, fits: Fits, out: Intervals, s
             s.seen, s.grad, s.lnt, s.free,
         )  # fmt: skip
         for _attempt in range(2):
-            seen = _intervals(i, walk, fits, out, chi_min, scale)
+            # every interval at the level chi_min + 1: walks down and up from each free
+            # temperature, then from the power, through one call of _walk
+            level = chi_min + LEVEL
+            walk.seen[0] = np.inf
+            u0 = step = sd_p = 0.0
+            for k in range(2 * n_comp + 2):
+                h = k // 2
+                down = k % 2 == 0
+                if h < n_comp:  # ---- temperatures
+                    if not lnhi[h] > lnlo[h]:
+                        t_lower[i, h] = temperature[i, h]
+                        t_upper[i, h] = temperature[i, h]
+                        continue
+                    u0 = lnt_hat[h]
+                    sd = math.sqrt(covariance[i, h, h]) / temperature[i, h]
+                    step = min(max(sd, 1e-4), 0.1) if math.isfinite(sd) and sd > 0.0 else 0.01
+                    mode, comp, sd_p = temperature_mode, np.int64(h), 0.0
+                    reach = u0 - lnlo[h] if down else lnhi[h] - u0
+                else:  # ---- power, in scaled units: P_s = sum eps sigma T^4 a / scale
+                    if down:
+                        p_hat = 0.0
+                        for j in range(n_comp):
+                            t = temperature[i, j]
+                            p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
+                        if not p_hat > 0.0:
+                            break  # no power: no interval of it
+                        var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
+                        n_par = covariance.shape[1]
+                        grad = walk.grad
+                        for r in range(n_par):
+                            grad[r] = 0.0
+                        for j in range(n_comp):
+                            t = temperature[i, j]
+                            grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
+                            grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
+                        for r in range(n_par):
+                            for q in range(n_par):
+                                if grad[r] != 0.0 and grad[q] != 0.0:
+                                    var += grad[r] * grad[q] * covariance[i, r, q]
+                        sd_p = math.sqrt(var) / scale if var > 0.0 else np.nan
+                        if not (math.isfinite(sd_p) and sd_p > 0.0):
+                            sd_p = 0.01 * p_hat
+                        u0 = math.log(p_hat)
+                        step = min(max(sd_p / p_hat, 1e-4), 0.1)
+                    mode, comp, reach = power_mode, none, POWER_REACH
+                off = _walk(
+                    walk, mode, comp, u0, -1.0 if down else 1.0, step, sd_p, reach, chi_min, level
+                )
+                if h < n_comp:
+                    if down:
+                        t_lower[i, h] = max(math.exp(u0 - off), math.exp(lnlo[h]))
+                    else:
+                        t_upper[i, h] = min(math.exp(u0 + off), math.exp(lnhi[h]))
+                elif down:
+                    p_lower[i] = 0.0 if off >= POWER_REACH else math.exp(u0 - off) * scale
+                else:
+                    p_upper[i] = np.inf if off >= POWER_REACH else math.exp(u0 + off) * scale
+            sw[n_ch] = 0.0
+            seen = walk.seen[0]  # the lowest profile chi-square met on the way
             if not seen < chi_min - 1e-6 * max(chi_min, 1.0):
                 break
             chi_min = seen  # the profile found a lower minimum than the fit: measure from it
-
-
-@jit(fastmath=SUMS)
-def _intervals(i, walk: Walk, fits: Fits, out: Intervals, chi_min, scale):
-    """Every interval of row ``i`` at the level ``chi_min`` + 1 (``scale``: the spectrum's data
-    scale); returns the lowest profile chi-square met on the way. The walks (down and up from
-    each free temperature, then from the power) share one call of :func:`_walk` (with four
-    call sites, one per walk, this function took ~3 s longer to compile)."""
-    temperature, area, covariance = fits.temperature, fits.area, fits.covariance
-    t_lower, t_upper, p_lower, p_upper = out
-    lnlo, lnhi, lnt_hat = walk.problem.lnlo, walk.problem.lnhi, walk.lnt_hat
-    n_ch, eps, n_comp, sw = walk.sp.n_ch, walk.sp.eps, walk.sp.n_comp, walk.sp.sw
-    level = chi_min + LEVEL
-    walk.seen[0] = np.inf
-    # the walks' mode as int64 variables, not literals: one compilation of _walk
-    temperature_mode, power_mode, none = np.int64(TEMPERATURE), np.int64(POWER), np.int64(0)
-    u0 = step = sd_p = 0.0
-    for k in range(2 * n_comp + 2):
-        h = k // 2
-        down = k % 2 == 0
-        if h < n_comp:  # ---- temperatures
-            if not lnhi[h] > lnlo[h]:
-                t_lower[i, h] = temperature[i, h]
-                t_upper[i, h] = temperature[i, h]
-                continue
-            u0 = lnt_hat[h]
-            sd = math.sqrt(covariance[i, h, h]) / temperature[i, h]
-            step = min(max(sd, 1e-4), 0.1) if math.isfinite(sd) and sd > 0.0 else 0.01
-            mode, comp, sd_p = temperature_mode, np.int64(h), 0.0
-            reach = u0 - lnlo[h] if down else lnhi[h] - u0
-        else:  # ---- power, in scaled units: P_s = sum eps sigma T^4 a / scale
-            if down:
-                p_hat = 0.0
-                for j in range(n_comp):
-                    t = temperature[i, j]
-                    p_hat += eps[j] * STEFAN_BOLTZMANN * pow4(t) * area[i, j] / scale
-                if not p_hat > 0.0:
-                    return walk.seen[0]
-                var = 0.0  # g^T C g of the linearised power uncertainty, 0 x NaN = 0
-                n_par = covariance.shape[1]
-                grad = walk.grad
-                for p in range(n_par):
-                    grad[p] = 0.0
-                for j in range(n_comp):
-                    t = temperature[i, j]
-                    grad[j] = 4.0 * eps[j] * STEFAN_BOLTZMANN * (t * (t * t)) * area[i, j]
-                    grad[n_comp + j] = eps[j] * STEFAN_BOLTZMANN * pow4(t)
-                for p in range(n_par):
-                    for q in range(n_par):
-                        if grad[p] != 0.0 and grad[q] != 0.0:
-                            var += grad[p] * grad[q] * covariance[i, p, q]
-                sd_p = math.sqrt(var) / scale if var > 0.0 else np.nan
-                if not (math.isfinite(sd_p) and sd_p > 0.0):
-                    sd_p = 0.01 * p_hat
-                u0 = math.log(p_hat)
-                step = min(max(sd_p / p_hat, 1e-4), 0.1)
-            mode, comp, reach = power_mode, none, POWER_REACH
-        off = _walk(walk, mode, comp, u0, -1.0 if down else 1.0, step, sd_p, reach, chi_min, level)
-        if h < n_comp:
-            if down:
-                t_lower[i, h] = max(math.exp(u0 - off), math.exp(lnlo[h]))
-            else:
-                t_upper[i, h] = min(math.exp(u0 + off), math.exp(lnhi[h]))
-        elif down:
-            p_lower[i] = 0.0 if off >= POWER_REACH else math.exp(u0 - off) * scale
-        else:
-            p_upper[i] = np.inf if off >= POWER_REACH else math.exp(u0 + off) * scale
-    sw[n_ch] = 0.0
-    return walk.seen[0]
 
 
 @jit(fastmath=SUMS)
