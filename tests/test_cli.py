@@ -350,8 +350,10 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
 def test_a_local_cluster_gets_the_kernels_compiled_before_it_starts(tmp_path, monkeypatch):
     """With ``--workers`` and a cache that lacks the fit kernels, this process compiles them
     (its background process helping) before the workers start, so that they load them instead
-    of each compiling them at once; without ``--workers`` it only starts the background
-    process; with ``--scheduler`` (workers with caches of their own) neither."""
+    of each compiling them at once; not for a resumed run or the flow model; without
+    ``--workers`` it only starts the background process; with ``--scheduler`` (workers with
+    caches of their own) this process does neither."""
+    pytest.importorskip("dask.distributed")
     from thermal import batch
     from thermal._kernels import Kernel, ahead
 
@@ -364,6 +366,14 @@ def test_a_local_cluster_gets_the_kernels_compiled_before_it_starts(tmp_path, mo
     main(["fit", *inputs, "-o", str(tmp_path / "a"), "-q", "--workers", "2"])
     assert [e[0] if isinstance(e, tuple) else e for e in events] == ["warm", "workers"]
     assert events[0][1].__name__ == "fit_batch"
+    events.clear()
+    for _, output in batch.plan_outputs(inputs, str(tmp_path / "a")):
+        open(output, "w").close()  # every output there: a resumed run
+    main(["fit", *inputs, "-o", str(tmp_path / "a"), "-q", "--workers", "2"])
+    assert events == ["workers"]
+    events.clear()
+    main(["fit", *inputs, "-o", str(tmp_path / "d"), "-q", "--workers", "2", "--model", "FLOW"])
+    assert events == ["workers"]  # the flow model has kernels of its own
     events.clear()
     main(["fit", *inputs, "-o", str(tmp_path / "b"), "-q", "--scheduler", "tcp://x:1"])
     assert events == ["workers"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import logging
 import os
 import shlex
@@ -129,10 +130,11 @@ def _report(row: dict, debug: bool) -> None:
 
 def _compile_ahead(profile: bool, workers: bool) -> None:
     """Compile the blackbody fit kernels when the cache lacks them (the first run after
-    installing). For this process, in the background: the run reads, detects and compiles the
-    rest meanwhile (:mod:`thermal._kernels.ahead`). For a local cluster's workers, which share
-    the cache, here and now, before they start: every worker would otherwise compile them on
-    its own, all at once."""
+    installing). For this process, in background processes as cores allow (the fit kernel's
+    stages first, then the profile kernel): the run reads, detects and compiles the rest
+    meanwhile (:mod:`thermal._kernels.ahead`). For a local cluster's workers, which share the
+    cache, here and now, before they start: every worker would otherwise compile them on its
+    own, all at once."""
     from thermal._kernels import ahead, fit
 
     kernels = [fit.fit_batch]
@@ -267,8 +269,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
-    compile_here = args.model != "flow" and not args.scheduler  # (a scheduler's have their own)
-    if compile_here and args.workers is None:
+    blackbody = str(args.model).strip().upper() != "FLOW"  # (the flow model has its kernels)
+    if blackbody and args.workers is None and not args.scheduler:
         _compile_ahead(args.intervals == "profile", workers=False)  # first, before the imports
     from thermal.layout import check_store
     from thermal.models import get_model
@@ -312,8 +314,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "debug": args.debug,
         "command": "thermal " + " ".join(shlex.quote(a) for a in args.argv),
     }
-    if compile_here and args.workers is not None:
-        _compile_ahead(args.intervals == "profile", workers=True)
+    to_fit = args.overwrite or not all(os.path.exists(o) for _, o in plan)
+    local_cluster = args.workers is not None and not args.scheduler
+    if blackbody and local_cluster and to_fit and importlib.util.find_spec("distributed"):
+        _compile_ahead(args.intervals == "profile", workers=True)  # (a scheduler's: their own)
     progress = _Progress(len(plan), not args.quiet)
     try:
         task = functools.partial(batch.fit_file, model=args.model)

@@ -47,7 +47,10 @@ def cold_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(kernels, "_CACHE_DIR", folder)
     for k in (double, triple):
         monkeypatch.setattr(k, "_called", False)
-    return folder
+    running = {}
+    monkeypatch.setattr(ahead, "_RUNNING", running)  # none of other tests', none left after
+    yield folder
+    ahead._kill([p for processes in running.values() for p in processes.values()])
 
 
 @pytest.mark.parametrize(
@@ -167,6 +170,35 @@ def test_background_processes_leave_this_process_a_core(cold_cache, monkeypatch)
     ahead.wait(first)
     assert ahead.compile_ahead(second) == [f"{__name__}:double"]  # a core is free again
     ahead.wait(second)
+
+
+def test_a_worker_thread_starts_no_background_process(cold_cache, monkeypatch):
+    """Inside a dask worker (a thread, one process of many) a kernel compiles where it is
+    called: each worker starting processes of its own would crowd the machine."""
+    import threading
+
+    monkeypatch.setattr(ahead, "_cores", lambda: 4)
+    here = _staged(staged.function)
+    out = np.zeros(5)
+    worker = threading.Thread(target=here, args=(np.arange(5.0), out))
+    worker.start()
+    worker.join()
+    np.testing.assert_array_equal(out, 10.0 * (np.arange(5.0) + 1.0))
+    assert ahead._RUNNING == {}
+    assert all(stage.stats.cache_misses for stage in here.stages)
+
+
+def test_finished_background_processes_free_their_core(cold_cache, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ahead, "_cores", lambda: 2)
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    ahead._RUNNING["elsewhere:finished"] = {0: done}  # its wait not called yet
+    here = Kernel(double.function, rows="x", inputs=("x",), example=_double_example)
+    assert ahead.compile_ahead(here) == [f"{__name__}:double"]
+    ahead.wait(here)
 
 
 def test_the_ahead_order_names_each_stage_once():

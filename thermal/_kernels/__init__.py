@@ -429,8 +429,9 @@ class Kernel:
     stages : tuple of callable, optional
         Functions with ``function``'s parameters that do its work in turn, each compiled on its
         own (``function`` then only names and documents the kernel). Whatever one stage hands
-        the next goes through the scratch space. With an empty cache, the first call compiles
-        them side by side in several processes (:mod:`thermal._kernels.ahead`).
+        the next goes through the scratch space. With an empty cache and more than one core,
+        the first call (from the main thread) compiles them side by side in several processes
+        (:mod:`thermal._kernels.ahead`).
     ahead : tuple of int, optional
         The stages in the order to compile them in background processes when the cache lacks
         them, longest first (:mod:`thermal._kernels.ahead`); by default all, in order.
@@ -507,8 +508,8 @@ class Kernel:
         # (thermal._kernels.ahead)
         from thermal._kernels import ahead
 
-        if len(self.stages) > 1 and not ahead.background(self):
-            ahead.compile_ahead(self)
+        if len(self.stages) > 1 and not ahead.background(self) and parallel_allowed():
+            ahead.compile_ahead(self)  # (not in a worker's thread: its process is one of many)
         elsewhere = ahead.background(self)
         if elsewhere:
             signature = self.signature(*args)

@@ -4,13 +4,15 @@ With an empty cache the fit kernel takes ~29 s of CPU to compile (:mod:`thermal.
 three stages, the search ~16 s, the starts ~9 s and the results ~4 s, compile apart from each
 other. A caller that knows which kernels it will run (the command line does, from its
 arguments) calls :func:`compile_ahead` first; a kernel of several stages calls it itself at its
-first call. The stages of each kernel the cache lacks then compile at the same time: in the
-kernel's ``ahead`` order (longest first) each in a background process of its own,
-``python -m thermal._kernels.ahead <module>:<kernel>:<stage>``, while there are free cores (all
-but this process's, counting background processes already running), and the rest in this
-process at the kernel's first call, before it waits for the background processes
-(:func:`wait`) and loads their stages from the cache. A background process compiles its stage
-for the types of the kernel's example arguments (:meth:`thermal._kernels.Kernel.warm`).
+first call from the main thread, unless ``THERMAL_PARALLEL=0`` (not from a dask worker's
+thread: a worker is one process of many). The stages of each kernel the cache lacks then
+compile at the same time: in the kernel's ``ahead`` order (longest first) each in a background
+process of its own, ``python -m thermal._kernels.ahead <module>:<kernel>:<stage>``, while there
+are free cores (all but this process's, counting background processes still running, over
+every kernel in the order given), and the rest in this process at the kernel's first call,
+before it waits for the background processes (:func:`wait`) and loads their stages from the
+cache. A background process compiles its stage for the types of the kernel's example arguments
+(:meth:`thermal._kernels.Kernel.warm`).
 
 On 2 cores the fit's search compiles in the background while this process imports, reads,
 detects hot spots and then compiles the starts and the results: the first
@@ -115,7 +117,8 @@ def compile_ahead(*kernels) -> list[str]:
         with _LOCK:
             if is_compiled(kernel) or key in _RUNNING or not sys.executable:
                 continue  # (no interpreter to start: an embedded Python)
-            free = _cores() - 1 - sum(len(p) for p in _RUNNING.values())
+            running = sum(p.poll() is None for ps in _RUNNING.values() for p in ps.values())
+            free = _cores() - 1 - running
             root = str(Path(__file__).resolve().parents[2])  # where `thermal` imports from
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
