@@ -130,11 +130,11 @@ def _report(row: dict, debug: bool) -> None:
 
 def _compile_ahead(profile: bool, workers: bool) -> None:
     """Compile the blackbody fit kernels when the cache lacks them (the first run after
-    installing). For this process, in background processes as cores allow (the fit kernel's
-    stages first, then the profile kernel): the run reads, detects and compiles the rest
-    meanwhile (:mod:`thermal._kernels.ahead`). For a local cluster's workers, which share the
-    cache, here and now, before they start: every worker would otherwise compile them on its
-    own, all at once."""
+    installing). For this process, in background processes as cores allow (the profile
+    kernel first when asked, then the fit kernel's stages): the run reads, detects and
+    compiles the rest meanwhile (:mod:`thermal._kernels.ahead`). For a local cluster's
+    workers, which share the cache, here and now, before they start: every worker would
+    otherwise compile them on its own, all at once."""
     from thermal._kernels import ahead, fit
 
     kernels = [fit.fit_batch]
