@@ -46,6 +46,19 @@ def test_fit_of_band_photometry_in_catalogue_units_with_geometry():
         bands._REGISTRY.pop("report_test_band", None)
 
 
+@pytest.mark.parametrize("model", ["auto", "1T", "2T"])
+def test_fit_of_one_spectrum_without_a_batch_dim(model):
+    """One 1-D spectrum, every model: no batch dim in the result, the same numbers as a batch
+    of one."""
+    y = 1e6 * planck.spectral_radiance(LAM, 1000.0) + 1e8 * planck.spectral_radiance(LAM, 400.0)
+    one = fit(LAM, y, 0.02 * y, model=model)
+    batch = fit(LAM, y[None], 0.02 * y[None], model=model)
+    assert one.temperature.dims == ("component",)
+    assert int(one.status) == int(batch.status[0]) == 0
+    np.testing.assert_array_equal(one.temperature.values, batch.temperature.values[0])
+    np.testing.assert_array_equal(one.area.values, batch.area.values[0])
+
+
 def test_fit_rejects_inconsistent_shapes_naming_them():
     with pytest.raises(ValueError, match="channels last"):
         fit(LAM, np.ones((3, 5)), 0.1)

@@ -446,7 +446,7 @@ def _in_blocks(y, sigma, aux, options):
             outputs = [np.empty((n, *v.shape[1:]), dtype=v.dtype) for v in values]
         for out, v in zip(outputs, values, strict=True):
             out[part] = v
-    return tuple(out.reshape(*batch, *out.shape[1:]) for out in outputs)
+    return tuple(out.reshape((*batch, *out.shape[1:])) for out in outputs)
 
 
 def _block(y, sigma, *aux, model, problem, names, aux_names, limb):

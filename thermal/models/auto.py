@@ -278,7 +278,7 @@ class AutoModel:
             result["evidence"] = np.where(chosen > 0, simpler_bic - chosen_bic, bic_none - bic[1])
         upper = self._upper_limit(yv, w, problem, flat.get("pixel_area"))
         result["power_upper_limit"] = np.where(chosen == 0, upper, np.nan)
-        return {name: value.reshape(*shape, *value.shape[1:]) for name, value in result.items()}
+        return {name: value.reshape((*shape, *value.shape[1:])) for name, value in result.items()}
 
     def _upper_limit(self, yv, w, problem, pixel_area):
         """Power upper limit [W, or W m-2 for area fractions] at the limit temperature."""
