@@ -34,7 +34,7 @@ def test_required_bands_are_bundled():
 
 
 def test_published_ranges():
-    # science.md 3: NIRC2 50 % ranges
+    # NIRC2 50 % ranges of the Keck NIRC2 filter page (docs/physics.md, The bundled bands)
     assert bands.get("nirc2_kc").range == pytest.approx((2.2558, 2.2854), abs=1e-9)
     assert bands.get("nirc2_lp").range == pytest.approx((3.426, 4.126), abs=1e-9)
     assert bands.get("nirc2_ms").range == pytest.approx((4.5495, 4.7905), abs=1e-9)

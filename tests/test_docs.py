@@ -101,3 +101,40 @@ def test_flow_model(tmp_path):
     assert number(out, "fit status") == 0
     assert number(out, "fitted area") == pytest.approx(86.4, rel=0.05)
     assert number(out, "fitted power") == pytest.approx(6.585e11, rel=0.05)
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# notes the package was written from, which are not part of it: nothing may cite them
+PRIVATE = [n + ".md" for n in ("science", "engineering", "spec", "architecture")] + [
+    "../" + "shared"
+]
+PATH = re.compile(
+    r"\b((?:docs|tests|thermal|data|benchmarks)/[\w./-]*\w\.(?:md|py|csv|nc|json|txt))"
+)
+
+
+def _repository_text_files():
+    skip = {".git", ".venv", "__pycache__", "_build", "build", "dist"}
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if d not in skip and not d.endswith(".egg-info")]
+        for name in files:
+            if name.endswith((".py", ".md", ".toml", ".cff", ".txt", ".cfg", ".csv")):
+                yield os.path.join(folder, name)
+
+
+def test_nothing_cites_a_file_that_is_not_in_the_repository():
+    private, missing = [], []
+    for path in _repository_text_files():
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        where = os.path.relpath(path, ROOT)
+        private += [f"{where}: {name}" for name in PRIVATE if name in text]
+        missing += [
+            f"{where}: {cited}"
+            for cited in PATH.findall(text)
+            # from the repository's root, or from the package's (its data/)
+            if "*" not in cited
+            and not any(os.path.exists(os.path.join(ROOT, top, cited)) for top in ("", "thermal"))
+        ]
+    assert not private, private
+    assert not missing, missing

@@ -140,8 +140,9 @@ def test_derivative_matches_finite_difference():
     np.testing.assert_allclose(planck.radiance_derivative(lam, t), numeric, rtol=1e-7)
 
 
-# Published table (science.md 8.1, derived with CODATA constants), 5 significant digits.
-TABLE_8_1 = {
+# B_lambda [W m-2 sr-1 um-1] at 1.6, 2.2706, 3.776, 4.67, 4.78 and 5.0 um, derived independently
+# with CODATA constants, 5 significant digits.
+TABLE_B_LAMBDA = {
     200.0: [3.3781e-13, 3.4323e-08, 8.2559e-04, 1.0946e-02, 1.3889e-02, 2.1505e-02],
     300.0: [1.0903e-06, 1.3247e-03, 4.7290e-01, 1.8591e00, 2.0960e00, 2.6027e00],
     500.0: [1.7566e-01, 6.1854e00, 7.6099e01, 1.1330e02, 1.1625e02, 1.2107e02],
@@ -150,18 +151,18 @@ TABLE_8_1 = {
 }
 
 
-@pytest.mark.parametrize("temperature", sorted(TABLE_8_1))
+@pytest.mark.parametrize("temperature", sorted(TABLE_B_LAMBDA))
 def test_reference_table_8_1(temperature):
     lam = [1.6, 2.2706, 3.776, 4.67, 4.78, 5.0]
     np.testing.assert_allclose(
-        planck.spectral_radiance(lam, temperature), TABLE_8_1[temperature], rtol=6e-5
+        planck.spectral_radiance(lam, temperature), TABLE_B_LAMBDA[temperature], rtol=6e-5
     )
 
 
 def test_rarog_and_heno_patera():
     """de Pater et al. (2014), Icarus 242:365, doi:10.1016/j.icarus.2014.06.016: single-T fits
     of 15 Aug 2013. Rarog: T ~ 1040 K, A ~ 120 km2, ~500 GW/um/sr at 2-4 um, P ~ 8 TW;
-    Heno: T ~ 720 K, A > 300 km2, ~250 at 4 um, ~90 at 2.2 um, P ~ 5-6 TW (science.md 7.1)."""
+    Heno: T ~ 720 K, A > 300 km2, ~250 at 4 um, ~90 at 2.2 um, P ~ 5-6 TW."""
     area = 120e6
     lam = np.array([1.6, 2.2, 3.0, 3.8, 4.0, 4.7])
     intensity = area * planck.spectral_radiance(lam, 1040.0) / 1e9  # GW um-1 sr-1
@@ -177,7 +178,7 @@ def test_rarog_and_heno_patera():
 
 
 def test_io_cooling_factor_table():
-    """sigma T^4 / B(4.78 um, T) [sr um] (science.md 8.5), the radiance-to-power factor."""
+    """sigma T^4 / B(4.78 um, T) [sr um], the radiance-to-power factor (a derived table)."""
     t = np.array([200.0, 300.0, 500.0, 1000.0])
     ratio = planck.exitance(t) / planck.spectral_radiance(4.78, t)
     np.testing.assert_allclose(ratio, [6532, 219, 30.5, 22.9], rtol=3e-3)
@@ -252,7 +253,7 @@ def test_underflow_is_exact_zero_without_warning():
     assert planck.band_radiance("nirc2_kc", 5.0) == 0.0
     assert planck.brightness_temperature(2.0, 0.0) == 0.0
     assert planck.band_brightness_temperature("nirc2_lp", 0.0) == 0.0
-    # float32 would underflow here (science.md 2): float64 keeps it
+    # float32 would underflow here (docs/physics.md, Numerical behaviour): float64 keeps it
     assert planck.spectral_radiance(0.7, 90.0) == pytest.approx(4.7e-91, rel=0.05)
 
 
@@ -320,7 +321,7 @@ def test_dask_backed_dataarray_stays_lazy():
 
 
 def test_band_radiance_filter_integration():
-    """science.md 8.6: top-hat band mean / B at centre. Lp 1.240 at 200 K, Ms 1.008."""
+    """A derived table: top-hat band mean / B at centre. Lp 1.240 at 200 K, Ms 1.008."""
     lp = planck.band_radiance("nirc2_lp", [200.0, 300.0, 400.0, 600.0, 1000.0])
     ratio = lp / planck.spectral_radiance(3.776, [200.0, 300.0, 400.0, 600.0, 1000.0])
     np.testing.assert_allclose(ratio, [1.240, 1.055, 1.009, 0.992, 0.998], atol=1.5e-3)

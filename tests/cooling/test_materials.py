@@ -10,7 +10,9 @@ from thermal.cooling import MATERIALS, Material, get_material
 def test_presets_match_the_reference_sets():
     basalt = MATERIALS["basalt"]
     assert basalt.eruption_temperature == 1475.0
-    assert basalt.diffusivity == pytest.approx(2.56e-7, rel=3e-3)  # science.md 6
+    assert basalt.diffusivity == pytest.approx(
+        2.56e-7, rel=3e-3
+    )  # kappa = k / (rho c_p), docs/physics.md
     assert MATERIALS["ultramafic"].diffusivity == pytest.approx(2.38e-7, rel=3e-3)
     assert MATERIALS["basalt_hawaii"].convective_coefficient > 0
     for m in MATERIALS.values():

@@ -41,9 +41,10 @@ def two_temperature(n, seed, channels=17):
 
 
 def test_test_vector_single_temperature_bias():
-    """science.md 8.7: 1T fits to two Keck bands of a 2T source are biased low in power.
+    """1T fits to two Keck bands of a 2T source are biased low in power.
 
-    The derived vector is monochromatic at the band centres (Kc 2.2706, Lp 3.776, Ms 4.67 um).
+    The two-temperature test vector is derived independently, monochromatic at the band
+    centres (Kc 2.2706, Lp 3.776, Ms 4.67 um).
     """
 
     def centres(values, wavelength):
@@ -87,7 +88,7 @@ def test_noiseless_keck_photometry_recovers_one_temperature(temperature, area):
 
 def test_rarog_and_heno_reproduce_de_pater_2014():
     """de Pater et al. 2014 (doi:10.1016/j.icarus.2014.06.019): Rarog ~1040 K, ~120 km2,
-    ~8 TW; Heno ~720 K, > 300 km2, 5-6 TW, from the published intensities (science.md 7.1)."""
+    ~8 TW; Heno ~720 K, > 300 km2, 5-6 TW, from the published intensities."""
     rarog = photometry(
         [[240, 516, 590, 486, 454, 347]],
         [[24, 52, 59, 49, 45, 35]],

@@ -4,7 +4,7 @@ The scalar functions (``b_lambda``, ``b_lambda_dt``, ...) are what other kernels
 models) call inside their own loops. They assume valid input (wavelength > 0, T > 0); the loops
 below validate and count bad values so that the Python wrappers can raise one clear error.
 
-Numerics (science.md section 2): ``pref / (exp(x) - 1)`` is evaluated as
+Numerics (docs/physics.md, "Numerical behaviour"): ``pref / (exp(x) - 1)`` is evaluated as
 
 * ``pref / expm1(x)`` for x < 0.5 (Rayleigh-Jeans side: no cancellation),
 * ``pref * e / (1 - e)`` with ``e = exp(-x)`` for 0.5 <= x < 700 (one ``exp``, no overflow),
