@@ -96,59 +96,75 @@ def _to_unit(ds: xr.Dataset, name: str, target: str, path) -> None:
     ds[name].attrs = attrs
 
 
+def check_wavelengths(values, error=ValueError) -> np.ndarray:
+    """The wavelength coordinate [um] of an observation, checked: one-dimensional, non-empty,
+    finite, > 0 and strictly increasing; otherwise ``error(message)`` is raised. The one check
+    of it, for files (``finalise``) and for Datasets and arrays given to the fits."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise error("wavelength must be a non-empty 1-D coordinate")
+    if not np.all(np.isfinite(values)):
+        raise error("wavelength coordinate has non-finite values")
+    if np.any(values <= 0):
+        raise error("wavelength must be > 0 [um]")
+    steps = np.diff(values)
+    if np.any(steps == 0):
+        i = int(np.flatnonzero(steps == 0)[0])
+        raise error(f"duplicate wavelength {values[i]:.6g} um")
+    if np.any(steps < 0):
+        i = int(np.flatnonzero(steps < 0)[0])
+        raise error(
+            f"wavelengths are not increasing ({values[i]:.6g} um before {values[i + 1]:.6g} um)"
+        )
+    return values
+
+
 def _check_wavelength(ds: xr.Dataset, path) -> xr.Dataset:
     coord = ds["wavelength"]
     values = np.asarray(coord.values, dtype=float)
-    if values.ndim != 1 or values.size == 0:
-        raise InputError(path, "wavelength must be a non-empty 1-D coordinate")
-    if not np.all(np.isfinite(values)):
-        raise InputError(path, "wavelength coordinate has non-finite values")
     units = _units_of(coord)
     attrs = {k: v for k, v in coord.attrs.items() if k not in ("units", "_FillValue")}
-    if units is None:
+    # a coordinate of the wrong shape or with non-finite values is named as such, units or not
+    if units is None and values.ndim == 1 and values.size and np.all(np.isfinite(values)):
         raise InputError(
             path,
             f"wavelength coordinate has no units attribute (values up to {values.max():.6g}); "
             "give it one in the file (e.g. units = 'um' or 'nm')",
         )
-    else:
+    if units is not None:
         try:
             factor = conversion_factor(units, "um")
         except ValueError as error:
             raise InputError(path, f"wavelength units {units!r} are not a length") from error
         attrs["original_units"] = units
         values = values * factor
-    if np.any(values <= 0):
-        raise InputError(path, "wavelength must be > 0 [um]")
-    steps = np.diff(values)
-    if np.any(steps == 0):
-        i = int(np.flatnonzero(steps == 0)[0])
-        raise InputError(path, f"duplicate wavelength {values[i]:.6g} um")
-    if np.any(steps < 0):
-        i = int(np.flatnonzero(steps < 0)[0])
-        raise InputError(
-            path,
-            f"wavelengths are not increasing ({values[i]:.6g} um before {values[i + 1]:.6g} um)",
-        )
+    values = check_wavelengths(values, lambda problem: InputError(path, problem))
     attrs.update(units="um", standard_name="radiation_wavelength", long_name="wavelength")
     return ds.assign_coords(wavelength=("wavelength", values, attrs))
 
 
-def _check_band(ds: xr.Dataset, path) -> xr.Dataset:
-    names = [str(n) for n in np.asarray(ds["band"].values).ravel()]
+def check_band_names(names, error=ValueError) -> list[str]:
+    """The band coordinate of an observation, lower-cased and checked: non-empty, every name
+    known to :mod:`thermal.bands`, none repeated; otherwise ``error(message)`` is raised. The
+    one check of it, for files (``finalise``) and for Datasets given to the fits."""
+    names = [str(n) for n in np.asarray(names).ravel()]
     if not names:
-        raise InputError(path, "band coordinate is empty")
+        raise error("band coordinate is empty")
     known = set(_bands.names())
     for name in names:
         if name.lower() not in known:
-            raise InputError(
-                path, f"unknown band name {name!r}; known bands: {', '.join(_bands.names())}"
-            )
+            raise error(f"unknown band name {name!r}; known bands: {', '.join(_bands.names())}")
+    names = [n.lower() for n in names]
     if len(set(names)) != len(names):
-        raise InputError(path, "duplicate band names")
+        raise error("duplicate band names")
+    return names
+
+
+def _check_band(ds: xr.Dataset, path) -> xr.Dataset:
+    names = check_band_names(ds["band"].values, lambda problem: InputError(path, problem))
     centres = [_bands.get(n).centre for n in names]
     attrs = {"long_name": "filter band name (see `thermal bands`)"}
-    ds = ds.assign_coords(band=("band", np.array([n.lower() for n in names], dtype=object), attrs))
+    ds = ds.assign_coords(band=("band", np.array(names, dtype=object), attrs))
     return ds.assign_coords(
         band_centre=(
             "band",

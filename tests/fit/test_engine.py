@@ -329,6 +329,36 @@ def test_unknown_band_raises_naming_it():
         fit_spectra(photometry([[1.0, 2.0]], 0.1, ["nirc2_kc", "nirc2_zz"]), model="1T")
 
 
+@pytest.mark.parametrize(
+    ("wavelength", "message"),
+    [
+        ([1.5, 2.0, 2.0, 3.0], "'wavelength' coordinate: duplicate wavelength 2 um"),
+        ([1.5, 3.0, 2.0, 4.0], "'wavelength' coordinate: wavelengths are not increasing"),
+        ([1.5, np.nan, 2.0, 4.0], "'wavelength' coordinate: .*non-finite"),
+        ([-1.5, 1.0, 2.0, 4.0], r"'wavelength' coordinate: wavelength must be > 0"),
+    ],
+)
+def test_observations_in_memory_get_the_checks_files_get(wavelength, message, tmp_path):
+    """The fit checks a Dataset's coordinate as a reader checks a file's: the same layout."""
+    from thermal.io import InputError, open_observation
+
+    y = 1e6 * planck.spectral_radiance(np.abs(np.nan_to_num(wavelength, nan=2.5)), 900.0)
+    obs = xr.Dataset(
+        {"intensity": (("wavelength",), y), "intensity_uncertainty": (("wavelength",), 0.1 * y)},
+        coords={"wavelength": ("wavelength", wavelength, {"units": "um"})},
+    )
+    with pytest.raises(ValueError, match=message):
+        fit_spectra(obs, model="1T")
+    obs.to_netcdf(tmp_path / "obs.nc")
+    with pytest.raises(InputError, match=message.split(": ", 1)[1]):
+        open_observation(tmp_path / "obs.nc")
+
+
+def test_repeated_band_names_raise():
+    with pytest.raises(ValueError, match="'band' coordinate: duplicate band names"):
+        fit_spectra(photometry([[1.0, 2.0, 3.0]], 0.1, ["nirc2_kc", "nirc2_lp", "NIRC2_LP"]), "1T")
+
+
 def test_unknown_model_raises():
     with pytest.raises(ValueError, match="model"):
         fit_spectra(photometry([[1.0, 2.0, 3.0]], 0.1), model="4T")

@@ -230,15 +230,19 @@ def _observation_parts(observation: xr.Dataset):
         data = data * f_data
     if f_unc != 1.0:
         unc = unc * f_unc
+
+    def problem(message):
+        return ValueError(f"{dim!r} coordinate: {message}")
+
     if dim == "wavelength":
         coord = observation["wavelength"]
         factor = units.conversion_factor(coord.attrs.get("units", "um"), "um")
-        try:
-            channels = Channels.from_wavelength(np.asarray(coord.values, float) * factor)
-        except ValueError as error:
-            raise ValueError(f"'wavelength' coordinate: {error}") from None
+        values = np.asarray(coord.values, float) * factor
+        channels = Channels.from_wavelength(layout.check_wavelengths(values, problem))
     else:
-        channels = Channels.from_bands([str(b) for b in observation["band"].values])
+        channels = Channels.from_bands(
+            layout.check_band_names(observation["band"].values, problem)
+        )
     return kind, dim, channels, data, unc
 
 
