@@ -12,6 +12,7 @@ from thermal.constants import STEFAN_BOLTZMANN
 from thermal.detect.pipeline import detect_hotspots, detection_table, image_kind
 from thermal.io import InputError, open_observation
 from thermal.io.jiram import IFOV, frame_geometry
+from thermal.status import Status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(ROOT, "data", "examples")
@@ -131,7 +132,8 @@ def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     from thermal.geometry import from_backplanes
 
     spot = (900.0, 2.0e6)
-    _, obs = _frame(tmp_path, spots=((60, 100, *spot), (190, 300, *spot)))
+    # a third spot, in the L half only (lat 3, lon 40): no partner
+    _, obs = _frame(tmp_path, spots=((60, 100, *spot), (190, 300, *spot), (30, 400, *spot)))
     line, sample = np.meshgrid(np.arange(256.0), np.arange(432.0), indexing="ij")
     top = line < 128
     planes = from_backplanes(
@@ -144,11 +146,18 @@ def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     )
     spots = detect_hotspots(obs, geometry=planes, ifov=IFOV)
     assert spots.attrs["geometry_source"] == "backplanes"
-    np.testing.assert_array_equal(np.sort(spots["partner"].values), [0, 1])
-    np.testing.assert_allclose(spots["temperature_1t"].values, spot[0], rtol=0.02)
-    np.testing.assert_allclose(spots["area_1t"].values, spot[1], rtol=0.05)
-    assert (spots["status_1t"].values == 0).all()
-    np.testing.assert_allclose(spots["latitude"].values, 6.0, atol=0.01)
+    paired = spots["partner"].values >= 0
+    assert paired.sum() == 2 and sorted(spots["partner"].values[paired]) == list(
+        np.flatnonzero(paired)
+    )
+    np.testing.assert_allclose(spots["temperature_1t"].values[paired], spot[0], rtol=0.02)
+    np.testing.assert_allclose(spots["area_1t"].values[paired], spot[1], rtol=0.05)
+    np.testing.assert_array_equal(spots["status_1t"].values[paired], Status.CONVERGED)
+    np.testing.assert_allclose(spots["latitude"].values[paired], 6.0, atol=0.01)
+    # the unpaired spot: no numbers, a status code among the declared CF flags
+    assert np.isnan(spots["temperature_1t"].values[~paired]).all()
+    np.testing.assert_array_equal(spots["status_1t"].values[~paired], Status.NO_DATA)
+    assert set(spots["status_1t"].values) <= set(spots["status_1t"].attrs["flag_values"])
 
 
 def test_the_bundled_cube_spot_is_found_and_fitted():

@@ -30,6 +30,7 @@ from scipy import ndimage
 from thermal.detect.power import DEFAULT_TEMPERATURE_RANGE, power_range
 from thermal.layout import InputError, image_kind
 from thermal.plausibility import MAX_EMISSION_ANGLE
+from thermal.status import Status
 
 __all__ = ["detect_hotspots", "detection_table", "image_kind", "spot_spectra"]
 
@@ -306,7 +307,7 @@ def _with_band_pairs(spots: xr.Dataset) -> xr.Dataset:
     the two spectral fluxes (pi x intensity / cos(e), so that the area is the surface's) are
     fitted with one blackbody by the fit engine, and both rows get ``partner`` (the other
     row's index), ``temperature_1t``, ``area_1t``, ``power_1t`` with their uncertainties, and
-    ``status_1t``. Rows without a partner get ``partner = -1`` and NaN.
+    ``status_1t``. Rows without a partner get ``partner = -1``, NaN and ``status_1t`` no_data.
     """
     n = spots.sizes["hotspot"]
     needed = ("latitude", "longitude", "spectral_flux", "range", "band")
@@ -362,11 +363,14 @@ def _with_band_pairs(spots: xr.Dataset) -> xr.Dataset:
             attrs = dict(result[name + suffix].attrs)
             attrs["comment"] = f"one-temperature fit of the spot's {first} and {second} fluxes"
             out[f"{name}_1t{suffix}"] = ("hotspot", column, attrs)
-    status = np.full(n, -1, dtype=np.int8)
+    # a spot without a partner has no data for the fit: no_data, a code of the status flags
+    status = np.full(n, Status.NO_DATA, dtype=result["status"].dtype)
     status[rows[:, 0]] = result["status"].values
     status[rows[:, 1]] = result["status"].values
     attrs = dict(result["status"].attrs)
-    attrs["comment"] = "-1: no partner in the other band; " + attrs.get("comment", "")
+    attrs["comment"] = (
+        "no_data where the spot has no partner in the other band; " + attrs.get("comment", "")
+    ).strip()
     out["status_1t"] = ("hotspot", status, attrs)
     return out
 
