@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from thermal import simulate
-from thermal.fit import select_model
-from thermal.fit.selection import SUPPORT
+from thermal.fit import fit_spectra, select_model
+from thermal.status import Status
 
 LAM = np.linspace(1.0, 5.2, 40)
 
@@ -36,7 +35,7 @@ def test_one_component_is_selected_for_a_single_blackbody():
     assert (gain < penalty).all()
     # a supported 2T fit (an undetected second component with a finite area: some spectra
     # here) gets delta = BIC(2T) - BIC(1T); an unsupported one gets none
-    supported = (two.support == 0).values
+    supported = (two.status == Status.CONVERGED).values
     np.testing.assert_allclose(two.delta.values[supported], penalty - gain[supported], rtol=1e-9)
     assert np.isnan(two.delta.values[~supported]).all()
 
@@ -44,15 +43,18 @@ def test_one_component_is_selected_for_a_single_blackbody():
 def test_a_spectrum_with_data_is_never_no_data():
     obs = simulate.observation([900.0], [2e6], wavelength=LAM, n=4, seed=2)
     sel = select_model(obs)
-    assert SUPPORT.index("no_data") not in sel.support.values
-    assert SUPPORT.index("implausible") in sel.support.values  # 3T's spurious giant component
+    assert Status.NO_DATA not in sel.status.values
+    assert Status.IMPLAUSIBLE in sel.status.values  # 3T's spurious giant component
+    # the one set of status codes, with its CF flags
+    assert set(sel.status.values.ravel()) <= set(sel.status.attrs["flag_values"])
+    assert sel.status.attrs["flag_meanings"].split()[Status.IMPLAUSIBLE] == "implausible"
 
 
 def test_three_bands_cannot_constrain_two_temperatures():
     bands = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
     obs = simulate.observation([1200.0, 450.0], [0.5e6, 60e6], bands=bands, n=2, seed=3)
     sel = select_model(obs)
-    names = [SUPPORT[int(v)] for v in sel.support.sel(model="2T").values]
+    names = [Status(int(v)).meaning for v in sel.status.sel(model="2T").values]
     assert names == ["not_enough_channels"] * 2
     assert (sel.best_model == "1T").all()
 
@@ -69,7 +71,16 @@ def test_aic_criterion_and_validation():
     obs = simulate.observation([1200.0, 450.0], [0.5e6, 60e6], wavelength=LAM, n=1, seed=5)
     sel = select_model(obs, models=("1T", "2T"), criterion="aic")
     assert sel.attrs["criterion"] == "aic"
-    assert isinstance(sel, xr.Dataset)
+    assert sel.best_model[0].item() == "2T"
+    # ranked by AIC (which differs from BIC here): delta is AIC minus the best supported AIC
+    best = sel.aic.where(sel.status == Status.CONVERGED).min("model")
+    np.testing.assert_allclose(sel.delta.values, (sel.aic - best).values, rtol=1e-12)
+    assert not np.allclose(sel.aic.values, sel.bic.values)
+    # the statistics as the fits give them (the result layout's attributes)
+    one = fit_spectra(obs, model="1T")
+    for name in ("chi2", "dof", "aic", "bic"):
+        assert sel[name].attrs == one[name].attrs
+        np.testing.assert_array_equal(sel[name].sel(model="1T").values, one[name].values)
     with pytest.raises(ValueError, match="criterion"):
         select_model(obs, criterion="chi2")
     with pytest.raises(ValueError, match="models"):

@@ -14,35 +14,12 @@ import xarray as xr
 
 from thermal.fit.engine import fit_spectra
 from thermal.models import get_model
-from thermal.status import Status
+from thermal.status import Status, flag_attributes
 
-__all__ = ["SUPPORT", "select_model"]
+__all__ = ["select_model"]
 
-SUPPORT = (
-    "supported",
-    "not_enough_channels",
-    "degenerate",
-    "component_at_bound",
-    "not_converged",
-    "no_data",
-    "implausible",
-    "limb",
-    "not_detected",
-)
-"""Support codes of :func:`select_model` (index = code)."""
-
-# fit status -> support code (statuses not listed: no_data)
-_FROM_STATUS = {
-    Status.CONVERGED: SUPPORT.index("supported"),
-    Status.MAX_ITERATIONS: SUPPORT.index("not_converged"),
-    Status.NOT_ENOUGH_CHANNELS: SUPPORT.index("not_enough_channels"),
-    Status.DEGENERATE: SUPPORT.index("degenerate"),
-    Status.AT_BOUND: SUPPORT.index("component_at_bound"),
-    Status.IMPLAUSIBLE: SUPPORT.index("implausible"),
-    Status.LIMB: SUPPORT.index("limb"),
-    Status.NOT_DETECTED: SUPPORT.index("not_detected"),
-}
-_SUPPORT_OF = np.array([_FROM_STATUS.get(s, SUPPORT.index("no_data")) for s in Status], np.int8)
+STATISTICS = ("chi2", "dof", "aic", "bic")
+"""The fit statistics ``select_model`` reports per model, as the fits give them."""
 
 
 def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterion: str = "bic"):
@@ -62,9 +39,9 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     -------
     xarray.Dataset
         Over the observation's batch dims and a new dim ``model`` (the candidates' labels):
-        ``support`` (int8, CF flags: supported, not_enough_channels, degenerate,
-        component_at_bound, not_converged, no_data, implausible, limb, not_detected),
-        ``chi2``, ``dof``, ``aic``, ``bic``,
+        ``status`` (each model's fit status, :class:`thermal.status.Status` codes with their
+        CF flags; ``not_enough_channels`` also where the fit leaves no degree of freedom), and
+        ``chi2``, ``dof``, ``aic``, ``bic`` as the fits give them,
         ``delta`` (criterion minus the best supported one; NaN when unsupported), and per
         spectrum ``best`` (index along ``model`` of the selected model, -1 when none is
         supported), ``best_model`` (its label, "" when none) and ``n_temperatures`` (0 when
@@ -73,12 +50,13 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
 
     Notes
     -----
-    A model is *supported* for a spectrum when its fit converged with positive degrees of
-    freedom, every component's area is positive and away from the temperature bounds, and the
-    covariance is regular. Among supported models the lowest criterion wins; a difference of
-    less than 2 in BIC is weak evidence (Kass & Raftery 1995, doi:10.1080/01621459.1995.10476572),
-    so ``delta`` is reported for the reader to judge. Spectra where no model is supported get
-    ``best = -1``: the data cannot constrain even one temperature (e.g. a single band).
+    A model is *supported* for a spectrum when its fit's status is ``converged`` with positive
+    degrees of freedom: every component's area is positive and away from the temperature
+    bounds, the covariance is regular and the solution is plausible. Among supported models
+    the lowest criterion wins; a difference of less than 2 in BIC is weak evidence (Kass &
+    Raftery 1995, doi:10.1080/01621459.1995.10476572), so ``delta`` is reported for the reader
+    to judge. Spectra where no model is supported get ``best = -1``: the data cannot constrain
+    even one temperature (e.g. a single band).
 
     Examples
     --------
@@ -96,19 +74,18 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
         label = model if isinstance(model, str) else m.description
         labels.append(label)
         fits.append(fit_spectra(observation, model=m))
+    statistics = {name: xr.concat([f[name] for f in fits], dim="model") for name in STATISTICS}
+    dof = statistics["dof"]
     status = xr.concat([f.status for f in fits], dim="model")
-    support = xr.apply_ufunc(
-        lambda s: _SUPPORT_OF[s],
-        status,
-        dask="parallelized",
-        output_dtypes=[np.int8],
-    )
-    dof = xr.concat([f.dof for f in fits], dim="model")
-    support = support.where(~((support == 0) & (dof <= 0)), 1).astype(np.int8)
-    score = xr.concat([f[criterion] for f in fits], dim="model")
-    ranked = score.where(support == 0)
+    # a fit that leaves no degree of freedom cannot be judged against the others
+    status = status.where(
+        ~((status == Status.CONVERGED) & (dof <= 0)), int(Status.NOT_ENOUGH_CHANNELS)
+    ).astype(fits[0].status.dtype)
+    supported = status == Status.CONVERGED
+    score = statistics[criterion]
+    ranked = score.where(supported)
     best_score = ranked.min("model", skipna=True)
-    any_supported = (support == 0).any("model")
+    any_supported = supported.any("model")
     best = ranked.fillna(np.inf).argmin("model").where(any_supported, -1).astype(np.int64)
     label_array = np.array([*labels, ""], dtype=object)
     best_model = xr.apply_ufunc(
@@ -124,18 +101,10 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
         dask="parallelized",
         output_dtypes=[np.int64],
     )
-    flag = {
-        "long_name": "whether the data support the model",
-        "flag_values": np.arange(len(SUPPORT), dtype=np.int8),
-        "flag_meanings": " ".join(SUPPORT),
-    }
     out = xr.Dataset(
         {
-            "support": support.assign_attrs(flag),
-            "chi2": xr.concat([f.chi2 for f in fits], dim="model").assign_attrs(units="1"),
-            "dof": dof.assign_attrs(units="1"),
-            "aic": xr.concat([f.aic for f in fits], dim="model").assign_attrs(units="1"),
-            "bic": xr.concat([f.bic for f in fits], dim="model").assign_attrs(units="1"),
+            "status": status.assign_attrs(flag_attributes()),
+            **statistics,
             "delta": (ranked - best_score).assign_attrs(
                 long_name=f"{criterion.upper()} minus that of the selected model", units="1"
             ),
