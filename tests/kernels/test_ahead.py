@@ -44,7 +44,7 @@ def cold_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.path.dirname(__file__))  # this module, for the child
     monkeypatch.delenv("THERMAL_NUMBA_CACHE", raising=False)
     folder = kernels.cache_dir()
-    monkeypatch.setattr(kernels, "_CACHE_DIR", folder)
+    monkeypatch.setattr(kernels, "CACHE_DIR", folder)
     for k in (double, triple):
         monkeypatch.setattr(k, "_called", False)
     running = {}
@@ -233,7 +233,7 @@ def test_a_kernel_is_marked_per_source_path_and_time_stamp(cold_cache, tmp_path)
 
 
 def test_without_a_cache_nothing_runs_ahead(monkeypatch):
-    monkeypatch.setattr(kernels, "_CACHE_DIR", None)
+    monkeypatch.setattr(kernels, "CACHE_DIR", None)
     assert ahead.is_compiled(double)
     assert ahead.compile_ahead(double) == []
 

@@ -116,19 +116,19 @@ _COMPILED_KERNELS = textwrap.dedent(
     v = np.zeros(2)
     run = (sp, ws, v, v, v, np.zeros(3, np.int64), 2, 100, 1.0, v)
     kernels = {{name: getattr(lm, name)
-               for name in ("_lm_run", "_solve_areas", "_gradient", "channel_basis")}}
-    kernels["_line_minima"] = fit._line_minima
-    lm._lm_run.compile(tuple(numba.typeof(a) for a in run))
+               for name in ("lm_run", "_solve_areas", "_gradient", "channel_basis")}}
+    kernels["line_minima"] = fit.line_minima
+    lm.lm_run.compile(tuple(numba.typeof(a) for a in run))
     problem = fit.problem(np.ones(n_ch), np.ones(n_ch), np.arange(n_ch), v, v, v,
                           np.zeros((2, n_grid)), np.ones((2, n_grid, n_ch)), np.ones(n_ch),
                           exchangeable=True, has_bg=False, max_iter=100)
     lines = fit.line_scratch(problem, n_ch)
-    fit._line_minima.compile(tuple(numba.typeof(a) for a in (
+    fit.line_minima.compile(tuple(numba.typeof(a) for a in (
         sp, lines, 1.0, 1.0, 1.0, np.ones(n_grid), 0, 1.0, 1.0)))
     m, e = np.zeros((4, 4)), np.zeros(4)
     linalg.nnls_small.compile(tuple(numba.typeof(a) for a in (
         m, e, 1.0, 2, e, m, e, e, np.zeros(4, np.int64))))
-    kernels.update(_cholesky_solve=linalg._cholesky_solve, _row_gram=linalg._row_gram)
+    kernels.update(cholesky_solve=linalg.cholesky_solve, row_gram=linalg.row_gram)
     for name, d in kernels.items():
         assert len(d.signatures) == 1, (name, d.signatures)
         literal = [t for t in d.signatures[0] if "Literal" in str(t)]

@@ -170,11 +170,11 @@ def prune_cache(base: Path, current: Path, keep_days: float = CACHE_KEEP_DAYS) -
     return deleted
 
 
-_CACHE_DIR = cache_dir()
+CACHE_DIR = cache_dir()
 
 
 def _compile(function, options, signature=None):
-    """``numba.njit(signature, **options)(function)``, cached in :data:`_CACHE_DIR`.
+    """``numba.njit(signature, **options)(function)``, cached in :data:`CACHE_DIR`.
 
     numba picks a function's cache folder when it is decorated, from ``numba.config.CACHE_DIR``
     (the documented ``NUMBA_CACHE_DIR`` setting): it is set for this decoration only, so other
@@ -182,10 +182,10 @@ def _compile(function, options, signature=None):
     """
     args = () if signature is None else (signature,)
     options = dict(options)
-    if _CACHE_DIR is None or options.get("inline") == "always" or not options.pop("cache", True):
+    if CACHE_DIR is None or options.get("inline") == "always" or not options.pop("cache", True):
         return numba.njit(*args, **options)(function)
     previous = numba.config.CACHE_DIR
-    numba.config.CACHE_DIR = str(_CACHE_DIR)
+    numba.config.CACHE_DIR = str(CACHE_DIR)
     try:
         return numba.njit(*args, cache=True, **options)(function)
     finally:
@@ -465,7 +465,7 @@ class Kernel:
             )
         self._block = block
         self._scratch = scratch
-        self._example = example
+        self.example = example
         self._called = False
         names = list(inspect.signature(function).parameters)
         if rows is not None:
@@ -500,7 +500,7 @@ class Kernel:
     def __call__(self, *args, size: int | None = None):
         """Run the kernel on every row; ``size`` (the work, ~ns) decides on threads. Returns
         the kernel's result, summed over chunks (counts) when it ran on threads."""
-        if self._called or self._example is None:
+        if self._called or self.example is None:
             return self._run(args, size)
         # its first call in this process: compile the stages not compiling in the background
         # while those do (a kernel of several stages the cache lacks starts them now, unless
@@ -562,12 +562,12 @@ class Kernel:
         """Compile the kernel (or load it from the cache) by running it on its example; with
         ``stage``, compile that stage alone (an index into :attr:`stages`) for the example's
         argument types."""
-        if self._example is None:
+        if self.example is None:
             raise ValueError(f"{self.__name__} has no example arguments to compile it with")
         if stage is None:
-            self(*self._example())
+            self(*self.example())
         else:
-            self.stages[stage].compile(self.signature(*self._example()))
+            self.stages[stage].compile(self.signature(*self.example()))
 
 
 def kernel(function=None, **options):

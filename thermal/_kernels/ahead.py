@@ -62,7 +62,7 @@ def _mark(kernel) -> Path | None:
     """The mark of ``kernel`` in the cache folder. numba keeps a cache index per source file,
     in a folder per checkout path, valid while the file's time stamp and size are unchanged:
     the mark's name holds the same (a fresh clone of the same sources compiles again)."""
-    folder = _kernels._CACHE_DIR
+    folder = _kernels.CACHE_DIR
     if folder is None:
         return None
     source = kernel.function.__code__.co_filename
@@ -112,7 +112,7 @@ def compile_ahead(*kernels) -> list[str]:
     started = []
     for kernel in kernels:
         key = _key(kernel)
-        if kernel._example is None:
+        if kernel.example is None:
             raise ValueError(f"{key} has no example arguments to compile it with")
         with _LOCK:
             if is_compiled(kernel) or key in _RUNNING or not sys.executable:

@@ -48,14 +48,14 @@ from typing import NamedTuple
 import numpy as np
 
 from thermal._kernels import SUMS, jit, kernel
-from thermal._kernels.linalg import TINY, _cholesky_inverse, _nnls2, _row_gram, nnls_small
+from thermal._kernels.linalg import TINY, cholesky_inverse, nnls2, nnls_small, row_gram
 from thermal._kernels.lm import (
     Spectrum,
     Workspace,
-    _lm_run,
     channel_basis,
     evaluate,
     free_components,
+    lm_run,
     workspace,
 )
 from thermal.constants import C1, C2
@@ -116,7 +116,7 @@ class Fits(NamedTuple):
 
 class Lines(NamedTuple):
     """The grid's Gram matrix for one spectrum and scratch of the scans along lines of the grid
-    (:func:`_line_minima`; see :func:`line_scratch`)."""
+    (:func:`line_minima`; see :func:`line_scratch`)."""
 
     gram_all: np.ndarray  # (n_cols, n_cols)
     rhs_all: np.ndarray  # (n_cols)
@@ -339,7 +339,7 @@ def _line_start(p: Problem, sp: Spectrum, lines: Lines, yy, out):
         if abs(step) < 1e-6:  # a start: the Levenberg-Marquardt runs refine it
             break
         u = v
-    n_out = _line_minima(sp, lines, eps0, u, yy, grid, np.int64(0), -np.inf, 0.0)
+    n_out = line_minima(sp, lines, eps0, u, yy, grid, np.int64(0), -np.inf, 0.0)
     for r in range(n_out):
         out[r, 0] = max(u, grid[lines.picks[r]])
         out[r, 1] = min(u, grid[lines.picks[r]])
@@ -347,7 +347,7 @@ def _line_start(p: Problem, sp: Spectrum, lines: Lines, yy, out):
 
 
 @jit(fastmath=SUMS)
-def _line_minima(sp: Spectrum, lines: Lines, eps0, u, yy, grid, offset, avoid, radius):
+def line_minima(sp: Spectrum, lines: Lines, eps0, u, yy, grid, offset, avoid, radius):
     """The two lowest local minima of the two-column NNLS cost along the line T_a = exp(u),
     T_b = each value of ``grid`` (whose columns start at row ``offset`` of the grid Gram in
     ``lines``), among points with both areas positive and ln T_b farther than ``radius`` from
@@ -373,7 +373,7 @@ def _line_minima(sp: Spectrum, lines: Lines, eps0, u, yy, grid, offset, avoid, r
         g01 = 0.0
         for k in range(n_ch):
             g01 += dcol[k] * g_cols[o, k]
-        cost = _nnls2(g00, g01, gram_all[o, o], b0, rhs_all[o], yy, coef)
+        cost = nnls2(g00, g01, gram_all[o, o], b0, rhs_all[o], yy, coef)
         if coef[0] > 0.0 and coef[1] > 0.0 and abs(grid[g] - avoid) > radius:
             line[g] = cost
     n_out = 0
@@ -592,7 +592,7 @@ def _starts(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                 b = o1 + g1
                 for g0 in range(g1 + 1 if exchangeable else 0, n0):
                     c = g0 + g1 * n_grid
-                    combo_cost[c] = _nnls2(
+                    combo_cost[c] = nnls2(
                         gram_all[g0, g0], gram_all[g0, b], gram_all[b, b], rhs_all[g0], rhs_all[b],
                         yy, coef,
                     )  # fmt: skip
@@ -736,7 +736,7 @@ def _search(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                 hot = 0 if best_lnt[0] >= best_lnt[1] else 1
                 for anchor in range(2):
                     other = 1 - anchor
-                    n_line = _line_minima(
+                    n_line = line_minima(
                         sp, row_lines, eps[0], best_lnt[anchor], yy, grid_lnt[0], np.int64(0),
                         best_lnt[other], POLISH_RADIUS * step,
                     )  # fmt: skip
@@ -762,7 +762,7 @@ def _search(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                     continue
             for j in range(n_comp):
                 lnt[j] = row_lnt[s_i, j]
-            cost, converged, n_ev = _lm_run(
+            cost, converged, n_ev = lm_run(
                 sp, ws, lnt, lnlo, lnhi, free, nf, max_iter, best_final, best_lnt
             )
             evaluations += n_ev
@@ -856,8 +856,8 @@ def _results(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                     jp[p, k] = sw[k] * cols[q - n_comp, k]
                 else:
                     jp[p, k] = sw[k] * bg_shape[k]
-        _row_gram(jp, n_inc, h)
-        ok = _cholesky_inverse(h, n_inc, inv, w2, c2)
+        row_gram(jp, n_inc, h)
+        ok = cholesky_inverse(h, n_inc, inv, w2, c2)
         if ok:
             for p in range(n_inc):
                 fp = 1.0 if inc[p] < n_comp else scale

@@ -61,7 +61,7 @@ def _substitute(mat, rhs, n):
 
 
 @jit(fastmath=SUMS)
-def _cholesky_solve(mat, rhs, n, work):
+def cholesky_solve(mat, rhs, n, work):
     """Solve mat x = rhs (n x n, symmetric positive definite) in place, Jacobi-scaled.
 
     Returns False when the normalised matrix is not safely positive definite. ``rhs`` holds x.
@@ -78,11 +78,11 @@ def _cholesky_solve(mat, rhs, n, work):
 
 
 @jit(fastmath=SUMS)
-def _solve_spd(mat, rhs, n, work):
-    """:func:`_cholesky_solve` with the 2 x 2 case (two free temperatures) in closed form and
+def solve_spd(mat, rhs, n, work):
+    """:func:`cholesky_solve` with the 2 x 2 case (two free temperatures) in closed form and
     the same acceptance test (Jacobi-scaled pivots above TINY and COND)."""
     if n != 2:
-        return _cholesky_solve(mat, rhs, n, work)
+        return cholesky_solve(mat, rhs, n, work)
     d0 = mat[0, 0]
     d1 = mat[1, 1]
     if not (d0 > TINY and d1 > TINY):
@@ -102,7 +102,7 @@ def _solve_spd(mat, rhs, n, work):
 
 
 @jit(fastmath=SUMS)
-def _cholesky_inverse(mat, n, inv, work, col):
+def cholesky_inverse(mat, n, inv, work, col):
     """inv = mat^-1 for a small SPD matrix (mat is destroyed). False if not safely SPD."""
     if not _cholesky_factor(mat, n, work):
         return False
@@ -116,7 +116,7 @@ def _cholesky_inverse(mat, n, inv, work, col):
 
 
 @jit(fastmath=SUMS)
-def _nnls2(g00, g01, g11, b0, b1, yy, coef):
+def nnls2(g00, g01, g11, b0, b1, yy, coef):
     """Closed-form two-column NNLS from normal equations; returns the cost."""
     best = yy
     a0 = 0.0
@@ -153,7 +153,7 @@ def nnls_small(gram, rhs, yy, n, coef, mat, vec, work, idx):
     closed form inline; the call of the general routine cost 9 % of a fit.
     """
     if n == 2:
-        return _nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
+        return nnls2(gram[0, 0], gram[0, 1], gram[1, 1], rhs[0], rhs[1], yy, coef)
     return _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx)
 
 
@@ -186,7 +186,7 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
             vec[p] = rhs[idx[p]]
             for q in range(k):
                 mat[p, q] = gram[idx[p], idx[q]]
-        if not _cholesky_solve(mat, vec, k, work):
+        if not cholesky_solve(mat, vec, k, work):
             continue
         feasible = True
         for p in range(k):
@@ -208,7 +208,7 @@ def _nnls_active_sets(gram, rhs, yy, n, coef, mat, vec, work, idx):
 
 
 @jit(fastmath=SUMS)
-def _row_gram(rows, n, out):
+def row_gram(rows, n, out):
     """out[p, q] = rows[p] . rows[q] for p, q < n (J J^T of Jacobian rows)."""
     for p in range(n):
         for q in range(p + 1):

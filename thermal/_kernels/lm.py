@@ -24,11 +24,11 @@ from thermal._kernels.exp import exp_reduced
 from thermal._kernels.linalg import (
     COND,
     TINY,
-    _cholesky_solve,
-    _nnls2,
-    _row_gram,
-    _solve_spd,
+    cholesky_solve,
+    nnls2,
     nnls_small,
+    row_gram,
+    solve_spd,
 )
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
@@ -40,7 +40,7 @@ MAX_STEP = 0.2  # longest step in ln T (0.6 grid steps): longer ones were mostly
 
 
 class Spectrum(NamedTuple):
-    """One spectrum as :func:`_lm_run` sees it: the batch's channels and components and the
+    """One spectrum as :func:`lm_run` sees it: the batch's channels and components and the
     spectrum's scaled data ``ys`` and weights ``sw`` (1 / sigma, 0 on missing channels).
 
     With ``n_row`` > ``n_ch``, ``sw`` and ``ys`` have ``n_row`` entries, the last one the power
@@ -183,7 +183,7 @@ def _solve_areas(cols, sw, ys, n_lin, n_ch, coef, gram, rhs, mat, vec, work, idx
             g00 += w * c0 * c0
             g01 += w * c0 * c1
             g11 += w * c1 * c1
-        _nnls2(g00, g01, g11, b0, b1, yy, coef)
+        nnls2(g00, g01, g11, b0, b1, yy, coef)
         a0 = coef[0]
         a1 = coef[1]
         cost = 0.0
@@ -237,7 +237,7 @@ def free_components(lnlo, lnhi, free):
         if lnhi[j] > lnlo[j]:
             free[nf] = j
             nf += 1
-    return np.int64(nf)  # int64, never the literal 0 (that would compile _lm_run twice)
+    return np.int64(nf)  # int64, never the literal 0 (that would compile lm_run twice)
 
 
 def workspace(n_row) -> Workspace:
@@ -293,7 +293,7 @@ def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess
                 lvec[p] = s
                 for q in range(n_act):
                     lmat[p, q] = gram[p, q]
-            if _cholesky_solve(lmat, lvec, n_act, work):
+            if cholesky_solve(lmat, lvec, n_act, work):
                 # the second term's coefficients G^-1 e_pj (D_j^T r)
                 dr = 0.0
                 for k in range(n_row):
@@ -302,7 +302,7 @@ def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess
                     gvec[p] = dr if p == pj else 0.0
                     for q in range(n_act):
                         lmat[p, q] = gram[p, q]
-                if not _cholesky_solve(lmat, gvec, n_act, work):
+                if not cholesky_solve(lmat, gvec, n_act, work):
                     for p in range(n_act):
                         gvec[p] = 0.0
                 for k in range(n_row):
@@ -315,13 +315,13 @@ def _gradient(cols, dcols, coef, sw, ys, n_row, n_lin, free, nf, res, grad, hess
         for k in range(n_row):
             s += jac[f, k] * res[k]
         grad[f] = s  # = -J^T r with J = dr/du, i.e. the descent direction J^T(y - m)
-    _row_gram(jac, nf, hess)
+    row_gram(jac, nf, hess)
 
 
 @jit(fastmath=SUMS)
 def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
     """The Golub-Pereyra gradient ``grad`` = J^T r and Gauss-Newton matrix ``hess`` = J^T J of
-    :func:`_lm_run` for its common case, two free components with positive areas and no
+    :func:`lm_run` for its common case, two free components with positive areas and no
     background, in closed form (one pass for all weighted products, one for J). Writes the
     weighted residual into ``res``; returns False (nothing written to grad, hess) when the
     two columns are too nearly parallel for the general code's Cholesky factorisation."""
@@ -394,7 +394,7 @@ def _gradient_two(cols, dcols, coef, sw, ys, n_row, res, grad, hess):
 
 
 @jit(fastmath=SUMS)
-def _lm_run(prob: Spectrum, ws: Workspace, lnt, lnlo, lnhi, free, nf, max_iter, best_final,
+def lm_run(prob: Spectrum, ws: Workspace, lnt, lnlo, lnhi, free, nf, max_iter, best_final,
             best_lnt):  # fmt: skip
     """One Levenberg-Marquardt run in ln T of the free components from ``lnt`` (variable
     projection: the areas are the exact NNLS solution at every point).
@@ -513,7 +513,7 @@ def _lm_run(prob: Spectrum, ws: Workspace, lnt, lnlo, lnhi, free, nf, max_iter, 
                         lmat[f, g2] = 0.0
                         lmat[g2, f] = 0.0
                     lmat[f, f] = 1.0
-            if not _solve_spd(lmat, proj, nf, work):
+            if not solve_spd(lmat, proj, nf, work):
                 lam *= 10.0
                 if lam > 1e12:
                     break

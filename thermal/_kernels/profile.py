@@ -11,7 +11,7 @@ How chi2_p(v) is computed (reusing the fit kernel's pieces):
 
 * a temperature: the component is fixed at v (its bounds set to v; for exchangeable components
   the hotter ones are kept >= v and the colder ones <= v, so "the hottest" stays the hottest)
-  and the other temperatures are refitted by :func:`thermal._kernels.lm._lm_run`, areas by
+  and the other temperatures are refitted by :func:`thermal._kernels.lm.lm_run`, areas by
   exact non-negative least squares;
 * the power P = sum eps_j sigma T_j^4 a_j: one extra data row holds v with a 1-sigma of
   min(sigma_P, 1e-3 v) / 100 (sigma_P the linearised uncertainty), and all temperatures and
@@ -22,7 +22,7 @@ How chi2_p(v) is computed (reusing the fit kernel's pieces):
 
 Each inner fit starts from the solution at the neighbouring profile point (continuation) and
 from the unconstrained optimum; for two free components also from the lowest grid minima of
-the other one along the line T_fixed = v (see :func:`thermal._kernels.fit._line_minima`), so that a
+the other one along the line T_fixed = v (see :func:`thermal._kernels.fit.line_minima`), so that a
 jump of the free component to another basin is not missed. From the optimum the profile is
 walked outwards in steps doubling from the linearised sigma until chi2_p exceeds the level,
 and the crossing is found by regula falsi on sqrt(chi2_p - chi2_min) - 1, which is close to
@@ -50,13 +50,13 @@ from thermal._kernels.fit import (
     Fits,
     Lines,
     Problem,
-    _line_minima,
     grid_gram,
+    line_minima,
     line_scratch,
     scaled_spectrum,
 )
 from thermal._kernels.fit import example as fit_example
-from thermal._kernels.lm import Spectrum, Workspace, _lm_run, free_components, workspace
+from thermal._kernels.lm import Spectrum, Workspace, free_components, lm_run, workspace
 from thermal._kernels.planck import pow4
 from thermal.constants import STEFAN_BOLTZMANN
 
@@ -363,7 +363,7 @@ def _profile_at(walk: Walk, mode, h, u, sd_p):
     if mode == TEMPERATURE and walk.use_line:
         other = 1 - h
         o = np.int64(0 if exchangeable else other * n_grid)  # its grid columns (an int64)
-        n_line = _line_minima(sp, lines, eps[h], u, walk.yy, grid_lnt[other], o, -np.inf, 0.0)
+        n_line = line_minima(sp, lines, eps[h], u, walk.yy, grid_lnt[other], o, -np.inf, 0.0)
         for r in range(n_line):
             starts[n_start, h] = u
             starts[n_start, other] = grid_lnt[other, lines.picks[r]]
@@ -384,7 +384,7 @@ def _profile_at(walk: Walk, mode, h, u, sd_p):
         for j in range(n_comp):
             lnt[j] = min(max(starts[s, j], lo[j]), hi[j])
             starts[s, j] = lnt[j]
-        cost, _conv, _nev = _lm_run(
+        cost, _conv, _nev = lm_run(
             sp, walk.ws, lnt, lo, hi, free, nf, walk.problem.max_iter, best, found
         )
         if cost < best:

@@ -59,7 +59,7 @@ import xarray as xr
 
 from thermal import bands as _bands
 from thermal.io import limits
-from thermal.io.formats import OptionError, _check_file, reading
+from thermal.io.formats import OptionError, check_file, reading
 from thermal.layout import InputError
 from thermal.units import ASTRONOMICAL_UNIT, conversion_factor, intensity_to_flux_density
 
@@ -591,15 +591,15 @@ def read_ao_image(
     try:
         watch = limits.deadline(timeout, path_text)
         if max_memory is not None:
-            limits._checked_budget(max_memory)
+            limits.checked_budget(max_memory)
         budget = limits.memory_budget(max_memory)
     except ValueError as error:
         raise OptionError(str(error)) from None
     try:
         with budget, reading(path_text), watch:
-            _check_file(path_text)
+            check_file(path_text)
             return _read(path_text, band, distance, calibration, pixel_scale, hdu)
-    except limits._Expired as expired:  # a deadline that passed as its block ended
+    except limits.Expired as expired:  # a deadline that passed as its block ended
         raise limits.expired_error(expired) from expired
 
 

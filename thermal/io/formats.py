@@ -200,7 +200,7 @@ def _translate(path, error: BaseException, passing: tuple = ()) -> BaseException
         if text.isprintable():
             return None
         return InputError(limits.one_line(error.path, 1000), limits.one_line(error.problem))
-    if isinstance(error, limits._Expired):
+    if isinstance(error, limits.Expired):
         return limits.expired_error(error)
     if isinstance(error, (OptionError, MemoryError, Warning, *passing)):
         return None
@@ -571,7 +571,7 @@ def _sniff(fmt: Format, head: bytes) -> bool:
         return False
 
 
-def _check_file(path: str) -> None:
+def check_file(path: str) -> None:
     """InputError unless ``path`` is a non-empty regular file (a FIFO or device could block
     a read forever or never end)."""
     if os.path.isdir(path):
@@ -603,7 +603,7 @@ def detect_format(path) -> str:
         an unrecognised format.
     """
     path = os.fspath(path)
-    _check_file(path)
+    check_file(path)
     try:
         with open(path, "rb") as handle:
             head = handle.read(HEAD_BYTES)
@@ -675,7 +675,7 @@ def open_observation(
     try:
         watch = limits.deadline(timeout, path)
         if max_memory is not None:
-            limits._checked_budget(max_memory)
+            limits.checked_budget(max_memory)
         budget = limits.memory_budget(max_memory)
     except ValueError as error:
         raise OptionError(str(error)) from None
@@ -692,11 +692,11 @@ def open_observation(
             if fmt is None:
                 fmt = get_format(detect_format(path), path)
             else:
-                _check_file(os.fspath(path))
+                check_file(os.fspath(path))
             return fmt.open(path, **options)
     except ImportError as error:
         if fmt is None or fmt.origin == "built-in":
             raise
         raise InputError(path, limits.one_line(error)) from error
-    except limits._Expired as expired:  # a deadline that passed as its block ended
+    except limits.Expired as expired:  # a deadline that passed as its block ended
         raise limits.expired_error(expired) from expired

@@ -143,7 +143,7 @@ def _prepare(path: str, format: str | None) -> None:
         if name in _PREPARED:
             return
         fmt = formats.get_format(name, path)
-        formats._resolve(fmt.reader, fmt)
+        fmt.load_reader()
         if name == "netcdf":
             import netCDF4  # noqa: F401  (xarray's netCDF4 backend and its C library)
             import xarray.backends.netCDF4_  # noqa: F401

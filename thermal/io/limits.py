@@ -107,7 +107,7 @@ _budget: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
-def _checked_budget(value) -> int:
+def checked_budget(value) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -136,7 +136,7 @@ def memory_budget(max_memory=None):
     if max_memory is None:
         yield current_max_memory()
         return
-    token = _budget.set(_checked_budget(max_memory))
+    token = _budget.set(checked_budget(max_memory))
     try:
         yield _budget.get()
     finally:
@@ -186,7 +186,7 @@ class ReadTimeout(InputError):
         return (type(self), (self.path, self.problem))
 
 
-class _Expired(BaseException):
+class Expired(BaseException):
     """Raised into the reading code when a deadline passes.
 
     A ``BaseException``, like ``KeyboardInterrupt``, so that the ``except Exception`` and
@@ -242,7 +242,7 @@ class deadline:
         self.fired = False
         self.closing = False
         self._timer = None
-        self.expired = type("_Expired", (_Expired,), {"owner": self, "__module__": __name__})
+        self.expired = type("Expired", (Expired,), {"owner": self, "__module__": __name__})
 
     # the error -----------------------------------------------------------------------------
     def error(self) -> ReadTimeout:
@@ -271,12 +271,12 @@ class deadline:
         self.closing = True
         timer, self._timer = self._timer, None
         timer.pop(self, value)
-        if isinstance(value, _Expired) and value.owner is self:
+        if isinstance(value, Expired) and value.owner is self:
             raise self.error() from value
         return False  # a block that ended as its deadline passed keeps its result
 
 
-def expired_error(error: _Expired) -> ReadTimeout:
+def expired_error(error: Expired) -> ReadTimeout:
     """The :class:`ReadTimeout` for a deadline expiry that escaped its ``with`` block (it can
     only happen in the few bytecodes where the block ends as the deadline passes)."""
     owner = error.owner
@@ -378,7 +378,7 @@ class _Watchdog:
 
     def pop(self, item: deadline, value) -> None:
         with self.lock:
-            if isinstance(value, _Expired) and self.pending is value.owner:
+            if isinstance(value, Expired) and self.pending is value.owner:
                 self.pending = None  # seen: it is this exception that ends the block
             if self.pending is item:  # raised for this block but not yet seen: cancel it
                 _async_raise(self.thread_id, None)
