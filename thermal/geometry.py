@@ -431,6 +431,7 @@ def from_label(
                 e = np.broadcast_to(np.asarray(emission_angle, dtype=float), (nl,))
                 with np.errstate(invalid="ignore"):
                     range = np.sqrt(area * np.cos(np.deg2rad(e))) / ifov
+                # the inverse of units.surface_footprint_area
                 range_source = "observation pixel_area: sqrt(pixel_area cos e) / ifov"
         lat_line = per_line("latitude") if latitude is None else None
         lon_line = per_line("longitude") if longitude_west is None else None
@@ -1407,7 +1408,7 @@ def spot_geometry(spots, geometry, *, ifov, max_emission_angle=MAX_EMISSION_ANGL
         },
     )
     distance = out["range"]
-    footprint = (distance * ifov) ** 2
+    footprint = units.footprint_area(distance, ifov)
     guarded_angle = out["emission_angle"].where(~out["limb"], 0.0)
     for suffix in ("", "_uncertainty"):
         name = f"radiance_sum{suffix}"

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from thermal import units
 from thermal.detect.power import DEFAULT_TEMPERATURE_RANGE, power_range
 from thermal.layout import InputError, image_kind
 from thermal.plausibility import MAX_EMISSION_ANGLE
@@ -219,7 +220,7 @@ def _label_spot_geometry(spots, values, ifov, max_emission_angle):
     e = values["emission_angle"]
     r = values["range"]
     limb = ~(np.isfinite(e) & (e <= max_emission_angle))
-    footprint = (r * ifov) ** 2
+    footprint = units.footprint_area(r, ifov)
     intensity = spots["radiance_sum"].values * footprint
     sigma_i = spots["radiance_sum_uncertainty"].values * footprint
     with np.errstate(invalid="ignore"):
@@ -345,10 +346,10 @@ def _with_band_pairs(spots: xr.Dataset) -> xr.Dataset:
     sigma = spots["spectral_flux_uncertainty"].values
     values = np.stack([flux[rows[:, 0]], flux[rows[:, 1]]], axis=1) / np.pi
     errors = np.stack([sigma[rows[:, 0]], sigma[rows[:, 1]]], axis=1) / np.pi
-    units = {"units": "W sr-1 um-1"}
+    unit = {"units": "W sr-1 um-1"}
     observation = xr.Dataset(
-        {"intensity": (("pair", "band"), values, units),
-         "intensity_uncertainty": (("pair", "band"), errors, units)},
+        {"intensity": (("pair", "band"), values, unit),
+         "intensity_uncertainty": (("pair", "band"), errors, unit)},
         coords={"band": [first, second]},
     )  # fmt: skip
     result = fit_spectra(observation, model="1T")
@@ -542,11 +543,11 @@ def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
                 columns[name] += [""] * n
             else:
                 columns[name] += [np.nan] * n
-    units = {}
+    unit_of = {}
     for frame in frames:
         for name in _TABLE:
             if name in frame and "units" in frame[name].attrs:
-                units.setdefault(name, frame[name].attrs["units"])
+                unit_of.setdefault(name, frame[name].attrs["units"])
     data = {}
     for name, values in columns.items():
         if name in ("source", "time", "band"):
@@ -555,7 +556,7 @@ def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
             array = np.array(values, dtype=bool)
         else:
             array = np.array(values, dtype=float)
-        attrs = {"units": units[name]} if name in units else {}
+        attrs = {"units": unit_of[name]} if name in unit_of else {}
         if name == "pixel_scale":
             attrs = {"units": "m", "long_name": "pixel footprint at the spot (range x IFOV)"}
         data[name] = ("detection", array, attrs)
