@@ -72,15 +72,13 @@ def normalise_inputs(paths: list[str]) -> list[str]:
 
 
 def _output_name(path: str, suffix: str = RESULT_SUFFIX) -> str:
+    """The result's name: the input's, without an extension a registered format claims."""
+    from thermal.io.formats import formats
+
     base = os.path.basename(os.path.normpath(path))
-    stem = (
-        os.path.splitext(base)[0]
-        if base.lower().endswith(
-            (".nc", ".nc4", ".csv", ".txt", ".lbl", ".fits", ".mrt", ".cdf", ".tsv")
-        )
-        else base
-    )
-    return stem + suffix
+    stem, extension = os.path.splitext(base)
+    claimed = {e for fmt in formats() for e in fmt.extensions}
+    return (stem if extension.lower() in claimed else base) + suffix
 
 
 def plan_outputs(

@@ -159,9 +159,18 @@ def test_a_plugin_registered_in_process_is_found_and_used(tmp_path):
         register_format("toy", _toy_reader)
     with pytest.raises(ValueError, match="already registered"):
         register_format("csv", _toy_reader)
+    # results are named after the input without the extension its format claims
+    from thermal.batch import plan_outputs
+
+    assert plan_outputs([str(by_extension)], "out") == [
+        (str(by_extension), os.path.join("out", "spectrum.fit.nc"))
+    ]
     formats.unregister_format("toy")
     with pytest.raises(InputError, match="unrecognised file format"):
         detect_format(by_extension)
+    assert plan_outputs([str(by_extension)], "out")[0][1] == os.path.join(
+        "out", "spectrum.toy.fit.nc"
+    )
 
 
 # a plugin module, as another package would ship it

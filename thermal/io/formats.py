@@ -304,7 +304,14 @@ def _sniff_ao(head: bytes) -> bool:
     return sniff_ao_image(head)
 
 
-def _sniff_pds3(head: bytes) -> bool:
+PDS3_LABEL_EXTENSIONS = (".lbl",)
+"""Extensions of detached PDS3 labels (lower case; files match in any case)."""
+PDS3_DATA_EXTENSIONS = (".img", ".dat", ".qub")
+"""Extensions of PDS3 data files opened through the label beside them (any case)."""
+
+
+def sniff_pds3(head: bytes) -> bool:
+    """True if ``head`` (a file's first bytes) begins a PDS3 label (``PDS_VERSION_ID``)."""
     return _text(head).lstrip().startswith("PDS_VERSION_ID")
 
 
@@ -340,8 +347,8 @@ _BUILTIN = (
     Format(
         "jiram",
         "thermal.io.jiram:read_jiram",
-        sniff=_sniff_pds3,
-        extensions=(".lbl", ".img", ".dat", ".qub"),
+        sniff=sniff_pds3,
+        extensions=PDS3_LABEL_EXTENSIONS + PDS3_DATA_EXTENSIONS,
         description="Juno JIRAM PDS3 RDR imager or spectrometer product (through its .LBL)",
         locate="thermal.io.jiram:label_for",
         origin="built-in",

@@ -55,7 +55,12 @@ import numpy as np
 import xarray as xr
 
 from thermal.io import limits
-from thermal.io.formats import OptionError
+from thermal.io.formats import (
+    PDS3_DATA_EXTENSIONS,
+    PDS3_LABEL_EXTENSIONS,
+    OptionError,
+    sniff_pds3,
+)
 from thermal.layout import InputError, finalise
 from thermal.units import surface_footprint_area
 
@@ -88,9 +93,9 @@ _EMISSION_ATTRS = {
 }
 _PIXEL_AREA_ATTRS = {"units": "m2", "long_name": "surface area of the pixel footprint"}
 
-LABEL_EXTENSIONS = (".lbl",)
+LABEL_EXTENSIONS = PDS3_LABEL_EXTENSIONS
 """Extensions of detached PDS3 labels (lower case; files match in any case)."""
-DATA_EXTENSIONS = (".img", ".dat", ".qub")
+DATA_EXTENSIONS = PDS3_DATA_EXTENSIONS
 """Extensions of PDS3 data files opened through the label beside them (any case)."""
 # a label pointer naming a file: ^IMAGE = "X.IMG", ^TABLE = ("X.DAT", 1), ^IMAGE = X.IMG
 _POINTER = re.compile(r'^\s*\^\w+\s*=\s*\(?\s*(?:"([^"]+)"|([\w.-]+\.\w+))')
@@ -223,7 +228,7 @@ def _starts_with_label(path) -> bool:
             head = handle.read(64)
     except OSError:
         return False
-    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"PDS_VERSION_ID")
+    return sniff_pds3(head)
 
 
 def find_label(path) -> str | None:
