@@ -521,6 +521,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import numpy as np
 
     from thermal.io import InputError, detect_format, open_observation
+    from thermal.layout import spectral_dim_and_kind
 
     path = args.file
     try:
@@ -560,8 +561,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     except InputError as error:
         log.error(str(error))
         return 1
-    kind = "intensity" if "intensity" in ds else "radiance"
-    spectral = "wavelength" if "wavelength" in ds.dims else "band"
+    spectral, kind = spectral_dim_and_kind(ds)
     dims = [d for d in ds[kind].dims if d != spectral]
     n = int(np.prod([ds.sizes[d] for d in dims])) if dims else 1
     print(

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from thermal.status import Status
+
 __all__ = ["plot_result", "select_spectra"]
 
 
@@ -26,7 +28,7 @@ def select_spectra(result, max_spectra: int = 6) -> list[int]:
     if max_spectra < 1:
         raise ValueError(f"max_spectra must be >= 1; got {max_spectra}")
     status = np.asarray(result["status"].values).ravel()
-    candidates = np.flatnonzero(status == 0)
+    candidates = np.flatnonzero(status == Status.CONVERGED)
     if candidates.size == 0:
         candidates = np.arange(status.size)
     if "power" in result:
@@ -144,6 +146,7 @@ def _refit(result, source, chosen):
     input file it names with the same model: (a small result with model and input, kind)."""
     from thermal.fit import fit_spectra
     from thermal.io import InputError, open_observation
+    from thermal.layout import spectral_dim_and_kind
 
     path = result.attrs.get("thermal_input")
     model = result.attrs.get("thermal_model")
@@ -154,8 +157,7 @@ def _refit(result, source, chosen):
             "fit with --store model,input to keep them in the result",
         )
     observation = open_observation(str(path))
-    kind = "intensity" if "intensity" in observation else "radiance"
-    spectral = "wavelength" if "wavelength" in observation.dims else "band"
+    spectral, kind = spectral_dim_and_kind(observation)
     batch = [d for d in observation[kind].dims if d != spectral]
     flat = observation.stack(spectrum_=batch) if batch else observation.expand_dims("spectrum_")
     flat = flat.isel(spectrum_=chosen)

@@ -199,7 +199,9 @@ class FlowModel:
                 },
             )
             fits.append(model._evaluate(y, s, problem))
-        chi2 = np.stack([np.where(f["status"] == 0, f["chi2"], np.inf) for f in fits])
+        chi2 = np.stack(
+            [np.where(f["status"] == Status.CONVERGED, f["chi2"], np.inf) for f in fits]
+        )
         chi2 = np.where(np.isnan(chi2), np.inf, chi2)
         best = np.argmin(chi2, axis=0)
         result = {
