@@ -317,6 +317,28 @@ def test_bad_spectra_are_flagged_and_the_others_unaffected():
     assert "message" not in res  # words come from the status enum, not per spectrum
 
 
+@pytest.mark.parametrize("unit", [1.0, 1e-9])
+def test_a_component_the_data_do_not_need_is_at_bound_in_any_unit(unit):
+    """2T on a noise-free 1T spectrum: the second area comes out tiny but, by rounding, not
+    exactly 0. Its share of the model is far below the noise, so the fit is at_bound, whatever
+    the data's unit, and the unconstrained temperature gets no uncertainty."""
+    lam = np.linspace(1.0, 5.0, 12)
+    y = 1e6 * planck.spectral_radiance(lam, 900.0) * unit
+    result = fit_spectra(
+        xr.Dataset(
+            {"intensity": ("wavelength", y), "intensity_uncertainty": ("wavelength", 0.01 * y)},
+            coords={"wavelength": ("wavelength", lam, {"units": "um"})},
+        ),
+        model="2T",
+    )
+    assert int(result.status) == Status.AT_BOUND
+    assert float(result.temperature[0]) == pytest.approx(900.0, rel=1e-9)
+    # the second component adds less than 1e-6 sigma anywhere (not exactly 0)
+    second = float(result.area[1]) * planck.spectral_radiance(lam, float(result.temperature[1]))
+    assert 0.0 < np.abs(second / (0.01 * y)).max() < 1e-6
+    assert np.isnan(float(result.temperature_uncertainty[1]))
+
+
 def test_inconsistent_units_raise_naming_the_variable():
     obs = photometry([[1.0, 2.0, 3.0]], 0.1)
     obs["intensity_uncertainty"].attrs["units"] = "K"

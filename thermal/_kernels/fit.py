@@ -77,6 +77,7 @@ POLISH_DCHI2 = 0.3  # line minima through the best hot temperature worth a run
 POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often right)
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
 BLOCK = 1024
+NEGLIGIBLE = 1e-6  # a component whose share of the model is below this many sigma: area zero
 """Rows that go through each stage of :func:`fit_batch` before the next (what one stage hands
 the next, :class:`Block`, is a few kB per row)."""
 
@@ -172,6 +173,7 @@ class Scratch(NamedTuple):
     w2: np.ndarray
     c2: np.ndarray
     wcol: np.ndarray  # (n_ch)
+    negligible: np.ndarray  # (4) bool: linear terms of a negligible share of the model
     ws: Workspace
     block: Block
 
@@ -494,7 +496,7 @@ def scratch(y, sig, problem, out) -> Scratch:
         z((4, 4)), z(4), z(4), z((4, 4)), z(4), z(4), z(4, i8), z(4, i8), z(3, i8),
         z(problem.n_combo), z(problem.n_combo, np.bool_), z(N_STARTS, i8), z(N_STARTS), z(3),
         z(3, i8), z(3), z(n_par, i8), z((n_par, n_ch)), z((n_par, n_par)), z((n_par, n_par)),
-        z(n_par), z(n_par), z(n_ch), workspace(n_ch), block,
+        z(n_par), z(n_par), z(n_ch), z(4, np.bool_), workspace(n_ch), block,
     )  # fmt: skip
 
 
@@ -786,7 +788,7 @@ def _results(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
     temperature, area, background, covariance, chi2, dof, status, model, _ = out
     ys, sw, gram, rhs, coef, mat, vec = s.ys, s.sw, s.gram, s.rhs, s.coef, s.mat, s.vec
     work, sub_idx, lnt, inc, jp, h = s.work, s.sub_idx, s.lnt, s.inc, s.jp, s.h
-    inv, w2, c2, ws, block = s.inv, s.w2, s.c2, s.ws, s.block
+    inv, w2, c2, ws, block, negligible = s.inv, s.w2, s.c2, s.ws, s.block, s.negligible
     n_ch = y.shape[1]
     n_comp = problem.grid_lnt.shape[0]
     n_par = covariance.shape[1]
@@ -817,17 +819,27 @@ def _results(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
                             cols[b, k], cols[b + 1, k] = cols[b + 1, k], cols[b, k]
                             dcols[b, k], dcols[b + 1, k] = dcols[b + 1, k], dcols[b, k]
 
+        # ---- a linear term is at its bound (zero) when its share of the model is negligible
+        # against the noise: not only an area of exactly 0, which depends on rounding (and so
+        # on the data's unit), but e.g. 1e-15 of the other component's on noise-free data
+        for p in range(n_lin_max):
+            share = 0.0
+            for k in range(n_ch):
+                term = sw[k] * coef[p] * (cols[p, k] if p < n_comp else bg_shape[k])
+                share += term * term
+            negligible[p] = not math.sqrt(share) > NEGLIGIBLE
+
         # ---- results in physical units
         at_bound = False
         for j in range(n_comp):
             temperature[i, j] = math.exp(lnt[j])
             area[i, j] = coef[j] * scale
             if lnhi[j] > lnlo[j]:
-                if coef[j] <= 0.0 or lnt[j] <= lnlo[j] + 1e-9 or lnt[j] >= lnhi[j] - 1e-9:
+                if negligible[j] or lnt[j] <= lnlo[j] + 1e-9 or lnt[j] >= lnhi[j] - 1e-9:
                     at_bound = True
         if has_bg:
             background[i] = coef[n_comp] * scale
-            if coef[n_comp] <= 0.0:
+            if negligible[n_comp]:
                 at_bound = True
         chi2[i] = cost
         dof[i] = n_valid - n_params
@@ -838,10 +850,11 @@ def _results(first, last, y, sig, problem: Problem, out: Fits, s: Scratch):
             model[i, k] = m * scale
 
         # ---- covariance of (T_0..T_c-1, a_0..a_c-1[, b]) from the weighted Jacobian
-        # parameter p is included when it is free (a temperature with a_j > 0, any area)
+        # parameter p is included when it is free (a temperature with a share of the model,
+        # any area)
         n_inc = np.int64(0)  # not a literal: a callee would compile once more for it
         for j in range(n_comp):
-            if lnhi[j] > lnlo[j] and coef[j] > 0.0:
+            if lnhi[j] > lnlo[j] and not negligible[j]:
                 inc[n_inc] = j
                 n_inc += 1
         for p in range(n_comp, n_par):
