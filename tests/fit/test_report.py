@@ -59,6 +59,31 @@ def test_fit_of_one_spectrum_without_a_batch_dim(model):
     np.testing.assert_array_equal(one.area.values, batch.area.values[0])
 
 
+def test_fit_takes_channels_in_any_order():
+    """A frequency axis (increasing) is a decreasing wavelength axis: the fit puts the channels
+    in increasing wavelength and gives the same numbers."""
+    u = pytest.importorskip("astropy.units")
+    y = 1e6 * planck.spectral_radiance(LAM, 900.0)
+    ordered = fit(LAM, y, 0.01 * y, model="1T", store="model")
+    frequency = (LAM[::-1] * u.um).to(u.THz, equivalencies=u.spectral())
+    reversed_ = fit(frequency, y[::-1], 0.01 * y[::-1], model="1T", store="model")
+    np.testing.assert_allclose(reversed_.wavelength, LAM, rtol=1e-12)
+    np.testing.assert_allclose(reversed_.temperature, ordered.temperature, rtol=1e-9)
+    np.testing.assert_allclose(reversed_.model_intensity, ordered.model_intensity, rtol=1e-9)
+    with pytest.raises(ValueError, match="duplicate wavelength"):
+        fit(np.r_[LAM, LAM[:1]], np.r_[y, y[:1]], 0.01 * np.r_[y, y[:1]], model="1T")
+
+
+def test_a_band_object_never_stands_in_for_another_of_its_name():
+    y = np.array([float(planck.band_radiance(b, 1000.0)) for b in ("nirc2_kc", "nirc2_ms")])
+    impostor = bands.top_hat("nirc2_lp", 10.0, 0.2)
+    with pytest.raises(ValueError, match="'nirc2_lp' with another response"):
+        fit([impostor, "nirc2_ms"], y, 0.01 * y, model="1T")
+    # the bundled band itself, given as an object, is the same band
+    same = fit([bands.get("nirc2_kc"), "nirc2_ms"], y, 0.01 * y, model="1T")
+    assert float(same.temperature[0]) == pytest.approx(1000.0, rel=1e-6)
+
+
 def test_fit_rejects_inconsistent_shapes_naming_them():
     with pytest.raises(ValueError, match="channels last"):
         fit(LAM, np.ones((3, 5)), 0.1)

@@ -376,8 +376,12 @@ def fit_spectra(
         variables = {
             out.name: ((*batch, *out.dims), v) for out, v in zip(outputs, values, strict=True)
         }
-    coords = {name: coord for name, coord in data.coords.items() if dim not in coord.dims}
     used = {d for out in outputs for d in out.dims}
+    # the spectral coordinate (wavelength, or band with band_centre) where the result has
+    # spectra (model, residuals)
+    coords = {
+        name: coord for name, coord in data.coords.items() if dim not in coord.dims or dim in used
+    }
     components = getattr(m, "n_components", 1) if "component" in used else 0
     params = tuple(m.parameter_names) if "param" in used else ()
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

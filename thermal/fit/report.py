@@ -34,9 +34,10 @@ def fit(
     Parameters
     ----------
     wavelength_or_bands : array_like of float or Quantity, or sequence of str or Band
-        Wavelengths [um] of the channels (an astropy Quantity of any length, frequency or
-        wavenumber is converted), or band names of :mod:`thermal.bands` (or
-        :class:`~thermal.bands.Band` objects, registered by their names for this session) for
+        Wavelengths [um] of the channels, in any order (the result holds them increasing; an
+        astropy Quantity of any length, frequency or wavenumber is converted), or band names
+        of :mod:`thermal.bands` (or :class:`~thermal.bands.Band` objects, registered by their
+        names for this session; a name known with another response raises ValueError) for
         photometry.
     data, uncertainty : array_like or Quantity
         Spectra and their 1-sigma uncertainties, shape (..., n_channels), broadcast together;
@@ -113,12 +114,22 @@ def fit(
         names = []
         for channel in channels:
             band = channel if isinstance(channel, _bands.Band) else _bands.get(channel)
-            if isinstance(channel, _bands.Band) and band.name.lower() not in _bands.names():
-                _bands.register(band)
+            if isinstance(channel, _bands.Band):
+                if band.name.lower() not in _bands.names():
+                    _bands.register(band)
+                elif not _same_band(_bands.get(band.name), band):
+                    raise ValueError(
+                        f"wavelength_or_bands: a band named {band.name!r} with another response "
+                        "is known already; give yours another name"
+                    )
             names.append(band.name.lower())
         coord = np.array(names, dtype=object)
     else:
         coord = np.asarray(channels, dtype=float)
+        # channels in increasing wavelength (a frequency or wavenumber axis comes reversed)
+        order = np.argsort(coord, kind="stable")
+        if np.any(order != np.arange(coord.size)):
+            coord, data, uncertainty = coord[order], data[..., order], uncertainty[..., order]
     attrs = {"units": unit} if unit else {}
     ds = xr.Dataset(
         {
@@ -237,3 +248,13 @@ def _label(value) -> str:
     if np.issubdtype(value.dtype, np.datetime64):
         return "NaT" if np.isnat(value) else str(np.datetime_as_string(value, unit="s"))
     return str(value.item())
+
+
+def _same_band(a, b) -> bool:
+    """Whether two bands have the same response (the same band under one name)."""
+    return (
+        np.array_equal(a.wavelength, b.wavelength)
+        and np.array_equal(a.response, b.response)
+        and a.centre == b.centre
+        and a.width == b.width
+    )
