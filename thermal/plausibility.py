@@ -29,9 +29,11 @@ def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
     """Flag, in place, what no default may report as a result.
 
     Spectra seen beyond ``max_emission_angle`` [degree] get the status ``limb`` and no area or
-    power (their footprint grows as 1/cos(e)); fitted solutions whose total area exceeds Io's
-    projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel footprint, whose area fraction
-    exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get the status ``implausible``.
+    power (their footprint grows as 1/cos(e)); spectra with a pixel area that is not > 0 or an
+    emission angle outside [0, 90] get ``invalid_data`` and no area or power; fitted solutions
+    whose total area exceeds Io's projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel
+    footprint, whose area fraction exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get
+    the status ``implausible``.
 
     Parameters
     ----------
@@ -59,13 +61,32 @@ def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
         if "power" in values:
             implausible |= np.asarray(values["power"], dtype=float) > POWER_LIMIT
         status = np.where(fitted & implausible, Status.IMPLAUSIBLE, status)
+        # geometry no spectrum can have: a pixel area that is not > 0 (NaN included: the area
+        # in m2 is then unknown), an emission angle outside [0, 90] degrees
+        bad = np.zeros(status.shape, dtype=bool)
+        if "pixel_area" in geometry:
+            bad |= ~(np.asarray(geometry["pixel_area"], dtype=float) > 0) | ~np.isfinite(
+                geometry["pixel_area"]
+            )
+        if "emission_angle" in geometry:
+            angle = np.asarray(geometry["emission_angle"], dtype=float)
+            bad |= (angle < 0) | (angle > 90) | np.isinf(angle)
+        status = np.where(bad & (status != Status.NO_DATA), Status.INVALID_DATA, status)
+        if bad.any():
+            _no_geometric_values(values, bad)
         if "emission_angle" in geometry:
             angle = geometry["emission_angle"]
             beyond = np.isfinite(angle) & ~(angle <= max_emission_angle)
+            beyond &= ~bad
             status = np.where(beyond & (status != Status.NO_DATA), Status.LIMB, status)
-            for name in values:
-                if name.startswith(_GEOMETRIC) and name != "power_upper_limit":
-                    v = np.asarray(values[name], dtype=float)
-                    mask = beyond.reshape(beyond.shape + (1,) * (v.ndim - beyond.ndim))
-                    values[name] = np.where(mask, np.nan, v)
+            _no_geometric_values(values, beyond)
     values["status"] = status.astype(np.int8)
+
+
+def _no_geometric_values(values: dict, rows) -> None:
+    """NaN, in place, for the areas, powers and rates of ``rows`` (a mask over spectra)."""
+    for name in values:
+        if name.startswith(_GEOMETRIC) and name != "power_upper_limit":
+            v = np.asarray(values[name], dtype=float)
+            mask = rows.reshape(rows.shape + (1,) * (v.ndim - rows.ndim))
+            values[name] = np.where(mask, np.nan, v)

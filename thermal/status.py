@@ -55,7 +55,8 @@ _MESSAGES = {
     Status.AT_BOUND: "a parameter is at a bound (area zero or temperature at a limit): "
     "the data support fewer components; its uncertainty is not reported",
     Status.INVALID_UNCERTAINTY: "zero, negative or non-finite uncertainty on a measured channel",
-    Status.INVALID_DATA: "infinite data value",
+    Status.INVALID_DATA: "infinite data value, or a pixel area not > 0 or an emission angle "
+    "outside [0, 90] degrees",
     Status.NOT_DETECTED: "no significant signal above the background: no temperature or area; "
     "see power_upper_limit",
     Status.IMPLAUSIBLE: "the solution is physically implausible (area larger than Io's disk or "

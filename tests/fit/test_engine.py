@@ -459,6 +459,25 @@ def test_spectra_beyond_the_limb_limit_get_no_area_or_power():
         fit_spectra(obs, model="1T", max_emission_angle=120.0)
 
 
+def test_impossible_geometry_flags_its_spectrum_and_no_other():
+    """A pixel area that is not > 0 (or NaN) and an emission angle outside [0, 90] degrees are
+    invalid_data with no area or power; an unknown (NaN) angle is no reason to flag."""
+    from thermal.fit import fit
+
+    lam = np.linspace(1.0, 5.0, 12)
+    y = planck.spectral_radiance(lam, 900.0) * np.ones((6, 1))
+    result = fit(
+        lam, y, 0.01 * y, "1T", kind="radiance",
+        pixel_area=[1e6, 0.0, np.nan, -1e6, 1e6, 1e6],
+        emission_angle=[0.0, 0.0, 0.0, 0.0, -5.0, np.nan],
+    )  # fmt: skip
+    bad = Status.INVALID_DATA
+    np.testing.assert_array_equal(result.status, [0, bad, bad, bad, bad, 0])
+    assert np.isnan(result.area.values[1:5]).all() and np.isnan(result.power.values[1:5]).all()
+    np.testing.assert_allclose(result.area.values[[0, 5], 0], 1e6, rtol=1e-9)
+    assert "pixel area not > 0" in bad.message
+
+
 def test_solutions_larger_than_io_or_the_pixel_are_implausible():
     lam = np.linspace(1.5, 5.0, 12)
     big = simulate.observation([300.0], [2e13], wavelength=lam, n=1, seed=2)  # > Io's disk
