@@ -381,6 +381,17 @@ def test_repeated_band_names_raise():
         fit_spectra(photometry([[1.0, 2.0, 3.0]], 0.1, ["nirc2_kc", "nirc2_lp", "NIRC2_LP"]), "1T")
 
 
+def test_fit_arrays_refuses_what_it_cannot_fit_with_a_value_error():
+    channels = Channels.from_wavelength([1.0, 2.0, 3.0, 4.0])
+    for model in ("auto", "flow"):
+        with pytest.raises(ValueError, match="model: fit_arrays fits multi-blackbody models"):
+            fit_arrays(np.ones(4), np.ones(4), channels, model)
+    with pytest.raises(ValueError, match="channels last"):
+        fit_arrays(1.0, 1.0, channels, "1T")
+    with pytest.raises(ValueError, match="do not broadcast"):
+        fit_arrays(np.ones((2, 4)), np.ones((3, 4)), channels, "1T")
+
+
 def test_unknown_model_raises():
     with pytest.raises(ValueError, match="model"):
         fit_spectra(photometry([[1.0, 2.0, 3.0]], 0.1), model="4T")

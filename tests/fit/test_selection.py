@@ -85,3 +85,11 @@ def test_aic_criterion_and_validation():
         select_model(obs, criterion="chi2")
     with pytest.raises(ValueError, match="models"):
         select_model(obs, models=())
+
+
+def test_one_spectrum_without_a_batch_dim_and_models_it_cannot_compare():
+    obs = simulate.observation([900.0], [2e6], wavelength=LAM, n=1, seed=2).isel(spectrum=0)
+    sel = select_model(obs)
+    assert sel.best_model.item() == "1T" and int(sel.n_temperatures) == 1
+    with pytest.raises(ValueError, match="models: select_model compares multi-blackbody"):
+        select_model(obs, models=("1T", "flow"))

@@ -141,8 +141,9 @@ def fit_arrays(
         out in that unit per W m-2 sr-1 um-1). NaN data mark missing channels.
     channels : Channels
         Quadrature nodes of the channels.
-    model : str or model object
-        ``"1T"``, ``"2T"``, ``"3T"`` or a :mod:`thermal.models` object.
+    model : str or MultiBlackbody
+        ``"1T"``, ``"2T"``, ``"3T"`` or a :class:`thermal.models.MultiBlackbody` (the automatic
+        choice and the Flow Model fit through :func:`fit_spectra`).
     max_iterations : int
         Levenberg-Marquardt iteration limit per spectrum.
     intervals : {"linear", "profile"}
@@ -156,12 +157,24 @@ def fit_arrays(
         ``intervals="profile"`` also temperature_lower, temperature_upper (..., c) [K],
         power_lower, power_upper (...) [unit of y x sr um].
     """
+    from thermal.models import MultiBlackbody
+
     _check_intervals(intervals)
     m = get_model(model)
+    if not isinstance(m, MultiBlackbody):
+        raise ValueError(
+            f"model: fit_arrays fits multi-blackbody models (1T, 2T, 3T); got {model!r}: use "
+            "fit_spectra or thermal.fit.fit for it"
+        )
     y = np.asarray(y, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     if y.shape != sigma.shape:
-        y, sigma = np.broadcast_arrays(y, sigma)
+        try:
+            y, sigma = np.broadcast_arrays(y, sigma)
+        except ValueError:
+            raise ValueError(f"y {y.shape} and sigma {sigma.shape} do not broadcast") from None
+    if y.ndim == 0:
+        raise ValueError("y must have the channels last; got a scalar")
     batch = y.shape[:-1]
     n_ch = y.shape[-1]
     if n_ch != channels.n_ch:

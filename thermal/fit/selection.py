@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from thermal.fit.engine import fit_spectra
-from thermal.models import get_model
+from thermal.models import MultiBlackbody, get_model
 from thermal.status import Status, flag_attributes
 
 __all__ = ["select_model"]
@@ -71,6 +71,10 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     fits = []
     for model in models:
         m = get_model(model)
+        if not isinstance(m, MultiBlackbody):
+            raise ValueError(
+                f"models: select_model compares multi-blackbody models (1T, 2T, 3T); got {model!r}"
+            )
         label = model if isinstance(model, str) else m.description
         labels.append(label)
         fits.append(fit_spectra(observation, model=m))
@@ -89,7 +93,7 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     best = ranked.fillna(np.inf).argmin("model").where(any_supported, -1).astype(np.int64)
     label_array = np.array([*labels, ""], dtype=object)
     best_model = xr.apply_ufunc(
-        lambda b: label_array[np.where(b < 0, len(labels), b)].astype(str),
+        lambda b: np.asarray(label_array[np.where(b < 0, len(labels), b)]).astype(str),
         best,
         dask="parallelized",
         output_dtypes=[str],
