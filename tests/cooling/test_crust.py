@@ -164,6 +164,14 @@ def test_atmosphere_cools_the_surface_faster():
     assert wet < dry
 
 
+@pytest.mark.parametrize("model", ["stefan", "conduction", "hon", "howell"])
+def test_age_zero_and_nan_in_every_model(model):
+    assert surface_temperature(0.0, model=model) == 1475.0
+    assert np.isnan(surface_temperature(np.nan, model=model))
+    values = surface_temperature([np.nan, 0.0, 3600.0], model=model)
+    assert np.isnan(values[0]) and values[1] == 1475.0 and 100.0 < values[2] < 1475.0
+
+
 def test_age_zero_nan_and_xarray():
     assert surface_temperature(0.0) == 1475.0
     assert crust_thickness(0.0) == 0.0

@@ -374,3 +374,8 @@ def test_lake_matches_a_fine_grid_quadrature_of_the_model(age_integral, period, 
         ref_power, ref_intensity = _reference(age_integral, t, period, wave_speed)
         assert power == pytest.approx(ref_power, rel=POWER_RTOL), t
         np.testing.assert_allclose(intensity, ref_intensity, rtol=INTENSITY_RTOL, err_msg=t)
+
+
+def test_a_ratio_whose_long_wavelength_intensity_underflows_raises():
+    with pytest.raises(ValueError, match="long: the flow's intensity at 0.01 is 0.0"):
+        e.flow_ratio(1e5, long=0.01)

@@ -229,7 +229,8 @@ def _hon(age, m: Material):
     hours = np.asarray(age, float) / 3600.0
     with np.errstate(divide="ignore"):
         t = 303.0 - 140.0 * np.log10(hours) + 273.15
-    t = np.clip(np.where(hours > 0, t, np.inf), m.background_temperature, m.eruption_temperature)
+    # age 0: the eruption temperature (the logarithm diverges); NaN ages stay NaN
+    t = np.clip(np.where(hours != 0, t, np.inf), m.background_temperature, m.eruption_temperature)
     return t, 0.0779 * np.sqrt(hours)
 
 

@@ -282,7 +282,13 @@ def flow_ratio(duration, material="basalt", *, short=2.0, long=5.0, **options):
             return flow_band_intensity(x, 1.0, duration, material, **options)
         return flow_intensity(float(x), 1.0, duration, material, **options)
 
-    return value(short) / value(long)
+    denominator = value(long)
+    if not denominator > 0:
+        raise ValueError(
+            f"long: the flow's intensity at {long!r} is {denominator!r} (below the smallest "
+            "float64 or invalid): the ratio is undefined"
+        )
+    return value(short) / denominator
 
 
 def flow_time_series(
