@@ -114,6 +114,33 @@ def test_invalid_geometry(call, name):
         call()
 
 
+@pytest.mark.parametrize(
+    ("call", "args"),
+    [
+        (units.intensity_to_flux, ([1.0, 2.0],)),
+        (units.flux_to_intensity, ([1.0, 2.0],)),
+        (units.radiance_to_intensity, ([1.0, 2.0], [1e6, 2e6])),
+        (units.flux_density_to_intensity, ([1.0, 2.0], [2.0, 3.0], [1e11, 2e11])),
+        (units.intensity_to_flux_density, ([1.0, 2.0], [2.0, 3.0], [1e11, 2e11])),
+        (units.surface_brightness_to_radiance, ([1.0, 2.0], [2.0, 3.0])),
+        (units.footprint_area, ([1e6, 2e6], 1e-4)),
+        (units.surface_footprint_area, ([1e6, 2e6], 1e-4, [0.0, 30.0])),
+        (lambda v: units.convert(v, "GW", "W"), ([1.0, 2.0],)),
+    ],
+)
+def test_lists_are_arrays(call, args):
+    """A list of numbers is what the same numpy array is, element by element."""
+    listed = call(*args)
+    arrays = call(*(np.asarray(a) for a in args))
+    np.testing.assert_array_equal(listed, arrays)
+    assert np.shape(listed) == (2,)
+
+
+def test_a_list_that_is_not_numbers_names_the_argument():
+    with pytest.raises(ValueError, match="intensity must be numbers"):
+        units.intensity_to_flux(["a", 1.0])
+
+
 def test_longitudes():
     np.testing.assert_allclose(
         units.west_to_east([0.0, 90.0, 223.5, 360.0]), [0.0, 270.0, 136.5, 0.0]

@@ -339,11 +339,16 @@ def quantity_inputs(**units_by_argument):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             given = (*args, *kwargs.values())
-            if not any(is_quantity(a) or hasattr(a, "attrs") for a in given):
+            if not any(
+                is_quantity(a) or hasattr(a, "attrs") or isinstance(a, list | tuple)
+                for a in given
+            ):
                 return function(*args, **kwargs)
             bound = signature.bind(*args, **kwargs)
             for name, value in bound.arguments.items():
                 if name in units_by_argument:
+                    if isinstance(value, list | tuple) and not any(map(is_quantity, value)):
+                        value = _float_array(name, value)  # a list of numbers: an array
                     bound.arguments[name] = to_unit(value, units_by_argument[name], name)
                 elif is_quantity(value):
                     raise ValueError(f"{name} takes a plain number, not a Quantity ({value.unit})")
@@ -354,11 +359,20 @@ def quantity_inputs(**units_by_argument):
     return decorate
 
 
+def _float_array(name: str, value) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers; got {value!r}") from None
+
+
 def convert(value, from_unit: str, to_unit: str):
     """Convert ``value`` (scalar, array or DataArray) from ``from_unit`` to ``to_unit``.
 
     A DataArray comes back with its ``units`` attribute set to ``to_unit``.
     """
+    if isinstance(value, list | tuple):
+        value = _float_array("value", value)
     factor = conversion_factor(from_unit, to_unit)
     out = value * factor
     if hasattr(out, "attrs"):
@@ -540,6 +554,8 @@ def footprint_area(distance, ifov):
     The surface area of the pixel is this divided by cos(emission angle); a radiance times
     the projected area is the intensity towards the observer.
     """
+    if isinstance(distance, list | tuple):
+        distance = _float_array("distance", distance)
     _check_nonnegative("distance", distance, "m", strict=True)
     _check_nonnegative("ifov", ifov, "rad", strict=True)
     return (distance * ifov) ** 2
