@@ -340,8 +340,7 @@ def quantity_inputs(**units_by_argument):
         def wrapper(*args, **kwargs):
             given = (*args, *kwargs.values())
             if not any(
-                is_quantity(a) or hasattr(a, "attrs") or isinstance(a, list | tuple)
-                for a in given
+                is_quantity(a) or hasattr(a, "attrs") or isinstance(a, list | tuple) for a in given
             ):
                 return function(*args, **kwargs)
             bound = signature.bind(*args, **kwargs)

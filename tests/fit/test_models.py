@@ -52,6 +52,8 @@ def test_reflected_sunlight_background_is_fitted():
         ({"n": 2, "emissivity": 1.5}, "emissivity"),
         ({"n": 2, "bounds": {0: (500.0, 100.0)}}, "bounds"),
         ({"n": 2, "fixed": {3: 100.0}}, "fixed"),
+        ({"n": 1, "bounds": {0: 100.0}}, r"bounds\[0\] must be \(low, high\)"),
+        ({"n": 1, "fixed": {0: "a"}}, r"fixed\[0\] temperature must be > 0"),
     ],
 )
 def test_invalid_models_raise_naming_the_argument(kwargs, match):
@@ -63,3 +65,31 @@ def test_get_model_names():
     assert get_model("3T").n_components == 3
     with pytest.raises(ValueError, match="model"):
         get_model("hot")
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"max_iterations": None}, r"max_iterations must be an integer in \[1, 1000000\]"),
+        ({"max_iterations": 0}, "max_iterations must be an integer"),
+        ({"max_iterations": 10**20}, "max_iterations must be an integer"),
+        ({"max_iterations": 10.5}, "max_iterations must be an integer"),
+        ({"temperature_range": 500}, r"temperature_range must be \(low, high\) \[K\]"),
+        ({"temperature_range": (1, 2, 3)}, "temperature_range must be"),
+        ({"temperature_range": (1400, 300)}, "temperature_range must be"),
+        ({"model": "flow", "temperature_range": (300, 1500)}, "goes with the blackbody models"),
+    ],
+)
+def test_fit_options_out_of_range_raise_naming_them(options, match):
+    obs = simulate.observation([900.0], [2e6], wavelength=np.linspace(1.0, 5.0, 12), n=1)
+    options = {"model": "1T", **options}
+    with pytest.raises(ValueError, match=match):
+        fit_spectra(obs, **options)
+
+
+def test_auto_model_counts_are_integers():
+    from thermal.models import AutoModel
+
+    assert AutoModel(max_components=np.int64(2)).max_components == 2
+    with pytest.raises(ValueError, match=r"max_components must be an integer in \[1, 3\]"):
+        AutoModel(max_components=2.0)

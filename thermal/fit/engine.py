@@ -25,6 +25,7 @@ from thermal import layout, planck, units
 from thermal._kernels import fit as _kfit
 from thermal._kernels import profile as _kprofile
 from thermal.models import SOLAR_TEMPERATURE, Problem, get_model
+from thermal.models.base import check_count
 from thermal.plausibility import MAX_EMISSION_ANGLE, guard
 
 __all__ = ["Channels", "fit_arrays", "fit_spectra"]
@@ -145,7 +146,7 @@ def fit_arrays(
         ``"1T"``, ``"2T"``, ``"3T"`` or a :class:`thermal.models.MultiBlackbody` (the automatic
         choice and the Flow Model fit through :func:`fit_spectra`).
     max_iterations : int
-        Levenberg-Marquardt iteration limit per spectrum.
+        Levenberg-Marquardt iteration limit per spectrum, in [1, 1e6].
     intervals : {"linear", "profile"}
         ``"profile"`` adds profile-likelihood 1-sigma intervals (see :func:`fit_spectra`).
 
@@ -193,7 +194,7 @@ def fit_arrays(
     if n_fits:
         problem = _kfit.problem(
             channels.node_lam, channels.node_w, channels.node_ch, eps, lo, hi, grid, basis, bg,
-            exchangeable=m.exchangeable, has_bg=m.background, max_iter=max_iterations,
+            exchangeable=m.exchangeable, has_bg=m.background, max_iter=_iterations(max_iterations),
         )  # fmt: skip
         _kfit.fit_batch(y2, s2, problem, _kfit.Fits(*out), size=n_fits * 200)
         for j in range(c):  # a fixed temperature comes back exactly as given, not exp(log(T))
@@ -287,7 +288,8 @@ def fit_spectra(
         reflected-sunlight background), an :class:`~thermal.models.AutoModel` with its
         thresholds, or a :class:`~thermal.models.FlowModel` (Io Flow Model).
     max_iterations : int, optional
-        Iteration limit per spectrum.
+        Levenberg-Marquardt iteration limit per spectrum, in [1, 1e6] (the Flow Model searches
+        a grid of durations and does not use it).
     intervals : {"linear", "profile"}, optional
         ``"profile"`` adds profile-likelihood 1-sigma intervals, ``temperature_lower``,
         ``temperature_upper`` [K] and ``power_lower``, ``power_upper`` [W]: the values where
@@ -338,7 +340,7 @@ def fit_spectra(
     m = _with_scene(m, model, data, dim)
     scaled = kind == "radiance" and "pixel_area" in observation.variables
     problem = Problem(
-        channels, dim, kind, scaled, int(max_iterations), intervals, wanted - {"input"}
+        channels, dim, kind, scaled, _iterations(max_iterations), intervals, wanted - {"input"}
     )
     limb = _check_angle("max_emission_angle", max_emission_angle)
     outputs = m.outputs(problem)
@@ -480,6 +482,14 @@ def _block(y, sigma, *aux, model, problem, names, aux_names, limb):
 
 
 _AUX_UNITS = {"pixel_area": "m2", "emission_angle": "degree"}
+
+
+MAX_ITERATIONS = 1_000_000
+"""Largest ``max_iterations`` accepted (a fit converges in tens)."""
+
+
+def _iterations(value) -> int:
+    return check_count(value, "max_iterations", 1, MAX_ITERATIONS)
 
 
 def _check_angle(name, value) -> float:

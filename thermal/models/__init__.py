@@ -30,9 +30,8 @@ parameters, for information criteria), ``description`` (one line stored in the r
 from __future__ import annotations
 
 import functools
-import math
 
-from thermal.models.base import Problem
+from thermal.models.base import Problem, check_interval
 from thermal.models.blackbody import DEFAULT_BOUNDS, SOLAR_TEMPERATURE, MultiBlackbody
 
 __all__ = [
@@ -81,9 +80,14 @@ def get_model(model, temperature_range=None):
         For an unknown name or an object that is not a model.
     """
     if isinstance(model, str):
+        key = model.strip().upper()
+        if key == "FLOW" and temperature_range is not None:
+            raise ValueError(
+                "temperature_range goes with the blackbody models ('auto', '1T', '2T', '3T'); "
+                "the Flow Model's temperatures come from its material"
+            )
         return _named(
-            model.strip().upper(),
-            None if temperature_range is None else tuple(float(t) for t in temperature_range),
+            key, None if temperature_range is None else check_interval(temperature_range)
         )
     if temperature_range is not None:
         raise ValueError("temperature_range goes with a model name; set a model object's bounds")
@@ -104,12 +108,7 @@ def _named(key: str, temperature_range):
         return AutoModel() if temperature_range is None else AutoModel(temperature_range=bounds)
     if key in ("1T", "2T", "3T"):
         n = int(key[0])
-        lo, hi = bounds
-        if not (0 < lo < hi and math.isfinite(hi)):
-            raise ValueError(
-                f"temperature_range must satisfy 0 < low < high [K]; got {temperature_range}"
-            )
-        return MultiBlackbody(n, bounds=dict.fromkeys(range(n), (lo, hi)))
+        return MultiBlackbody(n, bounds=dict.fromkeys(range(n), bounds))
     if key == "FLOW" and temperature_range is None:
         from thermal.models.flow import FlowModel
 

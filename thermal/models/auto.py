@@ -31,6 +31,7 @@ import numpy as np
 
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.layout import output
+from thermal.models.base import check_count, check_interval
 from thermal.models.blackbody import MultiBlackbody
 from thermal.plausibility import guard
 from thermal.status import Status
@@ -89,20 +90,14 @@ class AutoModel:
     limit_sigma: float = 3.0
 
     def __post_init__(self):
-        lo, hi = (float(t) for t in self.temperature_range)
-        if not (0 < lo < hi and math.isfinite(hi)):
-            raise ValueError(
-                f"temperature_range must satisfy 0 < low < high [K]; got {self.temperature_range}"
-            )
-        object.__setattr__(self, "temperature_range", (lo, hi))
+        object.__setattr__(self, "temperature_range", check_interval(self.temperature_range))
         if self.background not in (False, True, "sunlight", "scene"):
             raise ValueError(
                 f"background must be False, True, 'sunlight' or 'scene'; got {self.background!r}"
             )
         if self.scene is not None:
             object.__setattr__(self, "scene", tuple(float(v) for v in self.scene))
-        if self.max_components not in (1, 2, 3):
-            raise ValueError(f"max_components must be 1, 2 or 3; got {self.max_components!r}")
+        check_count(self.max_components, "max_components", 1, 3)
         for name in ("detection", "evidence", "limit_temperature", "limit_sigma"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, NamedTuple
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "check_count", "check_interval"]
+
+
+def check_interval(value, name: str = "temperature_range") -> tuple[float, float]:
+    """``value`` as a temperature interval (low, high) [K] with 0 < low < high < inf, or a
+    ValueError naming ``name`` and the allowed range."""
+    message = f"{name} must be (low, high) [K] with 0 < low < high; got {value!r}"
+    try:
+        low, high = (float(t) for t in value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if not (0 < low < high and math.isfinite(high)):
+        raise ValueError(message)
+    return low, high
+
+
+def check_count(value, name: str, low: int, high: int) -> int:
+    """``value`` as an integer in [low, high], or a ValueError naming ``name`` and the range."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not low <= value <= high
+    ):
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {value!r}")
+    return int(value)
 
 
 class Problem(NamedTuple):

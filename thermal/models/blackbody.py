@@ -34,6 +34,7 @@ import numpy as np
 
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.layout import CANONICAL_DATA_UNITS, output, statistics_outputs, uncertainty
+from thermal.models.base import check_interval
 
 __all__ = ["DEFAULT_BOUNDS", "SOLAR_TEMPERATURE", "MultiBlackbody"]
 
@@ -113,14 +114,17 @@ class MultiBlackbody:
                     raise ValueError(
                         f"{name} key {key!r} is not a component index 0..{self.n - 1}"
                     )
-        for key, (lo, hi) in self.bounds.items():
-            if not (0 < lo < hi and math.isfinite(hi)):
-                raise ValueError(f"bounds[{key}] must satisfy 0 < lower < upper [K]; got {lo, hi}")
+        bounds = {key: check_interval(v, f"bounds[{key}]") for key, v in self.bounds.items()}
+        fixed = {}
         for key, t in self.fixed.items():
-            if not (0 < t and math.isfinite(t)):
+            try:
+                fixed[key] = float(t)
+            except (TypeError, ValueError):
+                fixed[key] = math.nan
+            if not (0 < fixed[key] and math.isfinite(fixed[key])):
                 raise ValueError(f"fixed[{key}] temperature must be > 0 [K]; got {t!r}")
-        object.__setattr__(self, "bounds", dict(self.bounds))
-        object.__setattr__(self, "fixed", dict(self.fixed))
+        object.__setattr__(self, "bounds", bounds)
+        object.__setattr__(self, "fixed", fixed)
 
     @property
     def n_components(self) -> int:
