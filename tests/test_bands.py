@@ -145,3 +145,14 @@ def test_thermal_bands_command(capsys):
     for name in REQUIRED:
         assert name in out
     assert "doi:10.1007/s11214-014-0094-y" in out
+
+
+def test_band_wavelengths_given_as_quantities_are_converted():
+    u = pytest.importorskip("astropy.units")
+    assert bands.from_table("q_table", [3000.0, 4000.0] * u.nm, [1.0, 1.0]).centre == (
+        pytest.approx(3.5)
+    )
+    hat = bands.top_hat("q_hat", 3500.0 * u.nm, 200.0 * u.nm)
+    assert hat.centre == pytest.approx(3.5) and hat.width == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="wavelength"):
+        bands.from_table("q_bad", [3.0, 4.0] * u.K, [1.0, 1.0])

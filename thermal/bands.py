@@ -27,6 +27,8 @@ from importlib import resources
 
 import numpy as np
 
+from thermal.units import quantity_inputs
+
 __all__ = [
     "Band",
     "from_table",
@@ -130,6 +132,7 @@ def _validated_table(name: str, wavelength, response) -> tuple[np.ndarray, np.nd
     return x, r
 
 
+@quantity_inputs(wavelength="um")
 def from_table(
     name: str,
     wavelength,
@@ -145,8 +148,8 @@ def from_table(
     ----------
     name : str
         Band name.
-    wavelength : array_like
-        Wavelengths [um], strictly increasing, > 0.
+    wavelength : array_like or Quantity
+        Wavelengths [um] (a Quantity of any length is converted), strictly increasing, > 0.
     response : array_like
         Relative response (any scale; negative values, e.g. noise, are clipped to 0).
     reference, instrument, provenance : str, optional
@@ -166,6 +169,7 @@ def from_table(
     )
 
 
+@quantity_inputs(centre="um", width="um")
 def top_hat(
     name: str,
     centre: float,

@@ -379,3 +379,16 @@ def test_lake_matches_a_fine_grid_quadrature_of_the_model(age_integral, period, 
 def test_a_ratio_whose_long_wavelength_intensity_underflows_raises():
     with pytest.raises(ValueError, match="long: the flow's intensity at 0.01 is 0.0"):
         e.flow_ratio(1e5, long=0.01)
+
+
+def test_quantities_in_howell_and_time_series_mean_their_units():
+    u = pytest.importorskip("astropy.units")
+    plain = e.howell_intensity(4.0, 1e6, 10.0)
+    assert e.howell_intensity(4000.0 * u.nm, 1e6, 10.0 * u.dimensionless_unscaled) == (
+        pytest.approx(plain, rel=1e-12)
+    )
+    with pytest.raises(ValueError, match="scaled_duration"):
+        e.howell_intensity(4.0, 1e6, 10.0 * u.s)
+    series = e.flow_time_series(2000.0 * u.nm, 10.0, 1.0 * u.day, [1.0, 2.0] * u.h)
+    reference = e.flow_time_series(2.0, 10.0, 86400.0, [3600.0, 7200.0])
+    np.testing.assert_allclose(series.intensity, reference.intensity, rtol=1e-12)

@@ -190,7 +190,7 @@ def _howell_time(material, overrides):
     return age * (t_s / m.eruption_temperature) ** 8, curve
 
 
-@quantity_inputs(wavelength="um", scaled_rate="m2", scaled_duration="s")
+@quantity_inputs(wavelength="um", scaled_rate="m2", scaled_duration="1")
 def howell_intensity(wavelength, scaled_rate, scaled_duration, material="basalt", **overrides):
     """Howell's (1997) two-parameter constant-rate flow spectrum [W sr-1 um-1].
 
@@ -291,6 +291,7 @@ def flow_ratio(duration, material="basalt", *, short=2.0, long=5.0, **options):
     return value(short) / denominator
 
 
+@quantity_inputs(wavelength="um", areal_rate="m2 s-1", duration="s", times="s")
 def flow_time_series(
     wavelength, areal_rate, duration, times, material="basalt", **options
 ) -> xr.Dataset:
