@@ -73,6 +73,25 @@ def test_noise_is_not_detected_and_gets_an_upper_limit():
     assert res.power_upper_limit.attrs["units"] == "W"
 
 
+def test_spectra_that_cannot_be_fitted_get_no_upper_limit_or_statistics():
+    """An infinite channel (invalid_data) or a single valid channel (not_enough_channels) is
+    no evidence of anything: no upper limit and no no-source chi2, unlike a faint spectrum."""
+    from thermal.fit import fit
+
+    y = 1e6 * planck.spectral_radiance(LAM, 900.0) * np.ones((3, 1))
+    sigma = 0.01 * y
+    y[0, 3] = np.inf
+    y[1, 1:] = np.nan
+    y[2] *= 1e-12  # far below the noise: not detected
+    result = fit(LAM, y, sigma, "auto")
+    assert list(result.status.values) == [
+        Status.INVALID_DATA, Status.NOT_ENOUGH_CHANNELS, Status.NOT_DETECTED,
+    ]  # fmt: skip
+    assert np.isnan(result.power_upper_limit.values[:2]).all()
+    assert np.isnan(result.chi2.values[:2]).all()
+    assert result.power_upper_limit.values[2] > 0 and result.chi2.values[2] >= 0
+
+
 def test_sources_at_snr_10_are_detected():
     rng = np.random.default_rng(6)
     n = 1000

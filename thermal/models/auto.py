@@ -237,10 +237,12 @@ class AutoModel:
             if m == 1:
                 failed = np.isin(status, _FAILED)
                 result["status"][rows] = np.where(failed, status, Status.NOT_DETECTED)
-                result["chi2"][rows] = chi2_none[rows]
-                result["dof"][rows] = n_valid[rows] - k_none
-                result["aic"][rows] = chi2_none[rows] + 2.0 * k_none
-                result["bic"][rows] = bic_none[rows]
+                # the no-source statistics where the data could be fitted at all
+                fine = rows[~failed]
+                result["chi2"][fine] = chi2_none[fine]
+                result["dof"][fine] = n_valid[fine] - k_none
+                result["aic"][fine] = chi2_none[fine] + 2.0 * k_none
+                result["bic"][fine] = bic_none[fine]
                 accept = ~failed & (chi2_none[rows] - values["chi2"] >= self.detection)
             else:
                 accept = status == Status.CONVERGED
@@ -272,7 +274,10 @@ class AutoModel:
             # against none (then usually negative: no evidence)
             result["evidence"] = np.where(chosen > 0, simpler_bic - chosen_bic, bic_none - bic[1])
         upper = self._upper_limit(yv, w, problem, flat.get("pixel_area"))
-        result["power_upper_limit"] = np.where(chosen == 0, upper, np.nan)
+        # an upper limit where nothing was detected, not where the data could not be fitted
+        result["power_upper_limit"] = np.where(
+            (chosen == 0) & (result["status"] == Status.NOT_DETECTED), upper, np.nan
+        )
         return {name: value.reshape((*shape, *value.shape[1:])) for name, value in result.items()}
 
     def _upper_limit(self, yv, w, problem, pixel_area):
