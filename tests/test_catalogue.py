@@ -265,6 +265,19 @@ def test_empty_table():
     assert out.sizes["detection"] == 0 and out["hotspot_id"].values.tolist() == []
 
 
+def test_an_empty_previous_catalogue_file_starts_the_numbering(tmp_path):
+    """The first run of a campaign: the catalogue file exists but holds no detection yet."""
+    empty = detections([(*EMPTY_A, "2023-01-01", "a", "M", 8e3)]).isel(detection=[])
+    path = tmp_path / "catalogue.csv"
+    catalogue.write_catalogue_csv(path, catalogue.assign_ids(empty))
+    previous = catalogue.read_catalogue_csv(path)
+    assert previous.sizes["detection"] == 0
+    out = catalogue.assign_ids(
+        detections([(*EMPTY_A, "2023-05-01T00:00", "orbit51", "M", 8e3)]), previous=previous
+    )
+    assert out["hotspot_id"].values.tolist() == ["TH-0001"]
+
+
 def test_explicit_tolerance():
     a = EMPTY_A
     b = offset(EMPTY_A, east_km=80.0)

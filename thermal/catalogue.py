@@ -530,7 +530,7 @@ def assign_ids(detections: xr.Dataset, previous: xr.Dataset | None = None, *, to
         names = _column(previous, "name", ids.size)
         given = None if tolerance is None else float(np.max(_check_tolerance(tolerance)))
         ptol = _tolerances(previous, given, ids.size, "previous")
-        keep = np.isfinite(plat) & np.isfinite(plon) & np.array([bool(s) for s in ids])
+        keep = np.isfinite(plat) & np.isfinite(plon) & np.array([bool(s) for s in ids], dtype=bool)
         prev_ids = ids[keep]
         prev_vectors = _unit_vectors(plat[keep], plon[keep])
         prev_tol = ptol[keep]
