@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from thermal.status import Status
@@ -53,3 +54,9 @@ def test_no_total_over_two_rows_at_one_place():
                latitude=[-42.0, -42.0, -57.0], longitude=[55.0, 55.0, 50.0])
     )  # fmt: skip
     assert np.isnan(info["total_power"]) and "one place" in info["note"]
+
+
+def test_what_is_not_a_result_is_refused_naming_it():
+    for value in ({}, xr.Dataset({"temperature": ("spectrum", [900.0])})):
+        with pytest.raises(ValueError, match="result must be a fit result"):
+            summarise(value)

@@ -12,7 +12,7 @@ import enum
 
 import numpy as np
 
-__all__ = ["Status", "flag_attributes", "messages"]
+__all__ = ["Status", "check_result", "flag_attributes", "messages"]
 
 
 class Status(enum.IntEnum):
@@ -89,3 +89,14 @@ def messages(codes) -> np.ndarray:
 
 
 _FLAGS = _flag_attributes()
+
+
+def check_result(result, name: str = "result"):
+    """``result`` if it is a fit result (an xarray Dataset with a ``status`` variable), else a
+    ValueError naming ``name``."""
+    if not (hasattr(result, "data_vars") and "status" in result.data_vars):
+        raise ValueError(
+            f"{name} must be a fit result: an xarray.Dataset with a 'status' variable "
+            f"(thermal.fit.fit_spectra); got {type(result).__name__}"
+        )
+    return result

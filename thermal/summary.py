@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from thermal.status import Status
+from thermal.status import Status, check_result
 
 __all__ = ["FITTED", "summarise"]
 
@@ -44,7 +44,7 @@ def summarise(result: xr.Dataset) -> dict:
         for the total when it would add epochs or repeat a spot); ``power_is_fraction``; and
         ``note`` (why there is no total, or "").
     """
-    status = np.asarray(result["status"].values).ravel()
+    status = np.asarray(check_result(result)["status"].values).ravel()
     fitted = np.isin(status, FITTED)
     info = {"spectra": int(status.size), "fitted": int(fitted.sum())}
     counted = fitted.copy()

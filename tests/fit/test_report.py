@@ -106,3 +106,20 @@ def test_report_states_model_status_parameters_and_statistics():
     assert "T_1 = " in two and "profile 68% interval" in two
     with pytest.raises(ValueError, match="index"):
         report(res, 10)
+
+
+def test_report_refuses_what_is_not_a_spectrum_of_a_result():
+    y = 1e6 * planck.spectral_radiance(LAM, 900.0) * np.ones((2, 1))
+    result = fit(LAM, y, 0.01 * y, model="1T")
+    for index, match in [
+        ({"spectrum": 5}, "index: spectrum=5 is not an index of a batch dim"),
+        ({"axis": 0}, "index: axis=0"),
+        (None, r"index must be an integer in \[0, 2\) or a dict; got None"),
+        (2, "index must be an integer"),
+        (1.0, "index must be an integer"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            report(result, index)
+    with pytest.raises(ValueError, match="result must be a fit result"):
+        report(result.drop_vars("status"))
+    assert report(result, np.int64(1)).startswith("[[Spectrum]] spectrum=1")

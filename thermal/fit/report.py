@@ -7,11 +7,13 @@ the manner of lmfit's ``fit_report``.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import xarray as xr
 
 from thermal import bands as _bands
-from thermal.status import Status
+from thermal.status import Status, check_result
 from thermal.units import CANONICAL, is_quantity, to_unit
 
 __all__ = ["fit", "report"]
@@ -168,14 +170,26 @@ def report(result: xr.Dataset, index=0) -> str:
         present), chi2/dof and the information criteria, and the automatic choice's evidence
         or upper limit where present.
     """
+    check_result(result)
     batch = list(result["status"].dims)
+    shape = [result.sizes[d] for d in batch]
     if isinstance(index, dict):
         point = dict(index)
+        for dim, i in point.items():
+            size = result.sizes.get(dim) if dim in batch else None
+            if size is None or not isinstance(i, numbers.Integral) or not -size <= i < size:
+                raise ValueError(
+                    f"index: {dim}={i!r} is not an index of a batch dim "
+                    f"({', '.join(f'{d} < {n}' for d, n in zip(batch, shape, strict=True))})"
+                )
     else:
-        shape = [result.sizes[d] for d in batch]
         total = int(np.prod(shape)) if shape else 1
-        if not -total <= int(index) < total:
-            raise ValueError(f"index must be in [0, {total}); got {index}")
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, numbers.Integral)
+            or not -total <= index < total
+        ):
+            raise ValueError(f"index must be an integer in [0, {total}) or a dict; got {index!r}")
         point = dict(zip(batch, np.unravel_index(int(index) % total, shape), strict=True))
     one = result.isel(point)
     where = ", ".join(f"{d}={int(i)}" for d, i in point.items()) or "the only spectrum"
