@@ -153,7 +153,8 @@ def _check_shape(shape, name="shape"):
     return lines, samples
 
 
-def _check_ifov(ifov):
+def check_ifov(ifov) -> float:
+    """``ifov`` [rad] (a number or Quantity) in (0, 0.1), or a ValueError naming it."""
     try:
         value = float(units.to_unit(ifov, "rad", "ifov"))
     except TypeError:
@@ -395,7 +396,7 @@ def from_label(
     ValueError
         Without a range or emission angle, or with values out of range.
     """
-    ifov = _check_ifov(ifov)
+    ifov = check_ifov(ifov)
     range_source = "argument"
     if observation is not None:
         if not isinstance(observation, xr.Dataset) or not {"line", "sample"} <= set(
@@ -947,7 +948,7 @@ def from_spice(
         or insufficient kernels: the SPICE message in one line).
     """
     nl, ns = _check_shape(shape)
-    ifov = _check_ifov(ifov)
+    ifov = check_ifov(ifov)
     abcorr = str(aberration_correction).upper().replace(" ", "")
     if abcorr not in ABERRATION_CORRECTIONS:
         raise ValueError(
@@ -1371,7 +1372,7 @@ def spot_geometry(spots, geometry, *, ifov, max_emission_angle=MAX_EMISSION_ANGL
     ValueError
         For missing variables, mismatched coordinates or arguments out of range.
     """
-    ifov = _check_ifov(ifov)
+    ifov = check_ifov(ifov)
     limit = float(max_emission_angle)
     if not 0.0 < limit < 90.0:
         raise ValueError(f"max_emission_angle must be in (0, 90) [degree]; got {limit!r}")

@@ -126,6 +126,29 @@ def test_bad_emission_angle_limits_are_refused(tmp_path, bad):
         _detect(label, obs, max_emission_angle=bad)
 
 
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"max_emission_angle": "x"}, "max_emission_angle must be in"),
+        ({"temperature_range": (1400.0, 300.0)}, r"temperature_range must be \(low, high\)"),
+        ({"temperature_range": 500.0}, "temperature_range must be"),
+        ({"ifov": -1.0}, r"ifov must be in \(0, 0.1\)"),
+        ({"fit": True, "model": "4T"}, "model must be"),
+    ],
+)
+def test_options_are_checked_before_the_search(tmp_path, options, match):
+    """Without geometry too: a bad option is refused, never silently ignored."""
+    _, obs = _frame(tmp_path)
+    with pytest.raises(ValueError, match=match):
+        detect_hotspots(obs, **options)
+
+
+def test_what_is_not_an_observation_is_refused(tmp_path):
+    _, obs = _frame(tmp_path)
+    with pytest.raises(ValueError, match="observation must be an xarray.Dataset"):
+        detect_hotspots(obs["radiance"])
+
+
 def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     """Backplanes put the L spot (line 60) and the M spot (line 190) at one place on Io: the
     pair is fitted with one blackbody, which gives back the injected 900 K and 2 km2."""

@@ -21,6 +21,7 @@ spectrometer) hold no image: :class:`~thermal.layout.InputError` says so.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -111,11 +112,29 @@ def detect_hotspots(
         An argument out of range.
     """
     from thermal.detect.find import find_hotspots
+    from thermal.geometry import check_ifov
+    from thermal.models import get_model
+    from thermal.models.base import check_interval
 
-    if not np.isfinite(max_emission_angle) or not 0.0 < max_emission_angle <= 90.0:
+    if not isinstance(observation, xr.Dataset):
         raise ValueError(
-            f"max_emission_angle must be in (0, 90] degrees; got {max_emission_angle}"
+            "observation must be an xarray.Dataset (thermal.io.open_observation); got "
+            f"{type(observation).__name__}"
         )
+    try:
+        angle = float(max_emission_angle)
+    except (TypeError, ValueError):
+        angle = math.nan
+    if not 0.0 < angle <= 90.0:
+        raise ValueError(
+            f"max_emission_angle must be in (0, 90] degrees; got {max_emission_angle!r}"
+        )
+    max_emission_angle = angle
+    temperature_range = check_interval(temperature_range)
+    if ifov is not None:
+        ifov = check_ifov(ifov)
+    if fit:
+        get_model(model)  # an unknown name is refused before the search, not after
     kind = image_kind(observation)
     source = _frame_source(observation)
     if not kind:
