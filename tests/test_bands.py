@@ -156,3 +156,9 @@ def test_band_wavelengths_given_as_quantities_are_converted():
     assert hat.centre == pytest.approx(3.5) and hat.width == pytest.approx(0.2)
     with pytest.raises(ValueError, match="wavelength"):
         bands.from_table("q_bad", [3.0, 4.0] * u.K, [1.0, 1.0])
+
+
+def test_a_response_file_that_cannot_be_read_names_it(tmp_path):
+    for path in (tmp_path / "missing.csv", tmp_path):
+        with pytest.raises(ValueError, match=f"{path}: cannot be read"):
+            bands.read_response(path, "x")

@@ -239,7 +239,7 @@ def read_response(path, name: str, *, wavelength_unit: str = "um", **metadata) -
         Naming the file and the line: a row that is not all numbers (after the first line),
         fewer than two columns or a different number of columns than the first row, a
         wavelength that is not finite, > 0 and increasing, or a response that is not finite;
-        naming the file: fewer than two rows, or no response > 0.
+        naming the file: a file that cannot be read, fewer than two rows, or no response > 0.
 
     Examples
     --------
@@ -258,6 +258,8 @@ def read_response(path, name: str, *, wavelength_unit: str = "um", **metadata) -
             lines = f.read().splitlines()
     except UnicodeDecodeError as err:
         raise ValueError(f"{where}: not a UTF-8 text file ({err})") from None
+    except OSError as err:  # missing, a folder, unreadable
+        raise ValueError(f"{where}: cannot be read ({err.strerror or err})") from None
     rows: list[tuple[float, float]] = []
     columns = 0
     first = True
