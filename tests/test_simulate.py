@@ -77,3 +77,15 @@ def test_flow_observation_carries_the_flow_model_and_its_noise():
         simulate.flow_observation([[1.0, 2.0]], tau, wavelength=lam)
     with pytest.raises(ValueError, match="areal_rate and duration"):
         simulate.flow_observation([1.0, 2.0, 3.0], tau, wavelength=lam)
+
+
+@pytest.mark.parametrize("spot", [(256, 10), (-1, 10), (10, 432), (1.5, 10)])
+def test_a_spot_outside_the_jiram_frame_is_refused(tmp_path, spot):
+    with pytest.raises(ValueError, match=r"spots: pixel .* is not inside the image \(256 x 432"):
+        simulate.jiram_image(tmp_path, "JIR_IMG_RDR_X_V01", spots=((*spot, 900.0, 1e6),))
+
+
+def test_a_spot_outside_the_cube_is_refused(tmp_path):
+    pytest.importorskip("astropy")
+    with pytest.raises(ValueError, match="hot: pixel"):
+        simulate.s3d_cube(tmp_path / "cube.fits", hot=((40, 0, 1000.0, 1e-4),))

@@ -305,6 +305,7 @@ def jiram_image(
     rng = np.random.default_rng(seed)
     image = background * (1.0 + noise * rng.standard_normal((lines, samples)))
     for row, col, temperature, area in spots:
+        _check_pixel("spots", (row, col), (lines, samples))
         band = "jiram_l" if row < 128 else "jiram_m"
         image[row, col] += area / pixel_area * float(planck.band_radiance(band, temperature))
     return write_jiram_image(
@@ -493,6 +494,7 @@ def s3d_cube(
     per_mjy = surface_brightness_to_radiance(1.0, lam)  # W m-2 sr-1 um-1 per MJy sr-1
     sci = np.full(shape, background)
     for y, x, temperature, fraction in hot:
+        _check_pixel("hot", (y, x), shape[1:])
         sci[:, y, x] += fraction * planck.spectral_radiance(lam, temperature) / per_mjy
     err = (noise if noise > 0 else 0.01) * sci
     sci = sci + noise * sci * rng.standard_normal(shape)
@@ -517,3 +519,14 @@ def s3d_cube(
         hdus.append(hdu)
     fits.HDUList(hdus).writeto(path, overwrite=True)
     return os.fspath(path)
+
+
+def _check_pixel(name: str, index, shape) -> None:
+    """A spot's pixel (integers inside ``shape``), or a ValueError naming ``name``."""
+    if not all(
+        isinstance(i, int | np.integer) and 0 <= i < n for i, n in zip(index, shape, strict=True)
+    ):
+        raise ValueError(
+            f"{name}: pixel {tuple(index)} is not inside the image "
+            f"({' x '.join(map(str, shape))}, integer indices from 0)"
+        )
