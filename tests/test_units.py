@@ -206,3 +206,9 @@ def test_dataarray_units_are_honoured_and_celsius_is_converted():
     assert float(planck.spectral_radiance(lam, t)[0]) == pytest.approx(3513.0983, rel=1e-7)
     with pytest.raises(ValueError, match="temperature.*'kg'"):
         planck.exitance(xr.DataArray(1.0, attrs={"units": "kg"}))
+
+
+@pytest.mark.parametrize("text", ["m^x", "km^999", "m^"])
+def test_a_power_that_is_not_a_small_integer_is_refused(text):
+    with pytest.raises(ValueError, match="a power must be an integer from -99 to 99"):
+        units.parse_unit(text)

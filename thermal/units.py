@@ -193,10 +193,15 @@ def parse_unit(text: str) -> tuple[float, tuple[int, ...]]:
         power = 1
         if peek() in ("^", "**"):
             take()
-            power = int(take())
+            power = exponent(take() if peek() is not None else "")
         elif peek() is not None and re.fullmatch(r"[+-]?\d+", peek()):
-            power = int(take())
+            power = exponent(take())
         return scale**power, tuple(d * power for d in dims)
+
+    def exponent(token):
+        if not re.fullmatch(r"[+-]?\d{1,2}", token):
+            raise ValueError(f"unit {text!r}: a power must be an integer from -99 to 99")
+        return int(token)
 
     def product():
         scale, dims = factor()

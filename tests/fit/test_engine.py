@@ -376,6 +376,17 @@ def test_observations_in_memory_get_the_checks_files_get(wavelength, message, tm
         open_observation(tmp_path / "obs.nc")
 
 
+def test_a_spectral_dimension_without_coordinate_values_is_named():
+    obs = xr.Dataset(
+        {
+            "intensity": ("wavelength", np.ones(4)),
+            "intensity_uncertainty": ("wavelength", np.ones(4)),
+        }
+    )
+    with pytest.raises(ValueError, match="'wavelength' dimension has no coordinate values"):
+        fit_spectra(obs, model="1T")
+
+
 def test_repeated_band_names_raise():
     with pytest.raises(ValueError, match="'band' coordinate: duplicate band names"):
         fit_spectra(photometry([[1.0, 2.0, 3.0]], 0.1, ["nirc2_kc", "nirc2_lp", "NIRC2_LP"]), "1T")

@@ -54,6 +54,7 @@ def test_reflected_sunlight_background_is_fitted():
         ({"n": 2, "fixed": {3: 100.0}}, "fixed"),
         ({"n": 1, "bounds": {0: 100.0}}, r"bounds\[0\] must be \(low, high\)"),
         ({"n": 1, "fixed": {0: "a"}}, r"fixed\[0\] temperature must be > 0"),
+        ({"n": 2, "emissivity": [0.5] * 3}, r"one value in \(0, 1\] or one per component \(2\)"),
     ],
 )
 def test_invalid_models_raise_naming_the_argument(kwargs, match):

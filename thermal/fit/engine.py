@@ -248,6 +248,10 @@ def _observation_parts(observation: xr.Dataset):
     def problem(message):
         return ValueError(f"{dim!r} coordinate: {message}")
 
+    if dim not in observation.coords:
+        raise problem(
+            f"the {dim!r} dimension has no coordinate values (wavelengths [um] or band names)"
+        )
     if dim == "wavelength":
         coord = observation["wavelength"]
         factor = units.conversion_factor(coord.attrs.get("units", "um"), "um")

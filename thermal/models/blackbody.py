@@ -104,7 +104,13 @@ class MultiBlackbody:
             object.__setattr__(self, "background_shape", tuple(float(v) for v in shape))
         if not isinstance(self.n, int | np.integer) or not 1 <= self.n <= 3:
             raise ValueError(f"n (number of components) must be 1, 2 or 3; got {self.n!r}")
-        eps = np.broadcast_to(np.asarray(self.emissivity, dtype=float), (self.n,))
+        try:
+            eps = np.broadcast_to(np.asarray(self.emissivity, dtype=float), (self.n,))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"emissivity must be one value in (0, 1] or one per component ({self.n}); got "
+                f"{self.emissivity!r}"
+            ) from None
         if not np.all((eps > 0) & (eps <= 1)):
             raise ValueError(f"emissivity must be in (0, 1]; got {self.emissivity!r}")
         object.__setattr__(self, "emissivity", tuple(float(e) for e in eps))
