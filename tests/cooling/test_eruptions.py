@@ -392,3 +392,10 @@ def test_quantities_in_howell_and_time_series_mean_their_units():
     series = e.flow_time_series(2000.0 * u.nm, 10.0, 1.0 * u.day, [1.0, 2.0] * u.h)
     reference = e.flow_time_series(2.0, 10.0, 86400.0, [3600.0, 7200.0])
     np.testing.assert_allclose(series.intensity, reference.intensity, rtol=1e-12)
+
+
+def test_fountain_intensity_has_the_shape_of_its_wavelengths():
+    one = e.fountain_intensity(2.0, 1e4, 10.0, 3600.0)
+    grid = e.fountain_intensity(np.array([[2.0, 3.0], [4.0, 2.0]]), 1e4, 10.0, 3600.0)
+    assert isinstance(one, float) and grid.shape == (2, 2)
+    assert grid[0, 0] == pytest.approx(one, rel=1e-12) and grid[1, 1] == grid[0, 0]

@@ -548,7 +548,7 @@ def fountain_intensity(
             "clast_cooling must be >= 0 and leave the clasts above the background [K]; "
             f"got {clast_cooling!r}"
         )
-    lam = np.atleast_1d(np.asarray(wavelength, float))
+    lam = np.atleast_1d(np.asarray(wavelength, float)).ravel()  # any shape: flat here
     flow = flow_intensity(lam, areal_rate, duration, m, time=time, model=model,
                           thickness=thickness)  # fmt: skip
     active = time is None or float(time) <= float(duration)
