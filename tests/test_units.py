@@ -212,3 +212,13 @@ def test_dataarray_units_are_honoured_and_celsius_is_converted():
 def test_a_power_that_is_not_a_small_integer_is_refused(text):
     with pytest.raises(ValueError, match="a power must be an integer from -99 to 99"):
         units.parse_unit(text)
+
+
+def test_infinite_longitudes_are_refused_and_nan_stays_unknown():
+    assert np.isnan(units.west_to_east(np.nan)) and units.west_to_east(90.0) == 270.0
+    for flip, name in (
+        (units.west_to_east, "longitude_west"),
+        (units.east_to_west, "longitude_east"),
+    ):
+        with pytest.raises(ValueError, match=f"{name} must be finite"):
+            flip([10.0, np.inf])

@@ -604,10 +604,19 @@ def surface_footprint_area(
 
 
 def west_to_east(longitude_west):
-    """Convert west longitude [degrees west] to east longitude in [0, 360) [degrees east]."""
-    return np.mod(360.0 - np.asarray(longitude_west, dtype=float), 360.0)
+    """Convert west longitude [degrees west] to east longitude in [0, 360) [degrees east];
+    NaN stays NaN (unknown), an infinite longitude is a ValueError."""
+    return _flip_longitude(longitude_west, "longitude_west")
 
 
 def east_to_west(longitude_east):
-    """Convert east longitude [degrees east] to west longitude in [0, 360) [degrees west]."""
-    return np.mod(360.0 - np.asarray(longitude_east, dtype=float), 360.0)
+    """Convert east longitude [degrees east] to west longitude in [0, 360) [degrees west];
+    NaN stays NaN (unknown), an infinite longitude is a ValueError."""
+    return _flip_longitude(longitude_east, "longitude_east")
+
+
+def _flip_longitude(value, name: str):
+    values = np.asarray(value, dtype=float)
+    if np.isinf(values).any():
+        raise ValueError(f"{name} must be finite [degree] (NaN for unknown); got inf")
+    return np.mod(360.0 - values, 360.0)
