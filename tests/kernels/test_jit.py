@@ -102,8 +102,6 @@ def test_kernel_passes_one_signature():
 
 _COMPILED_KERNELS = textwrap.dedent(
     """
-    import sys
-    sys.path[:0] = {path!r}
     import numba
     import numpy as np
     from tests.kernels.test_jit import _reference_counts
@@ -115,8 +113,8 @@ _COMPILED_KERNELS = textwrap.dedent(
     ws = lm.workspace(n_ch)
     v = np.zeros(2)
     run = (sp, ws, v, v, v, np.zeros(3, np.int64), 2, 100, 1.0, v)
-    kernels = {{name: getattr(lm, name)
-               for name in ("lm_run", "_solve_areas", "_gradient", "channel_basis")}}
+    kernels = {name: getattr(lm, name)
+               for name in ("lm_run", "_solve_areas", "_gradient", "channel_basis")}
     kernels["line_minima"] = fit.line_minima
     lm.lm_run.compile(tuple(numba.typeof(a) for a in run))
     problem = fit.problem(np.ones(n_ch), np.ones(n_ch), np.arange(n_ch), v, v, v,
@@ -147,10 +145,15 @@ def test_fit_kernels_count_no_references():
     argument, or a counter started at one, would compile a callee a second time). Compiled
     afresh in a subprocess: numba shows no LLVM IR of cached code."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "THERMAL_NUMBA_CACHE": "0", "THERMAL_PARALLEL": "0"}
-    script = _COMPILED_KERNELS.format(path=[root])
+    # the repository first on the child's path (it imports tests.kernels.test_jit)
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "THERMAL_NUMBA_CACHE": "0", "THERMAL_PARALLEL": "0", "PYTHONPATH": path}
     done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", _COMPILED_KERNELS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
