@@ -77,9 +77,11 @@ POLISH_DCHI2 = 0.3  # line minima through the best hot temperature worth a run
 POLISH_DCHI2_COLD = 5.0  # through the best cold one (rarely any, but often right)
 POLISH_RADIUS = 1.5  # grid steps around the best cold temperature the polish skips
 BLOCK = 1024
-NEGLIGIBLE = 1e-6  # a component whose share of the model is below this many sigma: area zero
 """Rows that go through each stage of :func:`fit_batch` before the next (what one stage hands
 the next, :class:`Block`, is a few kB per row)."""
+NEGLIGIBLE = 1e-6
+"""A linear term (area, background) adding less than this many sigma to the model (root sum of
+squares over the channels) is at its bound, zero (the status ``at_bound``)."""
 
 
 class Problem(NamedTuple):

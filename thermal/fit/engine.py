@@ -24,7 +24,7 @@ from thermal import bands as _bands
 from thermal import layout, planck, units
 from thermal._kernels import fit as _kfit
 from thermal._kernels import profile as _kprofile
-from thermal.models import SOLAR_TEMPERATURE, Problem, get_model
+from thermal.models import SOLAR_TEMPERATURE, MultiBlackbody, Problem, get_model
 from thermal.models.base import check_count
 from thermal.plausibility import MAX_EMISSION_ANGLE, guard
 
@@ -158,8 +158,6 @@ def fit_arrays(
         ``intervals="profile"`` also temperature_lower, temperature_upper (..., c) [K],
         power_lower, power_upper (...) [unit of y x sr um].
     """
-    from thermal.models import MultiBlackbody
-
     _check_intervals(intervals)
     m = get_model(model)
     if not isinstance(m, MultiBlackbody):
