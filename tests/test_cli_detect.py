@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -188,6 +190,41 @@ def test_a_spot_seen_in_two_orbits_keeps_one_id_and_its_name(tmp_path):
         assert list(ids[bands == "jiram_m"]) == ["Loki Patera", "Loki Patera"]
         l_ids = set(ids[bands == "jiram_l"])
         assert len(l_ids) == 1 and next(iter(l_ids)).startswith("TH-")
+
+
+def test_runs_into_one_folder_add_to_its_catalogue(tmp_path):
+    """A second run on other frames keeps the first run's detections and ids; running a frame
+    again replaces its rows (nothing twice). Both runs at once lose nothing either."""
+    labels = [
+        simulate.jiram_image(tmp_path / "in", f"JIR_IMG_RDR_C{k}_V01", seed=k)[0] for k in range(3)
+    ]
+    out = tmp_path / "out"
+    assert main(["detect", labels[0], "-o", str(out), "-q"]) == 0
+    first = read_catalogue_csv(out / "hotspots.csv")
+    assert main(["detect", *labels[1:], "-o", str(out), "-q"]) == 0
+    both = read_catalogue_csv(out / "hotspots.csv")
+    sources = [os.path.basename(str(s)) for s in both["source"].values]
+    assert {s.split(".")[0] for s in sources} == {f"JIR_IMG_RDR_C{k}_V01" for k in range(3)}
+    # the first run's rows are kept as they were, ids included
+    kept = both.isel(detection=[i for i, s in enumerate(both["source"].values)
+                                if s == first["source"].values[0]])  # fmt: skip
+    assert list(kept["hotspot_id"].values) == list(first["hotspot_id"].values)
+    # a frame fitted again (--overwrite) replaces its own rows
+    assert main(["detect", labels[0], "-o", str(out), "-q", "--overwrite"]) == 0
+    again = read_catalogue_csv(out / "hotspots.csv")
+    assert again.sizes["detection"] == both.sizes["detection"]
+    # two runs at once into a fresh folder: every frame's detections are there
+    shared = tmp_path / "shared"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "thermal.cli", "detect", label, "-o", str(shared), "-q"]
+        )
+        for label in labels[:2]
+    ]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0]
+    together = read_catalogue_csv(shared / "hotspots.csv")
+    names = {os.path.basename(str(s)).split(".")[0] for s in together["source"].values}
+    assert names == {"JIR_IMG_RDR_C0_V01", "JIR_IMG_RDR_C1_V01"}
 
 
 def test_workers_find_what_the_serial_run_finds(tmp_path):

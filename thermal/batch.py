@@ -776,9 +776,13 @@ def write_photometry_table(rows: list[dict], path: str) -> int:
 
 
 def write_catalogue(rows: list[dict], folder: str) -> str | None:
-    """Every detection of a batch (the rows of :func:`detect_file`) in the catalogue
-    :data:`CATALOGUE` in ``folder``, with the ids of an earlier catalogue there kept; returns
-    its path, or None when no input gave hot spots."""
+    """Add every detection of a batch (the rows of :func:`detect_file`) to the catalogue
+    :data:`CATALOGUE` in ``folder``: an earlier catalogue there keeps its rows and ids, except
+    the rows of this batch's inputs, which the new detections replace (a re-run adds nothing
+    twice). Concurrent runs into one folder take turns (an advisory lock), so none loses the
+    other's rows. Returns the path, or None when no input gave hot spots."""
+    import xarray as xr
+
     from thermal.catalogue import assign_ids, read_catalogue_csv, write_catalogue_csv
     from thermal.detect.pipeline import detection_table
 
@@ -788,6 +792,26 @@ def write_catalogue(rows: list[dict], folder: str) -> str | None:
     frames = [load_result(r["output"]) for r in done]
     detections = detection_table(frames)
     path = os.path.join(folder, CATALOGUE)
-    previous = read_catalogue_csv(path) if os.path.isfile(path) else None
-    write_catalogue_csv(path, assign_ids(detections, previous))
+    with _claim(path):
+        previous = read_catalogue_csv(path) if os.path.isfile(path) else None
+        catalogue = assign_ids(detections, previous)
+        if previous is not None and previous.sizes["detection"]:
+            ours = {str(s) for s in catalogue["source"].values}
+            others = [i for i, s in enumerate(previous["source"].values) if str(s) not in ours]
+            if others:
+                earlier = previous.isel(detection=others)
+                # this batch's rows as the file holds them (times, empty cells), to join alike
+                fresh = os.path.join(folder, f".{CATALOGUE}.{os.getpid()}.new")
+                try:
+                    write_catalogue_csv(fresh, catalogue)
+                    catalogue = read_catalogue_csv(fresh)
+                finally:
+                    with contextlib.suppress(OSError):
+                        os.remove(fresh)
+                columns = [v for v in catalogue.data_vars if v in earlier.data_vars]
+                catalogue = xr.concat(
+                    [earlier[columns], catalogue[columns]], "detection", data_vars="all",
+                    coords="minimal", compat="override", join="outer",
+                )  # fmt: skip
+        write_catalogue_csv(path, catalogue)
     return path
