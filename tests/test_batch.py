@@ -45,6 +45,33 @@ def test_fit_file_runs_from_a_script_and_resumes(tmp_path):
     assert again["skipped"] and again["error"] is None and again["fitted"] == 4
 
 
+def test_a_file_that_is_not_this_inputs_result_is_never_replaced_silently(tmp_path):
+    """Another input's result, an observation or any other file at the output path stays as
+    it is (a one-line error) unless overwrite is given; this input's own result is refitted."""
+    import shutil
+
+    other = tmp_path / "other" / "keck_2013-08.csv"
+    other.parent.mkdir()
+    shutil.copy(KECK, other)
+    output = tmp_path / "keck.fit.nc"
+    assert batch.fit_file(str(other), str(output))["error"] is None
+    before = output.read_bytes()
+    row = batch.fit_file(KECK, str(output))
+    assert row["error"] == (
+        f"{output}: exists and holds the result of {other}, not of this input; give "
+        "--overwrite (overwrite=True) to replace it"
+    )
+    assert output.read_bytes() == before
+    stranger = tmp_path / "notes.nc"
+    stranger.write_text("my notes")
+    assert "exists and is not a thermal result" in batch.fit_file(KECK, str(stranger))["error"]
+    assert stranger.read_text() == "my notes"
+    replaced = batch.fit_file(KECK, str(output), options={"overwrite": True})
+    assert replaced["error"] is None and output.read_bytes() != before
+    # the same input fitted with another model: its own result, refitted without overwrite
+    assert batch.fit_file(KECK, str(output), model="1T")["error"] is None
+
+
 def test_the_next_input_is_read_ahead_unless_its_result_will_be_kept(tmp_path, monkeypatch):
     asked = []
     monkeypatch.setattr(

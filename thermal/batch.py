@@ -139,6 +139,24 @@ def _is_current(output: str, checksum: str, **expected: str) -> bool:
     )
 
 
+def _foreign(output: str, path: str) -> str | None:
+    """Why ``output`` may not be replaced by the result of ``path`` without ``overwrite``: it
+    exists and is not a thermal result of that input (another input's result, an observation,
+    any other file); None when it is absent or is one."""
+    if not os.path.lexists(output):
+        return None
+    attrs = _result_attrs(output)
+    made_from = None if attrs is None else attrs.get("thermal_input")
+    if made_from is not None and os.path.realpath(str(made_from)) == os.path.realpath(path):
+        return None
+    what = (
+        "is not a thermal result"
+        if made_from is None
+        else f"holds the result of {made_from}, not of this input"
+    )
+    return f"{output}: exists and {what}; give --overwrite (overwrite=True) to replace it"
+
+
 def _stamp(dataset, path: str, checksum: str, **settings: str) -> str:
     """Write into ``dataset``'s attributes what :func:`_is_current` reads back: the input, its
     identity, the ``thermal_<name>`` settings, the version, and the product id (returned: the
@@ -265,6 +283,10 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
     ):  # fmt: skip
         row["skipped"] = True
         row.update(_summary_from_file(output))
+        return
+    problem = None if options.get("overwrite") else _foreign(output, path)
+    if problem:
+        row["error"] = problem
         return
     spots_output = _hotspots_output(output)
     routed = {
@@ -564,6 +586,10 @@ def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None
     if not options.get("overwrite") and _is_current(output, checksum, detect_settings=settings):
         row["skipped"] = True
         row.update(detection_summary(load_result(output)))
+        return
+    problem = None if options.get("overwrite") else _foreign(output, path)
+    if problem:
+        row["error"] = problem
         return
     _remove_stale_temporaries(output)
     with warnings.catch_warnings(record=True) as caught:
