@@ -85,6 +85,30 @@ def test_the_observation_is_the_one_read_in_process():
     xr.testing.assert_identical(isolated, open_observation(EXAMPLE).load())
 
 
+def _warning_reader(path):
+    import warnings
+
+    warnings.warn(f"{path}: a fact about this file the user must see", UserWarning, stacklevel=1)
+    return open_observation(EXAMPLE)
+
+
+@needs_fork
+def test_the_warnings_of_a_read_in_a_reader_process_reach_the_caller(tmp_path):
+    """The reader runs in a child process; what it warns about is raised again here, so that
+    thermal fit reports it (a label's impossible distance, a relabelled unit)."""
+    register_format("test-warn", _warning_reader, extensions=(".warn",), replace=True)
+    try:
+        path = tmp_path / "input.warn"
+        path.write_bytes(b"x")
+        with pytest.warns(UserWarning, match="a fact about this file the user must see"):
+            observation = open_isolated(path)
+        xr.testing.assert_identical(observation, open_observation(EXAMPLE).load())
+        with reader_session(), pytest.warns(UserWarning, match="a fact about this file"):
+            open_isolated(path)
+    finally:
+        unregister_format("test-warn")
+
+
 def test_off_the_main_thread_the_read_runs_in_process():
     got = []
     worker = threading.Thread(target=lambda: got.append(open_isolated(EXAMPLE)))

@@ -66,15 +66,19 @@ def _child_signals() -> None:
 
 
 def _answer(connection, path, timeout, max_memory, options) -> bool:
-    """Read ``path`` and send ("ok", observation) or ("error", exception) to the parent;
-    True when the read succeeded."""
+    """Read ``path`` and send ("ok", (observation, warnings)) or ("error", exception) to the
+    parent, the warnings the read raised as (category, text) pairs for the parent to raise
+    again; True when the read succeeded."""
     from thermal.io import open_observation
 
     try:
-        observation = open_observation(
-            path, timeout=timeout, max_memory=max_memory, **options
-        ).load()
-        message = ("ok", observation)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            observation = open_observation(
+                path, timeout=timeout, max_memory=max_memory, **options
+            ).load()
+        raised = [(w.category, str(w.message)) for w in caught]
+        message = ("ok", (observation, raised))
     except BaseException as error:  # everything goes back to the parent as it is
         error.__cause__ = error.__context__ = None  # causes may not pickle (deadline classes)
         error.__traceback__ = None
@@ -207,7 +211,10 @@ def open_isolated(
     else:
         kind, value, code = _read_once(request, limit)
     if kind == "ok":
-        return value
+        observation, raised = value
+        for category, text in raised:  # the reader's warnings, as if it had run here
+            warnings.warn(text, category, stacklevel=2)
+        return observation
     if kind == "error":
         raise value
     if kind == "timeout":
