@@ -271,3 +271,17 @@ def test_a_frame_without_io_has_no_spots(tmp_path, capsys):
         assert spots["band"].dtype.kind in "UO"
     assert "1 of 1 inputs searched (0 hot spots)" in capsys.readouterr().out
     assert main(["plot", str(out / name), "-o", str(tmp_path / "sky.png")]) == 0
+
+
+def test_a_bad_model_for_detect_is_a_usage_error_before_any_read(tmp_path, capsys):
+    image = os.path.join(EXAMPLES, "jwst_nirspec_synthetic_s3d.fits")
+    out = tmp_path / "out"
+    for extra, message in (
+        (["--fit", "--model", "4T"], "model must be 'auto', '1T', '2T', '3T' or 'flow'"),
+        (["--model", "2T"], "--model is the model of --fit; give --fit too"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(["detect", image, "-o", str(out), *extra])
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -400,6 +400,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         bounds = _bounds(args)
         if args.distance is not None and not (0 < args.distance < float("inf")):
             raise ValueError(f"--distance must be finite and > 0 [m]; got {args.distance}")
+        if args.model != "auto":
+            from thermal.models import get_model
+
+            if not args.fit:
+                raise ValueError("--model is the model of --fit; give --fit too")
+            get_model(args.model)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.output is not None and os.path.exists(args.output) and not os.path.isdir(args.output):

@@ -81,6 +81,11 @@ def get_model(model, temperature_range=None):
     """
     if isinstance(model, str):
         key = model.strip().upper()
+        if key not in ("AUTO", "1T", "2T", "3T", "FLOW"):
+            raise ValueError(
+                "model must be 'auto', '1T', '2T', '3T' or 'flow' (or a thermal.models object); "
+                f"got {model!r}"
+            )
         if key == "FLOW" and temperature_range is not None:
             raise ValueError(
                 "temperature_range goes with the blackbody models ('auto', '1T', '2T', '3T'); "
