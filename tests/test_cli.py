@@ -261,6 +261,22 @@ def test_unwritable_output_and_output_equal_to_input(tmp_path, capsys):
             "x.nc",
         ],
         ["nonsense"],
+        ["plot", "r.fit.nc", "-n", "0"],
+        ["simulate", "image", "--product", "../../evil", "-o", "sim"],
+        [
+            "simulate",
+            "--temperature",
+            "900",
+            "--area",
+            "1",
+            "--bands",
+            "nirc2_kc",
+            "nirc2_ms",
+            "-n",
+            "100000000000",
+            "-o",
+            "x.nc",
+        ],  # fmt: skip
     ],
 )
 def test_usage_errors_exit_2(args, tmp_path, monkeypatch, capsys):

@@ -599,6 +599,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from thermal.io import InputError
     from thermal.plot import plot_hotspots, plot_light_curves, plot_result
 
+    if args.max_spectra < 1:
+        raise UsageError(f"--max-spectra must be >= 1; got {args.max_spectra}")
     output = args.output or os.path.splitext(args.result)[0] + ".png"
     try:
         if args.result.lower().endswith(".csv"):
@@ -621,6 +623,11 @@ def _simulate_image(args: argparse.Namespace) -> int:
 
     if args.spots < 0:
         raise UsageError(f"--spots must be >= 0; got {args.spots}")
+    if args.product is not None and (
+        not args.product or os.path.basename(args.product) != args.product
+        or args.product in (".", "..")
+    ):  # fmt: skip
+        raise UsageError(f"--product must be a file stem, not a path; got {args.product!r}")
     if args.saturation is not None and not args.saturation > 0:
         raise UsageError(f"--saturation must be > 0; got {args.saturation}")
     options = {"spots": args.spots, "disk": args.disk, "saturation": args.saturation}
@@ -658,6 +665,10 @@ def _simulate_image(args: argparse.Namespace) -> int:
     return 0
 
 
+SIMULATE_MAX_SPECTRA = 10_000_000
+"""Most spectra ``thermal simulate`` writes in one file (1e7 x 17 channels: ~3 GB of data)."""
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -672,6 +683,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise UsageError("give exactly one of --wavelength START STOP N and --bands NAME...")
     if len(args.temperature) != len(args.area):
         raise UsageError("--temperature and --area need the same number of values")
+    if not 1 <= args.n <= SIMULATE_MAX_SPECTRA:
+        raise UsageError(f"-n must be in [1, {SIMULATE_MAX_SPECTRA:,}]; got {args.n}")
     wavelength = None
     if args.wavelength is not None:
         start, stop, n = args.wavelength
