@@ -276,7 +276,7 @@ def test_unwritable_output_and_output_equal_to_input(tmp_path, capsys):
             "100000000000",
             "-o",
             "x.nc",
-        ],  # fmt: skip
+        ],
     ],
 )
 def test_usage_errors_exit_2(args, tmp_path, monkeypatch, capsys):
