@@ -92,6 +92,25 @@ def test_spectra_that_cannot_be_fitted_get_no_upper_limit_or_statistics():
     assert result.power_upper_limit.values[2] > 0 and result.chi2.values[2] >= 0
 
 
+@pytest.mark.parametrize("model", ["auto", "1T", "2T"])
+def test_unfittable_spectra_get_the_same_status_from_every_model(model):
+    """Every uncertainty negative or NaN is invalid_uncertainty, not no_data; an infinite
+    value is invalid_data; no measured channel is no_data."""
+    from thermal.fit import fit
+
+    y = 1e6 * planck.spectral_radiance(LAM, 900.0) * np.ones((4, 1))
+    sigma = 0.01 * y
+    sigma[0] = -1.0
+    sigma[1] = np.nan
+    y[2] = np.nan
+    y[3, 0], sigma[3] = np.inf, -1.0
+    result = fit(LAM, y, sigma, model)
+    assert list(result.status.values) == [
+        Status.INVALID_UNCERTAINTY, Status.INVALID_UNCERTAINTY, Status.NO_DATA,
+        Status.INVALID_DATA,
+    ]  # fmt: skip
+
+
 def test_sources_at_snr_10_are_detected():
     rng = np.random.default_rng(6)
     n = 1000

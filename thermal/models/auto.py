@@ -214,7 +214,16 @@ class AutoModel:
         n_valid = valid.sum(axis=-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             bic_none = chi2_none + k_none * np.log(n_valid.astype(float))
-        result["status"][:] = np.where(n_valid == 0, Status.NO_DATA, Status.NOT_ENOUGH_CHANNELS)
+        # what the fits would say of a spectrum none of them gets (the kernel's order): an
+        # infinite value, a bad uncertainty on a measured channel, no data, too few channels
+        measured = ~np.isnan(y2)
+        bad_data = (measured & ~np.isfinite(y2)).any(axis=-1)
+        bad_sigma = (measured & np.isfinite(y2) & ~(np.isfinite(s2) & (s2 > 0))).any(axis=-1)
+        result["status"][:] = np.select(
+            [bad_data, bad_sigma, n_valid == 0],
+            [Status.INVALID_DATA, Status.INVALID_UNCERTAINTY, Status.NO_DATA],
+            Status.NOT_ENOUGH_CHANNELS,
+        )
 
         chosen = np.zeros(n, dtype=np.int8)
         bic = [bic_none]  # BIC of each candidate (index = temperatures) where it was fitted
