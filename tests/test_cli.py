@@ -584,6 +584,35 @@ def test_interrupts_end_the_run_quickly_and_the_rerun_resumes(long_run, tmp_path
 
 
 @needs_fit
+def test_ctrl_c_on_a_local_cluster_prints_one_line(long_run, tmp_path):
+    """Ctrl-C reaches the whole process group, dask's worker processes included: they ignore
+    it, this process ends the batch (130) and no worker prints a traceback."""
+    pytest.importorskip("dask.distributed")
+    inputs, reference = long_run
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thermal.cli", "fit", *inputs, "-o", str(out), "-q",
+         "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if glob.glob(str(out / "*.fit.nc")):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    for name in os.listdir(out):
+        assert not name.startswith(TEMPORARY_PREFIX)
+        assert_same_results(reference / name, out / name)
+
+
+@needs_fit
 def test_a_product_seen_at_the_limb_gets_no_power(tmp_path):
     """EMISSION_ANGLE = 89.9 in the label: every spectrum is flagged limb, none has a power."""
     from thermal.status import Status

@@ -411,6 +411,25 @@ def run_serial(plan, task, options, on_row, check=None, read_ahead=None) -> list
     return rows
 
 
+@contextlib.contextmanager
+def _children_ignore_interrupts():
+    """Processes started meanwhile ignore SIGINT (Ctrl-C reaches the whole process group):
+    this process stops the batch and closes the cluster, and the workers print no
+    KeyboardInterrupt tracebacks of their own. Only from the main thread (signals live
+    there); elsewhere nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[dict]:
     """Run ``task`` for every input of ``plan`` as one dask.distributed task each, on a local
     cluster of ``workers`` processes or the scheduler at ``scheduler``; ``on_row(row)`` as each
@@ -425,13 +444,14 @@ def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=40,
-        )
+        with _children_ignore_interrupts():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=40,
+            )
         client = Client(cluster)
     try:
         futures = client.map(
