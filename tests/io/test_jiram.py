@@ -105,6 +105,33 @@ def test_missing_or_wrong_size_data(tmp_path):
         open_observation(label)
 
 
+@pytest.mark.parametrize(
+    ("kind", "old", "new", "message"),
+    [
+        ("image", "SAMPLE_TYPE                     = IEEE_REAL  ",
+         "SAMPLE_TYPE                     = MSB_INTEGER", "SAMPLE_TYPE = MSB_INTEGER: only"),
+        ("spectrometer", "DATA_TYPE                       = IEEE_REAL  ",
+         "DATA_TYPE                       = VAX_REAL   ", "DATA_TYPE = VAX_REAL: only"),
+        ("spectrometer", "ITEM_BYTES                      = 4",
+         "ITEM_BYTES                      = 8", "ITEM_BYTES = 8: only 4-byte"),
+    ],
+)  # fmt: skip
+def test_a_label_declaring_data_this_reader_cannot_read_is_refused(
+    tmp_path, kind, old, new, message
+):
+    """Integers, VAX floats or 8-byte items are not read as 32-bit floats (garbage fitted)."""
+    if kind == "image":
+        label, _ = simulate.jiram_image(tmp_path, noise=0.0)
+    else:
+        label, _ = simulate.jiram_spectrometer(tmp_path, noise=0.0)
+    text = open(label).read()
+    assert old in text
+    with open(label, "w") as handle:
+        handle.write(text.replace(old, new))
+    with pytest.raises(InputError, match=message):
+        open_observation(label)
+
+
 def test_spectrometer(spectrometer):
     _, data = spectrometer
     obs = open_observation(data)  # the data file is opened through its label

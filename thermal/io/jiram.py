@@ -852,6 +852,25 @@ def read_jiram(
     return finalise(ds, path, source_format="jiram-pds3")
 
 
+REAL_TYPES = frozenset(
+    {"IEEE_REAL", "PC_REAL", "MSB_IEEE_REAL", "LSB_IEEE_REAL", "MAC_REAL", "SUN_REAL", "REAL",
+     "FLOAT"}
+)  # fmt: skip
+"""PDS3 sample types read as 32-bit IEEE floats (the byte order is decided from the data);
+integers and VAX floats are refused."""
+
+
+def _check_real(path, where: str, value) -> None:
+    """A declared sample or data type (absent: assumed real) that must be an IEEE real."""
+    kind = _plain(value)
+    if kind is not None and str(kind).strip().upper() not in REAL_TYPES:
+        raise InputError(
+            path,
+            f"{where} = {limits.one_line(str(kind), 40)}: only 32-bit IEEE reals are read "
+            "(JIRAM RDR products are)",
+        )
+
+
 def _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance):
     image = _group(path, file_object, "IMAGE")
     lines = _integer(path, "LINES", image.get("LINES"))
@@ -859,6 +878,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
     bits = _integer(path, "SAMPLE_BITS", image.get("SAMPLE_BITS"), default=32)
     if lines <= 0 or samples <= 0 or bits != 32:
         raise InputError(path, f"unsupported IMAGE shape {lines} x {samples} x {bits} bits")
+    _check_real(path, "SAMPLE_TYPE", image.get("SAMPLE_TYPE"))
     data_path, offset, in_bytes = _data_file(path, file_object["^IMAGE"])
     values, byte_order = _read_floats(
         path,
@@ -929,6 +949,14 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
     columns = _integer(path, "COLUMNS", table.get("COLUMNS"))
     if rows <= 0 or columns <= 0:
         raise InputError(path, f"unsupported TABLE shape {rows} x {columns}")
+    column = table.get("COLUMN", {})
+    for item in column if isinstance(column, list) else [column]:
+        if not isinstance(item, Mapping):
+            raise InputError(path, "COLUMN is a keyword, not an OBJECT, in the TABLE")
+        _check_real(path, "DATA_TYPE", item.get("DATA_TYPE"))
+        size = _integer(path, "ITEM_BYTES", item.get("ITEM_BYTES"), default=4)
+        if size != 4:
+            raise InputError(path, f"ITEM_BYTES = {size}: only 4-byte (32-bit) reals are read")
     grid = spectrometer_wavelengths() if wavelengths is None else np.asarray(wavelengths, float)
     if grid.shape != (columns,):
         raise InputError(
