@@ -130,6 +130,10 @@ def test_readme_command_on_example_data(tmp_path):
     plot = run("plot", out / "keck_2013-08.fit.nc", "-o", figure)
     assert plot.returncode == 0, plot.stderr
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a name without an extension: the PNG matplotlib writes, and the name printed is its own
+    plot = run("plot", out / "keck_2013-08.fit.nc", "-o", tmp_path / "bare")
+    assert plot.stdout.strip() == str(tmp_path / "bare.png")
+    assert (tmp_path / "bare.png").is_file()
 
 
 def make_bad_inputs(folder) -> dict[str, str]:
@@ -262,6 +266,7 @@ def test_unwritable_output_and_output_equal_to_input(tmp_path, capsys):
         ],
         ["nonsense"],
         ["plot", "r.fit.nc", "-n", "0"],
+        ["fit", "a.nc", "--timeout", "inf"],
         ["simulate", "image", "--product", "../../evil", "-o", "sim"],
         [
             "simulate",

@@ -264,7 +264,7 @@ def _memory_size(text: str) -> int:
 def _bounds(args: argparse.Namespace) -> dict:
     """--timeout and --max-memory, checked."""
     if args.timeout is not None and not (0 < args.timeout < float("inf")):
-        raise ValueError(f"--timeout must be > 0 [s]; got {args.timeout}")
+        raise ValueError(f"--timeout must be finite and > 0 [s]; got {args.timeout}")
     memory = None if args.max_memory is None else _memory_size(args.max_memory)
     return {"timeout": args.timeout, "max_memory": memory}
 
@@ -602,6 +602,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if args.max_spectra < 1:
         raise UsageError(f"--max-spectra must be >= 1; got {args.max_spectra}")
     output = args.output or os.path.splitext(args.result)[0] + ".png"
+    if not os.path.splitext(output)[1]:
+        output += ".png"  # what matplotlib writes for a name without an extension
     try:
         if args.result.lower().endswith(".csv"):
             plot_light_curves(args.result, output)

@@ -196,3 +196,10 @@ def test_footprint_is_the_units_function(image, tmp_path):
         limb = open_observation(tmp_path / "limb.IMG")
     assert "pixel_area" not in limb and float(limb.emission_angle.max()) == 95.0
     np.testing.assert_array_equal(limb.radiance, obs.radiance)
+
+
+def test_a_label_cut_inside_an_object_says_so(tmp_path):
+    label = tmp_path / "CUT.LBL"
+    label.write_text("PDS_VERSION_ID = PDS3\nOBJECT = FILE\n  A = 1\n")
+    with pytest.raises(InputError, match="ends before an OBJECT or GROUP is closed"):
+        open_observation(label)

@@ -533,6 +533,10 @@ def _label(path):
             label = pvl.loads(text)
     except InputError:
         raise
+    except StopIteration as error:  # pvl's tokenizer ran out of text
+        raise InputError(
+            path, "not a readable PDS3 label: it ends before an OBJECT or GROUP is closed"
+        ) from error
     except Exception as error:  # pvl raises several parser exception types
         raise InputError(path, f"not a readable PDS3 label: {limits.reason(error)}") from error
     if not isinstance(label, Mapping):  # pragma: no cover - pvl returns a PVLModule
