@@ -565,8 +565,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 return 0
         ds = open_observation(path)
     except InputError as error:
-        log.error(str(error))
-        return 1
+        return _input_failed(error, args)
     spectral, kind = spectral_dim_and_kind(ds)
     dims = [d for d in ds[kind].dims if d != spectral]
     n = int(np.prod([ds.sizes[d] for d in dims])) if dims else 1
@@ -595,6 +594,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_failed(error: Exception, args: argparse.Namespace) -> int:
+    """Exit status 1 for an input that could not be read: its one line, and with --debug the
+    traceback as well."""
+    log.error(str(error))
+    if getattr(args, "debug", False):
+        log.error(traceback.format_exc().rstrip())
+    return 1
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from thermal.io import InputError
     from thermal.plot import plot_hotspots, plot_light_curves, plot_result
@@ -612,8 +620,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         else:
             plot_result(args.result, output, max_spectra=args.max_spectra)
     except InputError as error:
-        log.error(str(error))
-        return 1
+        return _input_failed(error, args)
     print(output)
     return 0
 
