@@ -35,16 +35,12 @@ _GRID = 1101
 
 
 def _check_range(temperature_range) -> tuple[float, float]:
-    try:
-        low, high = (float(t) for t in temperature_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"temperature_range must be two temperatures [K]; got {temperature_range!r}"
-        ) from None
-    if not 0.0 < low < high <= 1e4:
-        raise ValueError(
-            f"temperature_range must satisfy 0 < low < high <= 1e4 K; got {low, high}"
-        )
+    """The interval of :func:`thermal.models.base.check_interval`, at most 1e4 K."""
+    from thermal.models.base import check_interval
+
+    low, high = check_interval(temperature_range)
+    if high > 1e4:
+        raise ValueError(f"temperature_range must end at or below 1e4 K; got {low, high}")
     return low, high
 
 
