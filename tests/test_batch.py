@@ -133,3 +133,24 @@ def test_detect_file_and_the_catalogue_from_a_script(tmp_path):
     assert batch.write_catalogue([], str(tmp_path / "none")) is None
     with pytest.raises(ValueError, match="no adaptive-optics image"):
         batch.write_photometry_table([row], str(tmp_path / "table.csv"))
+
+
+def test_one_output_reached_through_a_link_is_one_lock(tmp_path):
+    """Two runs writing into a folder and a symbolic link to it take turns on each output."""
+    import threading
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    entered = threading.Event()
+
+    def other():
+        with batch._claim(str(tmp_path / "link" / "x.fit.nc")):
+            entered.set()
+
+    with batch._claim(str(real / "x.fit.nc")):
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not entered.wait(0.5)  # waits for this claim
+    thread.join(5)
+    assert entered.is_set()

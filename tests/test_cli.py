@@ -178,7 +178,7 @@ def make_bad_inputs(folder) -> dict[str, str]:
         "nm_no_units.nc": "no units attribute",
         "duplicate.nc": "duplicate wavelength",
         "unsorted.nc": "not increasing",
-        "all_nan.nc": "every spectrum is NaN",
+        "all_nan.nc": "every value is NaN or infinite",
     }
 
 

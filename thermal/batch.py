@@ -214,7 +214,8 @@ def _claim(output: str):
     import fcntl
     import tempfile
 
-    key = hashlib.sha256(os.path.abspath(output).encode()).hexdigest()[:32]
+    # the real path: one output reached through a symbolic link is still one lock
+    key = hashlib.sha256(os.path.realpath(output).encode()).hexdigest()[:32]
     folder = os.path.join(tempfile.gettempdir(), "thermal-locks")
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, key + ".lock"), "a+b") as handle:

@@ -263,7 +263,7 @@ def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
         # a zero, negative or non-finite uncertainty flags its spectrum (invalid_uncertainty)
     data = ds[kind].values
     if not np.any(np.isfinite(data)):
-        raise InputError(path, f"no finite {kind} values: every spectrum is NaN")
+        raise InputError(path, f"no finite {kind} values: every value is NaN or infinite")
     for name, unit in _GEOMETRY_UNITS.items():
         if name in ds.variables:
             _to_unit(ds, name, unit, path)

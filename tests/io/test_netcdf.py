@@ -71,7 +71,7 @@ def test_nonpositive_uncertainties_are_read_for_the_fit_to_flag(spectra, tmp_pat
 def test_all_nan(spectra, tmp_path, write):
     ds = spectra.copy(deep=True)
     ds["intensity"][:] = np.nan
-    with pytest.raises(InputError, match="every spectrum is NaN"):
+    with pytest.raises(InputError, match="every value is NaN or infinite"):
         open_observation(write(ds, tmp_path / "nan.nc"))
     ds = spectra.copy(deep=True)
     ds["intensity"][0] = np.nan  # one NaN spectrum is the fitter's business, not an error
