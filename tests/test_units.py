@@ -1,4 +1,4 @@
-"""Tests of thermal.units: unit strings, radiometric conversions, geometry (formats.md 3)."""
+"""Tests of thermal.units: unit strings, radiometric conversions, geometry."""
 
 import math
 
@@ -75,7 +75,8 @@ def test_jansky_to_intensity_table(wavelength):
 
 
 def test_surface_brightness_to_radiance():
-    # formats.md 4: 1 MJy sr-1 = 2.998e-6 / lambda^2 W m-2 sr-1 um-1 (1.874e-7 at 4 um)
+    # 1 MJy sr-1 = 1e-20 W m-2 Hz-1 sr-1 x c / lambda^2 = 2.998e-6 / lambda^2 [um] W m-2 sr-1 um-1
+    # (1.874e-7 at 4 um)
     assert units.surface_brightness_to_radiance(1.0, 4.0) == pytest.approx(1.874e-7, rel=1e-3)
     with pytest.raises(ValueError, match="wavelength"):
         units.surface_brightness_to_radiance(1.0, 0.0)

@@ -23,7 +23,7 @@ def test_s3d_conversion_against_astropy(tmp_path):
         u.W / u.m**2 / u.sr / u.um, equivalencies=u.spectral_density(lam * u.um)
     )
     np.testing.assert_allclose(obs.radiance.sel(y=1, x=2), expected.value, rtol=1e-12)
-    # 1 MJy sr-1 at 4 um is 1.874e-7 W m-2 sr-1 um-1 (formats.md 4)
+    # 1 MJy sr-1 at 4 um is 1.874e-7 W m-2 sr-1 um-1 (1e-20 c / lambda^2, lambda in um)
     one = (1.0 * u.MJy / u.sr).to(
         u.W / u.m**2 / u.sr / u.um, equivalencies=u.spectral_density(4.0 * u.um)
     )

@@ -63,7 +63,7 @@ def test_jansky_needs_distance_and_converts(tmp_path):
     obs = open_observation(path)
     expected = units.flux_density_to_intensity(1.0, bands.get("nirc2_kc").centre, 4.2 * au)
     assert float(obs.intensity[0, 0]) == pytest.approx(expected, rel=1e-12)
-    # formats.md 3: 1 Jy at 2.27 um from 4.2 AU is 229.7 GW um-1 sr-1 (centre here 2.2706 um)
+    # 1 Jy at 2.27 um from 4.2 AU is 229.7 GW um-1 sr-1 (docs/physics.md; centre here 2.2706 um)
     assert float(obs.intensity[0, 0]) / 1e9 == pytest.approx(
         229.7 * (2.27 / 2.2706) ** 2, rel=1e-3
     )
@@ -83,6 +83,8 @@ def test_jansky_needs_distance_and_converts(tmp_path):
         ("# units: K\nhotspot,nirc2_kc\na,1\n", "neither an intensity"),
         ("hotspot\na\n", "no band columns"),
         ("hotspot,nirc2_kc\n", "no data rows"),
+        ("hotspot,latitude,nirc2_kc\na,12,1\nb,200,1\n", "row 2: latitude must be in"),
+        ("hotspot,longitude_west,nirc2_kc\na,inf,1\n", "row 1: longitude_west must be finite"),
     ],
 )
 def test_bad_csv(tmp_path, text, message):

@@ -119,6 +119,16 @@ def _build(path, n, columns, units, extra_attrs, *, source_format) -> xr.Dataset
         coords["note"] = ("obs", columns["note"].astype(object), {"long_name": "note"})
     if "time" in columns:
         coords["time"] = ("obs", columns["time"], {"standard_name": "time", "long_name": "time"})
+    for name, limit in (("latitude", 90.0), ("longitude_west", np.inf)):
+        if name in columns:  # NaN: unknown; beyond the limit (or infinite): not a place
+            values = columns[name].astype(float)
+            wrong = ~np.isnan(values) & ~(np.abs(values) <= limit) | np.isinf(values)
+            if np.any(wrong):
+                row = int(np.flatnonzero(wrong)[0])
+                bound = "in [-90, 90] degrees" if name == "latitude" else "finite [degree]"
+                raise InputError(
+                    path, f"row {row + 1}: {name} must be {bound}; got {values[row]:g}"
+                )
     if "latitude" in columns:
         coords["latitude"] = (
             "obs",
