@@ -122,7 +122,7 @@ def _build(path, n, columns, units, extra_attrs, *, source_format) -> xr.Dataset
     for name, limit in (("latitude", 90.0), ("longitude_west", np.inf)):
         if name in columns:  # NaN: unknown; beyond the limit (or infinite): not a place
             values = columns[name].astype(float)
-            wrong = ~np.isnan(values) & ~(np.abs(values) <= limit) | np.isinf(values)
+            wrong = ~np.isnan(values) & ~(np.isfinite(values) & (np.abs(values) <= limit))
             if np.any(wrong):
                 row = int(np.flatnonzero(wrong)[0])
                 bound = "in [-90, 90] degrees" if name == "latitude" else "finite [degree]"

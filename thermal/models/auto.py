@@ -214,25 +214,17 @@ class AutoModel:
         n_valid = valid.sum(axis=-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             bic_none = chi2_none + k_none * np.log(n_valid.astype(float))
-        # what the fits would say of a spectrum none of them gets (the kernel's order): an
-        # infinite value, a bad uncertainty on a measured channel, no data, too few channels
-        measured = ~np.isnan(y2)
-        bad_data = (measured & ~np.isfinite(y2)).any(axis=-1)
-        bad_sigma = (measured & np.isfinite(y2) & ~(np.isfinite(s2) & (s2 > 0))).any(axis=-1)
-        result["status"][:] = np.select(
-            [bad_data, bad_sigma, n_valid == 0],
-            [Status.INVALID_DATA, Status.INVALID_UNCERTAINTY, Status.NO_DATA],
-            Status.NOT_ENOUGH_CHANNELS,
-        )
 
         chosen = np.zeros(n, dtype=np.int8)
         bic = [bic_none]  # BIC of each candidate (index = temperatures) where it was fitted
         rows = np.arange(n)
         for m in range(1, self.max_components + 1):
             model = self.candidate(m)
-            # one temperature may use every channel (a colour temperature); more need dof > 0
-            need = model.n_free if m == 1 else model.n_free + 1
-            rows = rows[(chosen[rows] == m - 1) & (n_valid[rows] >= need)]
+            # every spectrum goes to the one-temperature fit, which gives those it cannot fit
+            # their status (invalid data or uncertainty, no data, too few channels); one
+            # temperature may use every channel (a colour temperature), more need dof > 0
+            if m > 1:
+                rows = rows[(chosen[rows] == m - 1) & (n_valid[rows] >= model.n_free + 1)]
             bic.append(np.full(n, np.nan))
             if rows.size == 0:
                 break
