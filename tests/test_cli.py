@@ -292,6 +292,17 @@ def test_usage_errors_exit_2(args, tmp_path, monkeypatch, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("what", [["image"], ["--temperature", "900", "--area", "1", "--bands",
+                                            "nirc2_kc"]])  # fmt: skip
+def test_a_negative_seed_is_named(what, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", *what, "--seed=-1", "-o", "x"])
+    assert info.value.code == 2
+    assert "--seed must be an integer >= 0; got -1" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
+
+
 @needs_fit
 def test_resume_refits_changed_inputs(tmp_path, capsys):
     (path,) = small_files(tmp_path, 1, n=20)

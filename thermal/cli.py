@@ -632,6 +632,7 @@ def _simulate_image(args: argparse.Namespace) -> int:
 
     if args.spots < 0:
         raise UsageError(f"--spots must be >= 0; got {args.spots}")
+    _check_seed(args)
     if args.product is not None and (
         not args.product or os.path.basename(args.product) != args.product
         or args.product in (".", "..")
@@ -674,6 +675,11 @@ def _simulate_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_seed(args: argparse.Namespace) -> None:
+    if args.seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0; got {args.seed}")
+
+
 SIMULATE_MAX_SPECTRA = 10_000_000
 """Most spectra ``thermal simulate`` writes in one file (1e7 x 17 channels: ~3 GB of data)."""
 
@@ -686,6 +692,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.what == "image":
         return _simulate_image(args)
+    _check_seed(args)
     if args.temperature is None or args.area is None:
         raise UsageError("give --temperature K... and --area M2... (or: thermal simulate image)")
     if (args.wavelength is None) == (args.bands is None):

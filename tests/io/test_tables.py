@@ -96,6 +96,16 @@ def test_bad_csv(tmp_path, text, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_mapped_column_the_table_lacks_is_named(tmp_path):
+    path = tmp_path / "own.csv"
+    path.write_text("spot,Lp\na,1\n")
+    with pytest.raises(InputError, match=r"columns maps 'name', which the table does not have "
+                       r"\(its columns: spot, Lp\)"):  # fmt: skip
+        open_observation(path, columns="name=hotspot,Lp=nirc2_lp")
+    obs = open_observation(path, columns="spot=hotspot,Lp=nirc2_lp")
+    assert list(obs.band.values) == ["nirc2_lp"]
+
+
 def test_mrt(tmp_path):
     path = tmp_path / "table5.txt"
     path.write_text(MRT)

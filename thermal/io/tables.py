@@ -269,7 +269,15 @@ def read_csv(
         raise InputError(path, "no header row and no data rows")
     reader = csv.reader(body)
     try:
-        header = [mapping.get(h.strip(), h.strip()) for h in next(reader)]
+        names = [h.strip() for h in next(reader)]
+        absent = [name for name in mapping if name not in names]
+        if absent:
+            raise InputError(
+                path,
+                f"columns maps {', '.join(map(repr, absent))}, which the table does not have "
+                f"(its columns: {', '.join(names)})",
+            )
+        header = [mapping.get(name, name) for name in names]
         if len(set(header)) != len(header):
             raise InputError(path, "duplicate column names")
         rows = list(reader)
