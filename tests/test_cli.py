@@ -460,6 +460,30 @@ def test_workers_equal_serial(tmp_path):
         assert_same_results(serial / name, remote / name)
 
 
+def _warning_reader(path):
+    import warnings
+
+    from thermal.io import open_observation
+
+    warnings.warn(f"{path}: a fact about this file the user must see", UserWarning, stacklevel=1)
+    return open_observation(os.path.join(EXAMPLES, "nims_like_spectra.nc"))
+
+
+def test_info_reports_a_reader_warning_as_one_log_line(tmp_path, capsys):
+    from thermal.io.formats import register_format, unregister_format
+
+    register_format("test-info-warn", _warning_reader, extensions=(".infowarn",), replace=True)
+    try:
+        path = tmp_path / "input.infowarn"
+        path.write_bytes(b"x")
+        assert main(["info", str(path)]) == 0
+    finally:
+        unregister_format("test-info-warn")
+    out, err = capsys.readouterr()
+    assert "observation (" in out
+    assert err == f"{path}: warning: a fact about this file the user must see\n"
+
+
 def test_simulate_and_info(tmp_path, capsys):
     path = tmp_path / "sim.nc"
     args = ["simulate", "--temperature", "1200", "450", "--area", "0.5e6", "60e6"]

@@ -125,6 +125,11 @@ def prepare_directory(folder: str) -> str | None:
     return None
 
 
+def warning_lines(path: str, caught) -> list[str]:
+    """One ``<path>: warning: <text>`` line per caught warning (its own leading path removed)."""
+    return [f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught]
+
+
 def _is_current(output: str, checksum: str, **expected: str) -> bool:
     """True when ``output`` is a complete result of this input (same identity ``checksum``)
     whose ``thermal_<name>`` attributes have the ``expected`` values (a missing one reads as
@@ -331,9 +336,7 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
             temperature_range=bounds,
             max_emission_angle=options.get("max_emission_angle", 80.0),
         )
-    row["warnings"] = [
-        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
-    ]
+    row["warnings"] = warning_lines(path, caught)
     result.attrs.update(
         {
             k: v
@@ -616,9 +619,7 @@ def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spots = _detect(path, options)
-    row["warnings"] = [
-        f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught
-    ]
+    row["warnings"] = warning_lines(path, caught)
     if spots is None:  # a table, per-spot spectra or a slit: nothing to search
         row.update(_NO_IMAGE)
         return

@@ -524,6 +524,18 @@ def _info_catalogue(path: str, verbose: bool) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _info(args)
+        finally:
+            for line in batch.warning_lines(args.file, caught):
+                log.warning(line)
+
+
+def _info(args: argparse.Namespace) -> int:
     import numpy as np
 
     from thermal.io import InputError, detect_format, open_observation
