@@ -106,6 +106,17 @@ def test_readme_command_on_example_data(tmp_path):
     with xr.open_dataset(out / written[0]) as spots:
         assert spots.sizes["hotspot"] == 2
         assert sorted(spots["band"].values) == ["jiram_l", "jiram_m"]
+        # the detection made by `thermal fit` says so, and with the settings it used
+        assert " fit " in spots.attrs["history"]
+        assert spots.attrs["thermal_detect_settings"].startswith("nsigma=5.0;")
+        assert spots.attrs["processing_level"] == "derived (hot-spot detection and photometry)"
+        assert spots.attrs["time_coverage_start"].endswith("Z")
+    # a result keeps what the input says of its instrument, not how it describes its own file
+    with xr.open_dataset(os.path.join(EXAMPLES, "nims_like_spectra.nc")) as observation:
+        with xr.open_dataset(out / "nims_like_spectra.fit.nc") as fit:
+            for name in ("summary", "comment"):
+                if name in observation.attrs:
+                    assert fit.attrs.get(name) != observation.attrs[name], name
 
     from compliance_checker.runner import CheckSuite, ComplianceChecker
 

@@ -132,9 +132,26 @@ def test_adaptive_optics_images_become_one_photometry_table(tmp_path):
     assert "# units: Jy" in text and "nirc2_ms" in text
     with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
         assert spots.sizes["hotspot"] >= 1
-        assert spots["flux_density"].attrs["units"] == "Jy"
+        assert spots["flux_density"].attrs["units"] == "1e-26 W m-2 Hz-1"  # Jy, as UDUNITS
+        assert "units" not in spots.attrs and "long_name" not in spots.attrs
     assert main(["fit", str(table), "-o", str(tmp_path / "fit"), "-q"]) == 0
     assert (tmp_path / "fit" / "night.fit.nc").is_file()
+
+
+def test_an_adaptive_optics_image_without_spots_gives_an_empty_table(tmp_path, capsys):
+    """A frame clipped flat (saturated everywhere) has no spot: 0 rows, not a failure; and
+    thermal info reads that table (and any AO table: its band is one scalar)."""
+    from thermal.detect import scene
+
+    path, _ = scene.write_ao_image(tmp_path / "flat.fits", filter_name="Lp", saturation=1e-3)
+    out = tmp_path / "out"
+    assert main(["detect", str(path), "-o", str(out), "-q"]) == 0
+    with xr.open_dataset(out / "flat.hotspots.nc") as spots:
+        assert spots.sizes["hotspot"] == 0
+        assert "flux_density" in spots
+    capsys.readouterr()
+    assert main(["info", str(out / "flat.hotspots.nc")]) == 0
+    assert "bands: nirc2_lp 0" in capsys.readouterr().out
 
 
 def test_simulated_frames_are_found_again(tmp_path, capsys):

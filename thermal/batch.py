@@ -300,6 +300,7 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
         "max_emission_angle": options.get("max_emission_angle", 80.0),
         "radiance_unit": (options.get("reader") or {}).get("band_integrated"),
         "distance": (options.get("reader") or {}).get("distance"),
+        "command": options.get("command"),
     }
     if not options.get("overwrite") and _is_current(
         spots_output, checksum, detect_settings=_detect_settings(routed)
@@ -337,13 +338,7 @@ def _fit_claimed(path: str, output: str, *, model, options: dict, row: dict) -> 
             max_emission_angle=options.get("max_emission_angle", 80.0),
         )
     row["warnings"] = warning_lines(path, caught)
-    result.attrs.update(
-        {
-            k: v
-            for k, v in observation.attrs.items()
-            if k not in result.attrs and k not in ("Conventions", "history", "title")
-        }
-    )
+    result.attrs.update(_inherited(observation.attrs, result.attrs))
     if "product_id" in observation.attrs:
         result.attrs["product_id"] = observation.attrs["product_id"]
     product = _stamp(
@@ -569,7 +564,8 @@ def _detect_settings(options: dict) -> str:
     """The options that change a detection result (recorded for resuming)."""
     keys = ("nsigma", "saturation", "max_emission_angle", "temperature_range", "radiance_unit",
             "distance", "kernels", "backplanes", "fit", "model")  # fmt: skip
-    return "; ".join(f"{k}={options.get(k)}" for k in keys)
+    defaults = {"nsigma": 5.0, "max_emission_angle": 80.0, "fit": False, "model": "auto"}
+    return "; ".join(f"{k}={options.get(k, defaults.get(k))}" for k in keys)
 
 
 _NO_IMAGE = {
@@ -632,8 +628,6 @@ def _detect_claimed(path: str, output: str, *, options: dict, row: dict) -> None
         history=options.get("command"),
         source=f"{os.path.basename(path)} (product {product})",
         title=f"thermal hot spots of {product}",
-        summary="Hot spots found by thermal detect: positions, background-subtracted radiance, "
-        "viewing geometry, intensity, spectral radiant flux and power ranges, one row per spot.",
     )
     row.update(detection_summary(spots))
 
@@ -694,11 +688,21 @@ def _detect(path: str, options: dict):
         (observation.attrs[k] for k in ("jiram_start_time", "time", "date_obs")
          if k in observation.attrs), "")  # fmt: skip
     spots.attrs["time_coverage_start"] = _iso_time(time_attr)
-    spots.attrs.update(
-        {k: v for k, v in observation.attrs.items()
-         if k not in spots.attrs and k not in ("Conventions", "history", "title")}
-    )  # fmt: skip
+    spots.attrs.update(_inherited(observation.attrs, spots.attrs))
     return spots
+
+
+_VARIABLE_ATTRIBUTES = ("units", "long_name", "standard_name", "original_units",
+                        "coverage_content_type", "_FillValue")  # fmt: skip
+"""An image's attributes that describe its values, not the product: not global ones."""
+
+
+def _inherited(observation: dict, result: dict) -> dict:
+    """The observation's attributes a result made from it keeps: what it says of the
+    instrument and product, not what describes its own file (title, summary, history, ...)."""
+    from thermal.io.results import FILE_ATTRIBUTES
+
+    return {k: v for k, v in observation.items() if k not in result and k not in FILE_ATTRIBUTES}
 
 
 def _detect_ao(path: str, options: dict):
@@ -707,6 +711,7 @@ def _detect_ao(path: str, options: dict):
 
     from thermal.detect import find_disk_hotspots
     from thermal.detect.photometry import aperture_photometry
+    from thermal.detect.pipeline import describe
     from thermal.io.ao import read_ao_image
 
     image = read_ao_image(
@@ -727,8 +732,9 @@ def _detect_ao(path: str, options: dict):
     ).rename({"peak_radiance": "peak_flux_density", "snr": "detection_snr"})  # fmt: skip
     if "peak_flux_density" in spots:
         spots["peak_flux_density"].attrs.update(units="Jy", long_name="peak pixel flux density")
+    image_attrs = {k: v for k, v in image.attrs.items() if k not in _VARIABLE_ATTRIBUTES}
     spots.attrs.update(
-        {k: v for k, v in image.attrs.items() if isinstance(v, str | int | float)},
+        {k: v for k, v in image_attrs.items() if isinstance(v, str | int | float)},
         geometry_source="none",
         source=os.path.basename(path),
         **{k: found.attrs[k] for k in ("disk_centre_line", "disk_centre_sample", "disk_radius")},
@@ -736,6 +742,7 @@ def _detect_ao(path: str, options: dict):
     time_value = image.coords["time"].values if "time" in image.coords else None
     if time_value is not None and not np.isnat(time_value):
         spots.attrs["time_coverage_start"] = str(np.datetime_as_string(time_value, "ms"))
+    spots.attrs.update(describe(spots))
     return spots
 
 

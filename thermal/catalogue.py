@@ -715,7 +715,9 @@ def _parse_column(key: str, cells: list[str]) -> np.ndarray:
     if key in _STRING_COLUMNS:
         return np.array(cells, dtype=str)
     if key == "time" or (present and all(_ISO_TIME.match(c) for c in present)):
-        return np.array([c if c else "NaT" for c in cells], dtype="datetime64[ns]")
+        # UTC: a trailing "Z" is dropped (numpy's times have no zone)
+        times = [c.removesuffix("Z") if c else "NaT" for c in cells]
+        return np.array(times, dtype="datetime64[ns]")
     if key in _NUMERIC_COLUMNS:
         return np.array([float(c) if c else np.nan for c in cells], dtype=float)
     if present and all(c in ("true", "false") for c in present) and len(present) == len(cells):

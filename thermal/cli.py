@@ -490,8 +490,11 @@ def _info_hotspots(path: str, spots, verbose: bool) -> int:
         f"{_format_flux(summary['total_flux'])}"
     )
     if "band" in spots:
-        bands = spots["band"].values.astype(str)
-        counts = {b: int((bands == b).sum()) for b in sorted(set(bands))}
+        if spots["band"].ndim == 0:  # an AO image: one band for every spot
+            counts = {str(spots["band"].values): spots.sizes["hotspot"]}
+        else:
+            bands = spots["band"].values.astype(str)
+            counts = {b: int((bands == b).sum()) for b in sorted(set(bands))}
         print("  bands: " + ", ".join(f"{b or '-'} {n}" for b, n in counts.items()))
     for key in ("source", "power_temperature_range", "thermal_version", "date_created"):
         if key in spots.attrs:
@@ -641,6 +644,7 @@ def _simulate_image(args: argparse.Namespace) -> int:
     """``thermal simulate image``: a JIRAM-layout frame or an AO FITS image with its truth."""
     from thermal.detect import scene
     from thermal.io import write_results
+    from thermal.simulate import SYNTHETIC_KEYWORDS, SYNTHETIC_LEVEL
 
     if args.spots < 0:
         raise UsageError(f"--spots must be >= 0; got {args.spots}")
@@ -675,10 +679,12 @@ def _simulate_image(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     truth = truth.drop_vars([v for v in truth.data_vars if truth[v].ndim > 1])
     truth = truth.drop_dims([d for d in truth.dims if d != "hotspot"], errors="ignore")
+    truth.attrs.update(keywords=SYNTHETIC_KEYWORDS, processing_level=SYNTHETIC_LEVEL)
     write_results(
         truth,
         truth_path,
         history="thermal " + " ".join(shlex.quote(a) for a in args.argv),
+        source=os.path.basename(written),
         title="truth of a synthetic image made by thermal simulate image",
         summary="The injected hot spots (positions, radiances, saturation) of a synthetic frame.",
     )

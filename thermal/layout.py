@@ -21,6 +21,7 @@ from thermal import bands as _bands
 from thermal.units import CANONICAL, conversion_factor
 
 __all__ = [
+    "RADIANCE_STANDARD_NAME",
     "STORE_CHOICES",
     "InputError",
     "Output",
@@ -65,6 +66,11 @@ class InputError(ValueError):
 
     def __reduce__(self):  # pickled between dask processes
         return (type(self), (self.path, self.problem))
+
+
+RADIANCE_STANDARD_NAME = "toa_outgoing_radiance_per_unit_wavelength"
+"""The CF standard name of spectral radiance as a spacecraft sees it (CF has none for
+spectral intensity [W sr-1 um-1])."""
 
 
 def _units_of(variable: xr.DataArray) -> str | None:
@@ -270,6 +276,8 @@ def finalise(ds: xr.Dataset, path, *, source_format: str) -> xr.Dataset:
     for name in (kind, sigma):
         if name in ds.data_vars:
             ds[name].attrs.setdefault("long_name", _LONG_NAMES[name])
+    if kind == "radiance":
+        ds[kind].attrs.setdefault("standard_name", RADIANCE_STANDARD_NAME)
     ds = ds.transpose(..., spectral)
     ds.attrs.setdefault("source", str(path))
     ds.attrs["thermal_input_format"] = source_format

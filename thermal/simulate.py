@@ -19,6 +19,7 @@ import xarray as xr
 from thermal import bands as _bands
 from thermal import cooling, planck
 from thermal.io.jiram import IFOV
+from thermal.layout import RADIANCE_STANDARD_NAME
 from thermal.units import surface_footprint_area
 
 __all__ = ["flow_observation", "jiram_image", "jiram_spectrometer", "observation", "s3d_cube"]
@@ -91,7 +92,8 @@ def observation(
     if wavelength is not None:
         grid = np.asarray(wavelength, dtype=float)
         b = planck.spectral_radiance(grid[None, None, :], t[:, :, None])
-        spectral = ("wavelength", grid, {"units": "um", "long_name": "wavelength"})
+        spectral = ("wavelength", grid, {"units": "um", "long_name": "wavelength",
+                                         "standard_name": "radiation_wavelength"})  # fmt: skip
         dim = "wavelength"
     else:
         names = [_bands.get(name).name for name in bands]
@@ -104,13 +106,14 @@ def observation(
             raise ValueError(f"pixel_area must be > 0 [m2]; got {pixel_area}")
         truth = truth / pixel_area
         kind, units = "radiance", "W m-2 sr-1 um-1"
+        standard = {"standard_name": RADIANCE_STANDARD_NAME}
     else:
-        kind, units = "intensity", "W sr-1 um-1"
+        kind, units, standard = "intensity", "W sr-1 um-1", {}
     value, sigma = _noisy(truth, noise, seed)
     k = t.shape[1]
     ds = xr.Dataset(
         {
-            kind: (("spectrum", dim), value, {"units": units}),
+            kind: (("spectrum", dim), value, {"units": units, **standard}),
             f"{kind}_uncertainty": (("spectrum", dim), sigma, {"units": units}),
             "true_temperature": (("spectrum", "component"), t, {"units": "K"}),
             "true_area": (("spectrum", "component"), a, {"units": "m2"}),
@@ -124,12 +127,19 @@ def observation(
             "title": "thermal synthetic observation",
             "source": "thermal.simulate.observation",
             "product_id": "synthetic",
+            "keywords": SYNTHETIC_KEYWORDS,
+            "processing_level": SYNTHETIC_LEVEL,
             "comment": f"{k}-temperature blackbody sum, relative noise {noise}, seed {seed}",
         },
     )
     if pixel_area is not None:
         ds["pixel_area"] = ((), float(pixel_area), {"units": "m2"})
     return ds
+
+
+SYNTHETIC_KEYWORDS = "Io, volcanism, hot spots, thermal emission, synthetic data"
+SYNTHETIC_LEVEL = "synthetic (thermal.simulate)"
+"""ACDD keywords and processing level of the synthetic data this package writes."""
 
 
 def _noisy(truth, noise, seed):
@@ -208,6 +218,8 @@ def flow_observation(
             "title": "thermal synthetic observation",
             "source": "thermal.simulate.flow_observation",
             "product_id": "synthetic",
+            "keywords": SYNTHETIC_KEYWORDS,
+            "processing_level": SYNTHETIC_LEVEL,
             "comment": f"Io Flow Model ({material}), relative noise {noise}, seed {seed}",
         },
     )

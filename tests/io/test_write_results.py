@@ -107,10 +107,43 @@ def test_cf_compliant(result, tmp_path):
         assert nc["intensity"].coverage_content_type == "physicalMeasurement"
         assert nc["chi2"].units == "1"
         assert not nc["temperature"].filters()["zlib"]
+        # ACDD times are UTC with their zone, from the time coordinate (NaT left out)
+        assert nc.time_coverage_start == "2013-08-15T00:00:00.000Z"
+        assert nc.time_coverage_end == "2013-08-17T00:00:00.000Z"
+        assert "example.invalid" not in nc.references
     back = xr.open_dataset(path)
     xr.testing.assert_allclose(back.temperature, result.temperature)
     assert np.isnat(back.time.values[1])
     back.close()
+
+
+def test_cf_attributes_of_uncertainties_flags_text_and_janskys(tmp_path):
+    n = 3
+    ds = xr.Dataset(
+        {
+            "flux_density": ("hotspot", np.ones(n), {"units": "Jy"}),
+            "flux_density_uncertainty": ("hotspot", np.ones(n), {"units": "Jy"}),
+            "intensity": ("hotspot", np.ones(n), {"units": "W sr-1 um-1"}),
+            "intensity_uncertainty": ("hotspot", np.ones(n), {"units": "W sr-1 um-1"}),
+            "edge": ("hotspot", np.array([True, False, False]), {"units": "1"}),
+            "band": ("hotspot", np.array(["a", "b", "c"], dtype=object), {"units": "1"}),
+        },
+        attrs={"time_coverage_start": "2017-02-02T11:40:06.123", "time_coverage_end": ""},
+    )
+    path = write_results(ds, tmp_path / "spots.nc")
+    assert cf_errors(path, tmp_path) == []
+    with netCDF4.Dataset(path) as nc:
+        assert nc["flux_density"].units == "1e-26 W m-2 Hz-1"
+        for name in ("flux_density", "intensity"):
+            assert nc[name].ancillary_variables == f"{name}_uncertainty"
+            assert nc[f"{name}_uncertainty"].coverage_content_type == "qualityInformation"
+        assert "units" not in nc["edge"].ncattrs() and "units" not in nc["band"].ncattrs()
+        assert list(nc["edge"].flag_values) == [0, 1]
+        assert nc["edge"].flag_meanings == "not_edge edge"
+        assert nc.time_coverage_start == "2017-02-02T11:40:06.123Z"
+        assert "time_coverage_end" not in nc.ncattrs()
+    with xr.open_dataset(path) as back:
+        assert back["edge"].dtype == bool
 
 
 def test_compression_option(result, tmp_path):

@@ -1024,6 +1024,7 @@ def _dataset(columns, segment, line_coord, sample_coord, band_name, attrs) -> xr
         _brightness_temperature(band_name, np.asarray(columns["peak_radiance"])),
         {
             "units": "K",
+            "standard_name": "brightness_temperature",
             "long_name": "band brightness temperature of the background-subtracted peak pixel",
         },
     )

@@ -179,8 +179,6 @@ def _positions(positions):
         line, sample = array
     if line.shape != sample.shape or line.ndim != 1:
         raise ValueError("positions: line and sample must be 1-D and of one length")
-    if line.size == 0:
-        raise ValueError("positions: no hot spot given")
     if not (np.all(np.isfinite(line)) and np.all(np.isfinite(sample))):
         raise ValueError("positions must be finite")
     for key, value in extra.items():
@@ -271,7 +269,8 @@ def aperture_photometry(
         ``line``, ``sample``, scalar ``band``, ``time``, ``distance`` [m] and those carried
         from ``positions``; attributes with the radii [pixel], the aperture correction, the
         reference point and the method's references. A spot whose annulus has fewer than
-        :data:`MIN_ANNULUS_PIXELS` usable pixels or whose aperture has none gets NaN.
+        :data:`MIN_ANNULUS_PIXELS` usable pixels or whose aperture has none gets NaN. No
+        positions give the table without rows.
 
     Raises
     ------
@@ -286,6 +285,16 @@ def aperture_photometry(
     if band not in set(_bands.names()):
         raise ValueError(f"band must be one of {', '.join(_bands.names())}; got {band!r}")
     line, sample, own_names, extra = _positions(positions)
+    if line.size == 0:  # no spots (a frame without any): the same table, without rows
+        if names is not None and len(names):
+            raise ValueError(f"names: {len(names)} names for 0 spots")
+        options = {"radius": radius, "annulus": annulus, "fwhm": fwhm, "error": error,
+                   "sigma_clip": sigma_clip, "background": background,
+                   "aperture_correction": aperture_correction,
+                   "calibration_uncertainty": calibration_uncertainty, "band": band,
+                   "distance": distance, "reference": reference}  # fmt: skip
+        one = aperture_photometry(image, ([0.0], [0.0]), **options)
+        return one.isel(hotspot=slice(0, 0))
     lines, samples = data.shape
     off = (line < -0.5) | (line > lines - 0.5) | (sample < -0.5) | (sample > samples - 0.5)
     if np.any(off):

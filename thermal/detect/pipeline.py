@@ -34,7 +34,7 @@ from thermal.layout import InputError, image_kind
 from thermal.plausibility import MAX_EMISSION_ANGLE
 from thermal.status import Status
 
-__all__ = ["detect_hotspots", "detection_table", "image_kind", "spot_spectra"]
+__all__ = ["describe", "detect_hotspots", "detection_table", "image_kind", "spot_spectra"]
 
 _RING = 2
 """Width [px] of the ring around a spot whose median spectrum is the spot's background."""
@@ -181,7 +181,35 @@ def detect_hotspots(
     spots.attrs["source"] = source
     if ifov is not None:
         spots.attrs["ifov"] = float(ifov)
+    spots.attrs.update(describe(spots))
     return spots
+
+
+_CONTENTS = (
+    ("radiance_sum", "background-subtracted radiance sums"),
+    ("flux_density", "aperture flux densities"),
+    ("latitude", "positions on Io"),
+    ("intensity", "spectral intensities"),
+    ("spectral_flux", "spectral radiant fluxes"),
+    ("power_min", "power ranges"),
+    ("spectrum", "spot spectra"),
+    ("temperature", "fitted temperatures"),
+)
+
+
+def describe(spots: xr.Dataset) -> dict:
+    """ACDD ``summary``, ``keywords``, ``processing_level`` and ``comment`` of a table of hot
+    spots, saying what it holds (they describe fits by default: :mod:`thermal.io.results`)."""
+    held = [words for name, words in _CONTENTS if name in spots.variables]
+    return {
+        "summary": "Hot spots found by thermal detect, one row per spot: pixel positions"
+        + "".join(f", {words}" for words in held)
+        + ".",
+        "keywords": "Io, volcanism, hot spots, thermal emission, detection, photometry",
+        "processing_level": "derived (hot-spot detection and photometry)",
+        "comment": "CF has no standard names for spectral intensity (W sr-1 um-1), spectral "
+        "radiant flux (W um-1) or power; those variables carry long_name and units.",
+    }
 
 
 def _without_segment(spots: xr.Dataset) -> xr.Dataset:
@@ -547,7 +575,8 @@ def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
     for frame in frames:
         n = frame.sizes.get("hotspot", 0)
         columns["source"] += [str(frame.attrs.get("source", ""))] * n
-        columns["time"] += [str(frame.attrs.get("time_coverage_start", ""))] * n
+        # UTC, as numpy's zone-less times: without the file's "Z"
+        columns["time"] += [str(frame.attrs.get("time_coverage_start", "")).removesuffix("Z")] * n
         scale_ifov = ifov if ifov is not None else frame.attrs.get("ifov")
         if "range" in frame.variables and scale_ifov:
             columns["pixel_scale"] += list(frame["range"].values * float(scale_ifov))

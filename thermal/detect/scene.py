@@ -265,8 +265,16 @@ def synthetic_frame(
     positions = np.array([(s[0], s[1]) for s in table]).reshape(n, 2)
     truth = xr.Dataset(
         {
-            "line": ("hotspot", positions[:, 0] + int(line_offset), _attrs("px", "true line")),
-            "sample": ("hotspot", positions[:, 1], _attrs("px", "true sample")),
+            "line": (
+                "hotspot",
+                positions[:, 0] + int(line_offset),
+                _attrs("1", "true line (0-based pixel index)"),
+            ),
+            "sample": (
+                "hotspot",
+                positions[:, 1],
+                _attrs("1", "true sample (0-based pixel index)"),
+            ),
             "radiance_sum": (
                 "hotspot",
                 truth_sum,

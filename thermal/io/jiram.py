@@ -61,7 +61,7 @@ from thermal.io.formats import (
     OptionError,
     sniff_pds3,
 )
-from thermal.layout import InputError, finalise
+from thermal.layout import RADIANCE_STANDARD_NAME, InputError, finalise
 from thermal.units import surface_footprint_area
 
 __all__ = [
@@ -923,7 +923,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
     radiance_attrs = {
         "units": "W m-2 sr-1 um-1",
         "original_units": str(unit),
-        "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
+        "standard_name": RADIANCE_STANDARD_NAME,
         "comment": "; ".join(notes),
     }
     ds = xr.Dataset(
@@ -985,7 +985,7 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
                 {
                     "units": "W m-2 sr-1 um-1",
                     "original_units": str(unit),
-                    "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
+                    "standard_name": RADIANCE_STANDARD_NAME,
                     "comment": note,
                 },
             )

@@ -48,7 +48,7 @@ import xarray as xr
 
 from thermal.io import limits
 from thermal.io.formats import OptionError
-from thermal.layout import InputError, finalise
+from thermal.layout import RADIANCE_STANDARD_NAME, InputError, finalise
 from thermal.units import conversion_factor, surface_brightness_to_radiance
 
 __all__ = ["BYTES_PER_VALUE", "MAX_HDUS", "MAX_HEADER_BLOCKS", "fits_structure", "read_s3d"]
@@ -459,7 +459,7 @@ def read_s3d(path, *, distance: float | None = None) -> xr.Dataset:
         "radiance": (
             dims,
             radiance,
-            {**common, "standard_name": "toa_outgoing_radiance_per_unit_wavelength"},
+            {**common, "standard_name": RADIANCE_STANDARD_NAME},
         )
     }
     if sigma is not None:

@@ -4,11 +4,17 @@ Conventions (``docs/layout.md``, output files):
 
 - ``_FillValue`` only where CF allows it: never on dimension coordinates (CF 2.5.1) nor on
   coordinates without missing values; data variables keep xarray's NaN fill.
-- Every variable gets ``long_name`` and ACDD ``coverage_content_type``; dimensionless
-  variables get ``units = "1"``; time is ``seconds since 1970-01-01T00:00:00Z``.
+- Every variable gets ``long_name`` and ACDD ``coverage_content_type`` (uncertainties:
+  ``qualityInformation``); dimensionless numbers get ``units = "1"``, booleans CF flag
+  attributes instead, text no units; a variable with an ``<name>_uncertainty`` names it in
+  ``ancillary_variables``; Jy is written in UDUNITS' terms (``1e-26 W m-2 Hz-1``); time is
+  ``seconds since 1970-01-01`` UTC.
+- ``time_coverage_start``/``_end`` are ISO 8601 UTC (``...Z``), from the ``time`` variable
+  unless the Dataset gives them.
 - Globals: ``Conventions``, ``title``, ``summary``, ``keywords``, ``history`` (one
   ``"<ISO-UTC>: <command>"`` line per run, appended), ``source``, ``date_created``,
-  ``thermal_version``, ``standard_name_vocabulary``, ``processing_level``, ``product_version``.
+  ``thermal_version``, ``standard_name_vocabulary``, ``processing_level``, ``product_version``,
+  ``references``.
 - Compression is off by default: fit results compress ~1.1x for ~35x slower writes
   (measured; see ``docs/layout.md``). ``compress=True`` gives zlib level 1 with shuffle and
   chunks of at most ~1 MiB along the leading (batch) dimensions.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -34,12 +41,21 @@ import numpy as np
 import xarray as xr
 
 __all__ = [
+    "FILE_ATTRIBUTES",
     "TEMPORARY_PREFIX",
     "signals_deferred",
     "temporary_owner",
     "write_results",
     "write_text_atomically",
 ]
+
+FILE_ATTRIBUTES = frozenset({
+    "Conventions", "title", "summary", "keywords", "comment", "history", "source",
+    "processing_level", "references", "date_created", "product_version", "thermal_version",
+    "standard_name_vocabulary", "creator_type",
+})  # fmt: skip
+"""Global attributes that describe a file itself: a result made from an observation does not
+take them over (it keeps the instrument's and the product's)."""
 
 TEMPORARY_PREFIX = ".thermal-partial-"
 """Prefix of the temporary files :func:`write_results` renames into place."""
@@ -51,9 +67,12 @@ _TIME_UNITS = "seconds since 1970-01-01T00:00:00Z"
 _CHUNK_BYTES = 1 << 20
 
 
+_UDUNITS = {"Jy": "1e-26 W m-2 Hz-1", "mJy": "1e-29 W m-2 Hz-1"}
+"""Units the package uses in memory that UDUNITS (and so CF) does not know, as written."""
+
+
 def _content_type(name: str) -> str:
-    fitted = ("temperature", "area", "power")
-    if name in _QUALITY or (name.endswith("_uncertainty") and name.split("_")[0] in fitted):
+    if name in _QUALITY or name.endswith("_uncertainty"):
         return "qualityInformation"
     if name.startswith(_MODEL_PREFIXES):
         return "modelResult"
@@ -126,7 +145,11 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
             "thermal_version": __version__,
             "product_version": __version__,
             "creator_type": attrs.get("creator_type", "institution"),
-            "references": attrs.get("references", "https://example.invalid/thermal"),
+            "references": attrs.get(
+                "references",
+                f"thermal {__version__} (io-thermal; its CITATION.cff); the methods and their "
+                "papers (with DOIs) are in its documentation, chapter 'Physics'",
+            ),
             "comment": attrs.get(
                 "comment",
                 "CF has no standard names for fitted temperature, area and power or for "
@@ -138,6 +161,7 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
         attrs["history"] = "\n".join(lines)
     if source is not None:
         attrs["source"] = source
+    attrs.update(_time_coverage(ds, attrs))
     ds.attrs = _clean_attrs(attrs)
     # an empty text variable (no hot spots) is an empty object array, which netCDF4 cannot
     # write as text: it becomes an empty array of strings
@@ -145,9 +169,10 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
         if variable.dtype == object and variable.size == 0:
             ds[name] = variable.copy(data=np.zeros(variable.shape, dtype=str))
 
+    for name in list(ds.data_vars):
+        if f"{name}_uncertainty" in ds.data_vars:
+            ds[name].attrs.setdefault("ancillary_variables", f"{name}_uncertainty")
     for kind in ("intensity", "radiance"):
-        if kind in ds.data_vars and f"{kind}_uncertainty" in ds.data_vars:
-            ds[kind].attrs.setdefault("ancillary_variables", f"{kind}_uncertainty")
         model = f"model_{kind}"
         if model in ds.data_vars and "standard_name" in ds.get(kind, xr.DataArray()).attrs:
             ds[model].attrs.setdefault("standard_name", ds[kind].attrs["standard_name"])
@@ -162,8 +187,38 @@ def _prepare(dataset: xr.Dataset, *, history, source, title, summary) -> xr.Data
         if variable.dtype.kind in "fiu" and not index:
             if "units" not in vattrs and "flag_values" not in vattrs:
                 vattrs["units"] = "1"
+        if variable.dtype.kind == "b":  # written as 0/1 bytes: a CF flag, without units
+            vattrs.pop("units", None)
+            vattrs.setdefault("flag_values", np.array([0, 1], np.int8))
+            vattrs.setdefault("flag_meanings", f"not_{name} {name}")
+        if variable.dtype.kind in "OUS":  # text has no unit
+            vattrs.pop("units", None)
+        if vattrs.get("units") in _UDUNITS:
+            vattrs["units"] = _UDUNITS[vattrs["units"]]
         variable.attrs = _clean_attrs(vattrs)
     return ds
+
+
+def _iso_utc(value) -> str:
+    return str(np.datetime_as_string(np.datetime64(value, "ms"), "ms")) + "Z"
+
+
+def _time_coverage(ds: xr.Dataset, attrs: dict) -> dict:
+    """ACDD ``time_coverage_start``/``_end``: ISO 8601 UTC with its ``Z``; from the ``time``
+    variable where the attributes have none; an empty one is left out."""
+    coverage = {}
+    for key in ("time_coverage_start", "time_coverage_end"):
+        text = str(attrs.pop(key, "") or "").strip()
+        if text:
+            coverage[key] = text if re.search(r"(Z|[+-]\d\d:\d\d)$", text) else text + "Z"
+    if "time_coverage_start" not in coverage and "time" in ds.variables:
+        times = np.asarray(ds["time"].values).ravel()
+        if times.dtype.kind == "M":
+            times = times[~np.isnat(times)]
+            if times.size:
+                coverage["time_coverage_start"] = _iso_utc(times.min())
+                coverage["time_coverage_end"] = _iso_utc(times.max())
+    return coverage
 
 
 def _encoding(ds: xr.Dataset, compress: bool) -> dict:
