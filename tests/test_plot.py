@@ -13,8 +13,10 @@ pytest.importorskip("thermal.fit")
 
 from thermal import bands, simulate
 from thermal.fit import fit_spectra
-from thermal.io import InputError, write_results
+from thermal.io import InputError, open_observation, write_results
 from thermal.plot import plot_result, select_spectra
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +105,28 @@ def test_from_file_and_refitted_from_the_input(result, observation, tmp_path):
         thermal_input=write_results(observation, tmp_path / "obs.nc"), thermal_model="2T"
     )
     assert_shows(plot_result(lean, tmp_path / "lean.png", max_spectra=2), result, [2, 0])
+
+
+def test_a_lean_automatic_fit_of_a_slit_shows_the_numbers_in_the_result(tmp_path):
+    """The automatic model fits an image, cube or slit against its scene's median spectrum:
+    the figure of a lean result fits the whole input again, so its legend holds the result's
+    numbers (it refitted the chosen spectra alone, without the scene, and showed other ones);
+    where a refit cannot give them, the figure is refused."""
+    path = os.path.join(ROOT, "data", "examples", "JIR_SPE_RDR_2017033T114007_V99.LBL")
+    lean = fit_spectra(open_observation(path))
+    lean.attrs.update(thermal_input=path, thermal_model="auto")
+    chosen = select_spectra(lean, 2)
+    figure = plot_result(lean, tmp_path / "spe.png", max_spectra=2)
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    expected = []
+    for i in chosen:
+        temperatures = lean.temperature.values[i]
+        shown = ", ".join(f"{t:.0f}" for t in temperatures[np.isfinite(temperatures)])
+        expected.append(f"#{i} T = {shown} K")
+    assert labels == expected
+    lean.attrs["thermal_temperature_range_K"] = [150.0, 1000.0]  # not how it was fitted
+    with pytest.raises(InputError, match="a fit of its input now gives other numbers"):
+        plot_result(lean, tmp_path / "other.png", max_spectra=2)
 
 
 def test_band_photometry_is_drawn_at_the_band_centres(tmp_path):

@@ -24,13 +24,15 @@ def result(status, temperature, power, **coords):
 
 def test_counts_every_status_kind_and_totals_converged_spots_only():
     s = [Status.CONVERGED, Status.AT_BOUND, Status.NOT_DETECTED, Status.IMPLAUSIBLE,
-         Status.LIMB, Status.NO_DATA, Status.CONVERGED]  # fmt: skip
+         Status.LIMB, Status.NO_DATA, Status.CONVERGED, Status.POOR_FIT]  # fmt: skip
     info = summarise(
-        result(s, [900, 3000, np.nan, 1e4, 800, np.nan, 1100], [1, 50, 0, 1e20, 7, 0, 2])
+        result(s, [900, 3000, np.nan, 1e4, 800, np.nan, 1100, 1500], [1, 50, 0, 1e20, 7, 0, 2, 9])
     )
-    assert (info["spectra"], info["fitted"], info["not_detected"]) == (7, 3, 1)
+    assert (info["spectra"], info["fitted"], info["not_detected"]) == (8, 3, 1)
     assert (info["implausible"], info["limb"], info["failed"]) == (1, 1, 1)
-    assert info["hottest_temperature"] == 1100.0  # not the at-bound 3000 K nor the implausible
+    assert info["poor_fit"] == 1
+    # not the at-bound 3000 K, the implausible nor the poor fit's 1500 K
+    assert info["hottest_temperature"] == 1100.0
     assert info["total_power"] == 3.0 and info["note"] == ""
 
 

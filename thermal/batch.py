@@ -384,7 +384,7 @@ def _summary_from_file(output: str) -> dict:
         return summarise_result(result.load())
 
 
-COUNTS = ("spectra", "fitted", "not_detected", "implausible", "limb", "failed")
+COUNTS = ("spectra", "fitted", "poor_fit", "not_detected", "implausible", "limb", "failed")
 
 
 def run_serial(plan, task, options, on_row, check=None, read_ahead=None) -> list[dict]:

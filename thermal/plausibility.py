@@ -1,19 +1,20 @@
-"""What no default may report as a result: hot spots beyond the limb, and solutions larger or
-more powerful than any hot spot on Io can be.
+"""What no default may report as a result: hot spots beyond the limb, solutions larger or
+more powerful than any hot spot on Io can be, and fits the data reject.
 
 :func:`guard` runs on every block of fitted spectra in the engine (:func:`thermal.fit.fit_spectra`)
-and inside the automatic model choice, so that such solutions carry the status ``limb`` or
-``implausible`` (:class:`thermal.status.Status`) and never ``converged``.
+and inside the automatic model choice, so that such solutions carry the status ``limb``,
+``implausible`` or ``poor_fit`` (:class:`thermal.status.Status`) and never ``converged``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import chdtrc
 
 from thermal.constants import IO_PROJECTED_AREA
 from thermal.status import Status
 
-__all__ = ["AREA_LIMIT", "MAX_EMISSION_ANGLE", "POWER_LIMIT", "guard"]
+__all__ = ["AREA_LIMIT", "MAX_EMISSION_ANGLE", "POOR_FIT_PROBABILITY", "POWER_LIMIT", "guard"]
 
 MAX_EMISSION_ANGLE = 80.0
 """Default limb limit [degree]: beyond it a pixel's footprint (1/cos e) is not trusted."""
@@ -21,6 +22,10 @@ AREA_LIMIT = IO_PROJECTED_AREA
 """Largest plausible emitting area [m2]: Io's projected disk."""
 POWER_LIMIT = 1e15
 """Largest plausible power of one hot spot [W] (Io's whole thermal output is ~1e14 W)."""
+POOR_FIT_PROBABILITY = 2.866515718791933e-07
+"""A converged fit whose chi-square the model exceeds with a smaller probability (the
+one-sided 5-sigma tail of a normal distribution, as the detection threshold) for its degrees
+of freedom is ``poor_fit``: the data reject the model."""
 _RESULTS = (Status.CONVERGED, Status.AT_BOUND, Status.MAX_ITERATIONS, Status.DEGENERATE)
 _GEOMETRIC = ("area", "power", "effusion_rate", "areal_rate")
 
@@ -33,7 +38,9 @@ def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
     emission angle outside [0, 90] get ``invalid_data`` and no area or power; fitted solutions
     whose total area exceeds Io's projected disk (:data:`AREA_LIMIT`, 1.04e13 m2) or the pixel
     footprint, whose area fraction exceeds 1, or whose power exceeds :data:`POWER_LIMIT` get
-    the status ``implausible``.
+    the status ``implausible``; converged fits whose chi-square has a probability below
+    :data:`POOR_FIT_PROBABILITY` for their degrees of freedom (> 0) get ``poor_fit``. Both
+    keep their numbers (a diagnosis, not a result: every summary counts ``converged`` only).
 
     Parameters
     ----------
@@ -61,6 +68,13 @@ def guard(values: dict, geometry: dict, max_emission_angle: float) -> None:
         if "power" in values:
             implausible |= np.asarray(values["power"], dtype=float) > POWER_LIMIT
         status = np.where(fitted & implausible, Status.IMPLAUSIBLE, status)
+        if "chi2" in values and "dof" in values:
+            dof = np.asarray(values["dof"], dtype=float)
+            chi2 = np.asarray(values["chi2"], dtype=float)
+            counted = (status == Status.CONVERGED) & (dof > 0) & np.isfinite(chi2)
+            probability = chdtrc(np.where(counted, dof, 1.0), np.where(counted, chi2, 0.0))
+            status = np.where(counted & (probability < POOR_FIT_PROBABILITY), Status.POOR_FIT,
+                              status)  # fmt: skip
         # geometry no spectrum can have: a pixel area that is not > 0 (NaN included: the area
         # in m2 is then unknown), an emission angle outside [0, 90] degrees
         bad = np.zeros(status.shape, dtype=bool)

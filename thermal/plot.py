@@ -157,12 +157,33 @@ def _refit(result, source, chosen):
             "fit with --store model,input to keep them in the result",
         )
     observation = open_observation(str(path))
-    spectral, kind = spectral_dim_and_kind(observation)
-    batch = [d for d in observation[kind].dims if d != spectral]
-    flat = observation.stack(spectrum_=batch) if batch else observation.expand_dims("spectrum_")
-    flat = flat.isel(spectrum_=chosen)
-    flat = flat.drop_vars([n for n in flat.coords if "spectrum_" in flat[n].dims])
-    refit = fit_spectra(flat, model=model, intervals="linear", store=("model", "input"))
+    _, kind = spectral_dim_and_kind(observation)
+    bounds = np.ravel(result.attrs.get("thermal_temperature_range_K", []))
+    options = {"temperature_range": tuple(map(float, bounds))} if bounds.size == 2 else {}
+    # the whole input, as it was fitted: the automatic model's background is the scene's
+    refit = fit_spectra(
+        observation, model=model, intervals="linear", store=("model", "input"), **options
+    )
+
+    def flat(ds):
+        batch = list(ds["status"].dims)
+        ds = ds.stack(spectrum_=batch) if batch else ds.expand_dims("spectrum_")
+        ds = ds.isel(spectrum_=list(chosen)).transpose("spectrum_", ...)
+        return ds.drop_vars([n for n in ds.coords if "spectrum_" in ds[n].dims])
+
+    refit, stored = flat(refit), flat(result)
+    same = all(
+        np.array_equal(refit[name].values, stored[name].values, equal_nan=True)
+        for name in ("status", "temperature")
+        if name in stored and name in refit
+    )
+    if not same:
+        raise InputError(
+            source or "result",
+            "holds no model spectra, and a fit of its input now gives other numbers (options "
+            "the file does not record, or a changed input); fit with --store model,input to "
+            "keep them in the result",
+        )
     refit.attrs.update(result.attrs)
     return refit, kind
 

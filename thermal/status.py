@@ -19,7 +19,8 @@ class Status(enum.IntEnum):
     """Outcome of one spectrum's fit; 0 is the only code whose numbers are a result.
 
     ``at_bound`` fits hold numbers to read with care (a component the data do not support);
-    ``not_detected``, ``implausible`` and ``limb`` spectra hold no result (see their messages).
+    ``poor_fit`` ones the best numbers of a model the data reject; ``not_detected``,
+    ``implausible`` and ``limb`` spectra hold no result (see their messages).
     """
 
     CONVERGED = 0
@@ -33,6 +34,7 @@ class Status(enum.IntEnum):
     NOT_DETECTED = 8
     IMPLAUSIBLE = 9
     LIMB = 10
+    POOR_FIT = 11
 
     @property
     def meaning(self) -> str:
@@ -62,6 +64,9 @@ _MESSAGES = {
     Status.IMPLAUSIBLE: "the solution is physically implausible (area larger than Io's disk or "
     "the pixel footprint, or power above the limit): not a result",
     Status.LIMB: "emission angle beyond the limb limit: no area or power (1/cos(e) diverges)",
+    Status.POOR_FIT: "the data reject the model (chi-square beyond its 5-sigma tail for the "
+    "degrees of freedom): the numbers are its best fit, not a result, and their uncertainties "
+    "are too small; more components or larger uncertainties are needed",
 }
 
 

@@ -1,5 +1,6 @@
-"""What a fit result says in a few numbers: how many spectra were fitted, not detected,
-implausible, seen beyond the limb or failed, the hottest temperature and the total power.
+"""What a fit result says in a few numbers: how many spectra were fitted, fitted by a model the
+data reject, not detected, implausible, seen beyond the limb or failed, the hottest temperature
+and the total power.
 
 Spectra count as fitted with the status ``converged`` or ``at_bound``
 (:class:`thermal.status.Status`); the hottest temperature and the total power count only
@@ -21,6 +22,7 @@ __all__ = ["FITTED", "summarise"]
 FITTED = (Status.CONVERGED, Status.AT_BOUND)
 """Statuses counted as fitted (at_bound with care: a component is not supported)."""
 _KINDS = {
+    "poor_fit": (Status.POOR_FIT,),
     "not_detected": (Status.NOT_DETECTED,),
     "implausible": (Status.IMPLAUSIBLE,),
     "limb": (Status.LIMB,),
@@ -38,8 +40,8 @@ def summarise(result: xr.Dataset) -> dict:
     Returns
     -------
     dict
-        ``spectra``, ``fitted`` (converged or at bound), ``not_detected``, ``implausible``,
-        ``limb``, ``failed`` (every other status); ``hottest_temperature`` [K] and
+        ``spectra``, ``fitted`` (converged or at bound), ``poor_fit``, ``not_detected``,
+        ``implausible``, ``limb``, ``failed`` (every other status); ``hottest_temperature`` [K] and
         ``total_power`` [W, or W m-2 for area fractions] over converged spectra (NaN when none, or
         for the total when it would add epochs or repeat a spot); ``power_is_fraction``; and
         ``note`` (why there is no total, or "").

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from scipy import stats
 
 from tests.fit.reference import reaches_optimum, reference_cost, two_temperature_population
 from thermal import planck, simulate
@@ -498,6 +499,39 @@ def test_impossible_geometry_flags_its_spectrum_and_no_other():
     assert np.isnan(result.area.values[1:5]).all() and np.isnan(result.power.values[1:5]).all()
     np.testing.assert_allclose(result.area.values[[0, 5], 0], 1e6, rtol=1e-9)
     assert "pixel area not > 0" in bad.message
+
+
+def test_a_fit_the_data_reject_is_poor_fit_not_converged():
+    """1200 K + 450 K in three bands (the docs' simulate example): two temperatures need four
+    parameters, and one leaves a chi-square of ~120 on 1 degree of freedom (the truth's power
+    70 of its sigmas away). That is poor_fit, with its numbers kept, never converged."""
+    names = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
+    two = simulate.observation([1200.0, 450.0], [0.5e6, 60e6], bands=names, seed=0)
+    for model in ("auto", "1T"):
+        res = fit_spectra(two, model=model)
+        assert int(res.status[0]) == Status.POOR_FIT, model
+        assert float(res.chi2[0]) > 50 and int(res.dof[0]) == 1
+        assert np.isfinite(res.power.values[0])
+    # one temperature seen in the same bands with the same noise fits: converged
+    one = simulate.observation([1200.0], [0.5e6], bands=names, n=200, seed=1)
+    assert np.all(fit_spectra(one, model="1T").status.values == Status.CONVERGED)
+    # the threshold is the 5-sigma tail of chi2 for the fit's dof (4 here: chi2 ~ 37)
+    lam = np.linspace(1.5, 5.0, 6)
+    y = 1e6 * planck.spectral_radiance(lam, 1000.0)
+    shift = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+    scale = np.linspace(1.5, 4.0, 40)[:, None]
+    obs = xr.Dataset(
+        {"intensity": (("spectrum", "wavelength"), y * (1 + 0.01 * shift * scale),
+                       {"units": "W sr-1 um-1"}),
+         "intensity_uncertainty": (("spectrum", "wavelength"), 0.01 * y * np.ones_like(scale))},
+        coords={"wavelength": lam},
+    )  # fmt: skip
+    res = fit_spectra(obs, model="1T")
+    tail = stats.chi2.sf(res.chi2.values, res.dof.values)
+    assert np.all(res.dof.values == 4)
+    assert np.array_equal(res.status.values == Status.POOR_FIT, tail < 2.866515718791933e-07)
+    assert np.all(np.isin(res.status.values, [Status.CONVERGED, Status.POOR_FIT]))
+    assert 5 < np.count_nonzero(res.status.values == Status.POOR_FIT) < 35
 
 
 def test_solutions_larger_than_io_or_the_pixel_are_implausible():

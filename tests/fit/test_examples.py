@@ -4,9 +4,9 @@
 aside; for the JIRAM image, whose pixels each see one band, the status only) of commit b2734b1,
 the last one before the one-engine redesign, for 1T and 2T fits and 2T fits with profile
 intervals. The arithmetic did not change, so the results must be the same bit for bit; the
-statuses may differ only where a fitted solution is now flagged ``implausible`` (the guard
-that came after; the numbers behind the flag are unchanged, and no example is seen near the
-limb).
+statuses may differ only where a fitted solution is now flagged ``implausible`` or, from a
+converged one, ``poor_fit`` (the guards that came after; the numbers behind the flags are
+unchanged, and no example is seen near the limb).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import os
 
 import numpy as np
 import pytest
+from scipy.special import chdtrc
 
 from thermal.fit import fit_spectra
 from thermal.io import open_observation
+from thermal.plausibility import POOR_FIT_PROBABILITY
 from thermal.status import Status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,5 +49,12 @@ def test_results_equal_those_before_the_redesign(name, model, intervals):
         if variable == "status":
             flagged = got == Status.IMPLAUSIBLE
             assert np.all(np.isin(values[flagged], [Status.CONVERGED, Status.AT_BOUND]))
-            got = np.where(flagged, values, got)
+            rejected = got == Status.POOR_FIT
+            assert np.all(values[rejected] == Status.CONVERGED)
+            # poor_fit is exactly the converged fits beyond the chi-square's 5-sigma tail
+            tail = chdtrc(np.maximum(result.dof.values, 1), result.chi2.values)
+            beyond = (values == Status.CONVERGED) & (result.dof.values > 0)
+            beyond &= tail < POOR_FIT_PROBABILITY
+            assert np.array_equal(rejected, beyond & ~flagged)
+            got = np.where(flagged | rejected, values, got)
         assert np.array_equal(got, values, equal_nan=True), variable

@@ -50,13 +50,14 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
 
     Notes
     -----
-    A model is *supported* for a spectrum when its fit's status is ``converged`` with positive
-    degrees of freedom: every component's area is positive and away from the temperature
-    bounds, the covariance is regular and the solution is plausible. Among supported models
-    the lowest criterion wins; a difference of less than 2 in BIC is weak evidence (Kass &
-    Raftery 1995, doi:10.1080/01621459.1995.10476572), so ``delta`` is reported for the reader
-    to judge. Spectra where no model is supported get ``best = -1``: the data cannot constrain
-    even one temperature (e.g. a single band).
+    A model is *supported* for a spectrum when its fit's status is ``converged`` (or
+    ``poor_fit``: the data reject it, but it is the best such model and its criterion counts)
+    with positive degrees of freedom: every component's area is positive and away from the
+    temperature bounds, the covariance is regular and the solution is plausible. Among
+    supported models the lowest criterion wins; a difference of less than 2 in BIC is weak
+    evidence (Kass & Raftery 1995, doi:10.1080/01621459.1995.10476572), so ``delta`` is
+    reported for the reader to judge. Spectra where no model is supported get ``best = -1``:
+    the data cannot constrain even one temperature (e.g. a single band).
 
     Examples
     --------
@@ -85,7 +86,7 @@ def select_model(observation: xr.Dataset, models=("1T", "2T", "3T"), *, criterio
     status = status.where(
         ~((status == Status.CONVERGED) & (dof <= 0)), int(Status.NOT_ENOUGH_CHANNELS)
     ).astype(fits[0].status.dtype)
-    supported = status == Status.CONVERGED
+    supported = status.isin([Status.CONVERGED, Status.POOR_FIT])  # rejected, but comparable
     score = statistics[criterion]
     ranked = score.where(supported)
     best_score = ranked.min("model", skipna=True)

@@ -245,8 +245,8 @@ class AutoModel:
                 result["aic"][fine] = chi2_none[fine] + 2.0 * k_none
                 result["bic"][fine] = bic_none[fine]
                 accept = ~failed & (chi2_none[rows] - values["chi2"] >= self.detection)
-            else:
-                accept = status == Status.CONVERGED
+            else:  # a richer model the data still reject may be the better one
+                accept = np.isin(status, (Status.CONVERGED, Status.POOR_FIT))
                 accept &= bic[m - 1][rows] - values["bic"] > self.evidence
             take = rows[accept]
             chosen[take] = m
