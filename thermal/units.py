@@ -30,6 +30,7 @@ from thermal.constants import ASTRONOMICAL_UNIT, JANSKY, SPEED_OF_LIGHT
 __all__ = [
     "ASTRONOMICAL_UNIT",
     "CANONICAL",
+    "TEMPERATURE_DIFFERENCE",
     "conversion_factor",
     "convert",
     "east_to_west",
@@ -262,6 +263,34 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
 _CELSIUS = frozenset({"degC", "deg_C", "Celsius", "celsius", "°C"})
 
 
+TEMPERATURE_DIFFERENCE = "K difference"
+"""The unit of :func:`to_unit` (and :func:`quantity_inputs`) for a temperature difference
+[K]: a degree Celsius of difference is a kelvin, with no offset."""
+
+
+def _temperature_difference(value, name: str):
+    if is_quantity(value):
+        import astropy.units as u
+
+        if value.unit == u.deg_C:
+            return value.value
+        try:
+            return value.to_value(u.K)
+        except (u.UnitsError, ValueError, TypeError):
+            raise ValueError(
+                f"{name}: a Quantity in {value.unit} is not a temperature difference [K]"
+            ) from None
+    attrs = getattr(value, "attrs", None)
+    if attrs is None or not hasattr(value, "dims") or not attrs.get("units"):
+        return value
+    given = str(attrs["units"])
+    if given not in _CELSIUS and given != "K":
+        raise ValueError(f"{name}: units {given!r} are not a temperature difference [K]")
+    out = value.copy()
+    out.attrs = {**attrs, "units": "K"}
+    return out
+
+
 def is_quantity(value) -> bool:
     """True for an astropy Quantity (duck-typed: astropy is imported only when one is given)."""
     return hasattr(value, "unit") and hasattr(value, "to_value") and not isinstance(value, str)
@@ -276,7 +305,9 @@ def to_unit(value, unit: str, name: str):
     value : scalar, array_like, astropy Quantity or DataArray
         The argument.
     unit : str
-        The unit the caller works in (e.g. ``"um"``, ``"K"``, ``"W sr-1 um-1"``).
+        The unit the caller works in (e.g. ``"um"``, ``"K"``, ``"W sr-1 um-1"``), or
+        :data:`TEMPERATURE_DIFFERENCE` for a difference of temperatures in K (200 degC of
+        cooling is 200 K, not 473.15 K).
     name : str
         The argument's name, for error messages.
 
@@ -298,6 +329,8 @@ def to_unit(value, unit: str, name: str):
     >>> to_unit(3776 * u.nm, "um", "wavelength")                    # doctest: +SKIP
     3.776
     """
+    if unit == TEMPERATURE_DIFFERENCE:
+        return _temperature_difference(value, name)
     if is_quantity(value):
         import astropy.units as u
 
@@ -509,7 +542,8 @@ def flux_density_to_intensity(flux_density, wavelength, distance):
     Returns
     -------
     array_like
-        Intensity ``F_lambda D^2`` [W sr-1 um-1]; 1 Jy at 2.27 um from 4.2 AU is 229.7 GW.
+        Intensity ``F_lambda D^2`` [W sr-1 um-1]; 1 Jy at 2.27 um from 4.2 AU is
+        229.7 GW sr-1 um-1.
     """
     return flux_density * _flux_density_factor(wavelength, distance)
 

@@ -394,6 +394,17 @@ def test_quantities_in_howell_and_time_series_mean_their_units():
     np.testing.assert_allclose(series.intensity, reference.intensity, rtol=1e-12)
 
 
+def test_a_clast_cooling_in_degrees_celsius_is_a_difference():
+    """200 degC of cooling is 200 K of cooling (not 473.15 K, an absolute temperature)."""
+    u = pytest.importorskip("astropy.units")
+    plain = e.fountain_intensity(4.0, 1e6, 1e3, 3600.0, clast_cooling=200.0)
+    for given in (200 * u.deg_C, 200 * u.K, 200_000 * u.mK):
+        got = e.fountain_intensity(4.0, 1e6, 1e3, 3600.0, clast_cooling=given)
+        assert float(got) == pytest.approx(float(plain), rel=1e-12), given
+    with pytest.raises(ValueError, match="clast_cooling: a Quantity in m is not a temperature"):
+        e.fountain_intensity(4.0, 1e6, 1e3, 3600.0, clast_cooling=2 * u.m)
+
+
 def test_fountain_intensity_has_the_shape_of_its_wavelengths():
     one = e.fountain_intensity(2.0, 1e4, 10.0, 3600.0)
     grid = e.fountain_intensity(np.array([[2.0, 3.0], [4.0, 2.0]]), 1e4, 10.0, 3600.0)

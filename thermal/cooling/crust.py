@@ -216,10 +216,11 @@ def cooling_curve(material="basalt", model="stefan", *, thickness=None, **overri
     Notes
     -----
     For a finite flow (``thickness``) the conduction model lies on ground of the same rock at
-    the background temperature (basal boundary: the ground is conducted through, 60 m deep,
-    its bottom held at the background temperature). ``crust_thickness`` is the depth of the
-    solidus isotherm, equal to ``thickness`` once the flow is solid throughout; the surface
-    keeps cooling after that (:attr:`CoolingCurve.solidification_age`).
+    the background temperature (basal boundary: the ground is conducted through, 200 m deep
+    (``conduction_grid(depth=)``), its bottom held at the background temperature).
+    ``crust_thickness`` is the depth of the solidus isotherm, equal to ``thickness`` once the
+    flow is solid throughout; the surface keeps cooling after that
+    (:attr:`CoolingCurve.solidification_age`).
     """
     m = get_material(material, **overrides)
     return _curve(m, model, _check(model, thickness))

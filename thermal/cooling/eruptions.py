@@ -38,7 +38,7 @@ from thermal._kernels import eruptions as _k
 from thermal.constants import STEFAN_BOLTZMANN
 from thermal.cooling.crust import cooling_curve
 from thermal.cooling.materials import get_material
-from thermal.units import quantity_inputs
+from thermal.units import TEMPERATURE_DIFFERENCE, quantity_inputs
 
 __all__ = [
     "flow_band_intensity",
@@ -139,7 +139,7 @@ def flow_intensity(
     time : float, optional
         Time since onset [s] (default ``duration``: observed while still active). Later times
         see the flow cooling after it stopped.
-    model : {"stefan", "conduction", "hon"}, optional
+    model : {"stefan", "conduction", "hon", "howell"}, optional
         Cooling model of :mod:`thermal.cooling.crust`.
     thickness : float, optional
         Flow thickness [m] (``model="conduction"``).
@@ -518,7 +518,7 @@ def lake_power(time, area, period, material="basalt", *, wave_speed=None, length
     fountain_area="m2",
     areal_rate="m2 s-1",
     duration="s",
-    clast_cooling="K",
+    clast_cooling=TEMPERATURE_DIFFERENCE,
     time="s",
     thickness="m",
 )

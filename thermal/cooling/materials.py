@@ -136,8 +136,9 @@ MATERIALS: dict[str, Material] = {
         latent_heat=4e5,
         emissivity=1.0,
         background_temperature=100.0,
-        reference="Io ultramafic lava (ultramafic_ref; ~1800 K as in fits of Pillan 1997, "
-        "Keszthelyi et al. 2007, doi:10.1016/j.icarus.2007.07.008). " + _IO,
+        reference="Io ultramafic lava (ultramafic_ref; ~1800 K, the upper eruption temperatures "
+        "proposed for Pillan 1997; Keszthelyi et al. 2007, doi:10.1016/j.icarus.2007.07.008, "
+        "argue for a lower limit near 1613 K (1340 C) instead). " + _IO,
     ),
     "basalt_hawaii": Material(
         name="basalt_hawaii",
