@@ -323,11 +323,29 @@ def test_csv_round_trip_and_light_curve(tmp_path):
         np.testing.assert_array_equal(back[key].values, ds[key].values)  # exact, NaN too
     np.testing.assert_array_equal(back["time"].values, ds["time"].values)
     assert back["latitude"].attrs["units"] == "degrees_north"
+    # times keep their text from one run to the next: milliseconds, or finer where given
+    again = tmp_path / "again.csv"
+    catalogue.write_catalogue_csv(again, back)
+    assert again.read_text() == path.read_text()
+    times = [line.split(",")[2] for line in path.read_text().splitlines()[1:]]
+    assert sorted(times) == ["", "2023-05-16T10:00:00.000", "2023-05-16T10:00:00.000",
+                             "2024-02-03T20:00:00.123456789"]  # fmt: skip
 
     curve = catalogue.light_curve(back, "Pele")
     assert curve.sizes["detection"] == 2
     assert np.all(np.diff(curve["time"].values) > np.timedelta64(0, "ns"))
     assert curve["source"].values.tolist() == ["orbit51", "orbit58"]
+
+
+def test_an_empty_column_reads_as_numbers_not_known(tmp_path):
+    """An adaptive-optics night has no geometry: its spectral_flux column is empty, and reads
+    back as NaN (it was text, and a light curve of it failed)."""
+    path = tmp_path / "cat.csv"
+    path.write_text("hotspot_id,time,band,latitude,longitude,spectral_flux,intensity\n"
+                    ",2013-08-15T13:45:00.000,nirc2_lp,,,,1.5e9\n")  # fmt: skip
+    back = catalogue.read_catalogue_csv(path)
+    assert back["spectral_flux"].dtype == float and np.isnan(back["spectral_flux"].values[0])
+    assert back["hotspot_id"].values.tolist() == [""]
 
 
 def test_write_is_atomic_on_failure(tmp_path):

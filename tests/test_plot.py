@@ -14,7 +14,7 @@ pytest.importorskip("thermal.fit")
 from thermal import bands, simulate
 from thermal.fit import fit_spectra
 from thermal.io import InputError, open_observation, write_results
-from thermal.plot import plot_result, select_spectra
+from thermal.plot import plot_hotspots, plot_light_curves, plot_result, select_spectra
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -129,6 +129,46 @@ def test_a_lean_automatic_fit_of_a_slit_shows_the_numbers_in_the_result(tmp_path
         plot_result(lean, tmp_path / "other.png", max_spectra=2)
 
 
+def test_light_curves_follow_each_id_over_time(tmp_path):
+    times = np.array(["2023-05-16T10:00", "2024-02-03T20:00", "2023-05-16T10:00",
+                      "2024-02-03T20:00", "2024-02-03T20:00"], dtype="datetime64[ns]")  # fmt: skip
+    table = xr.Dataset(
+        {
+            "hotspot_id": ("detection", ["Pele", "Pele", "Loki Patera", "Loki Patera", ""]),
+            "time": ("detection", times),
+            "band": ("detection", ["jiram_m"] * 5),
+            "spectral_flux": ("detection", [2e9, 3e9, 9e9, 7e9, 1e9]),
+            "saturated": ("detection", [False, False, False, True, False]),
+        }
+    )
+    figure = plot_light_curves(table, tmp_path / "curves.png")
+    (axis,) = figure.axes
+    labels = [t.get_text() for t in axis.get_legend().get_texts()]
+    assert labels == ["Loki Patera jiram_m", "Pele jiram_m"]
+    lines = [line for line in axis.lines if line.get_linestyle() == "-"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [9.0, 7.0])  # GW um-1, in time order
+    np.testing.assert_allclose(lines[1].get_ydata(), [2.0, 3.0])
+    assert axis.get_ylabel() == "spectral flux [GW um-1]"
+
+
+def test_adaptive_optics_hot_spots_are_drawn_on_their_image(tmp_path):
+    """An AO hot-spot file is drawn on its FITS image (it said to run `thermal detect`), and a
+    catalogue of spots without ids (no geometry: no positions on Io) is refused, not an empty
+    figure or an internal error."""
+    from thermal.cli import main
+    from thermal.detect import scene
+
+    image, _ = scene.write_ao_image(tmp_path / "io_Ms.fits", filter_name="Ms", seed=1)
+    out = tmp_path / "out"
+    assert main(["detect", str(image), "-o", str(out), "-q"]) == 0
+    figure = plot_hotspots(out / "io_Ms.hotspots.nc", tmp_path / "spots.png")
+    (axis,) = figure.axes
+    with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
+        assert len(axis.patches) == spots.sizes["hotspot"] > 0
+    with pytest.raises(InputError, match="no hot spot has an id"):
+        plot_light_curves(out / "hotspots.csv", tmp_path / "curves.png")
+
+
 def test_band_photometry_is_drawn_at_the_band_centres(tmp_path):
     names = ["nirc2_kc", "nirc2_lp", "nirc2_ms"]
     obs = simulate.observation([900.0], [1e6], bands=names, n=2, seed=6)
@@ -178,9 +218,11 @@ def test_hot_spot_images_and_light_curves(tmp_path):
     out = tmp_path / "out"
     assert main(["detect", label, "-o", str(out), "-q"]) == 0
     spots = out / "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc"
-    for source, figure in ((spots, tmp_path / "spots.png"),
-                           (out / "hotspots.csv", tmp_path / "curves.png")):  # fmt: skip
-        assert main(["plot", str(source), "-o", str(figure)]) == 0
-        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figure = tmp_path / "spots.png"
+    assert main(["plot", str(spots), "-o", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the label gives no spot a place on Io, so no id: no light curve (it drew empty axes)
+    assert main(["plot", str(out / "hotspots.csv"), "-o", str(tmp_path / "curves.png")]) == 1
+    assert not (tmp_path / "curves.png").exists()
     os.remove(label)
     assert main(["plot", str(spots), "-o", str(tmp_path / "gone.png")]) == 1

@@ -636,8 +636,11 @@ def light_curve(catalogue: xr.Dataset, hotspot_id: str) -> xr.Dataset:
 def _cell(value) -> str:
     if value is None:
         return ""
-    if isinstance(value, np.datetime64):
-        return "" if np.isnat(value) else str(np.datetime_as_string(value))
+    if isinstance(value, np.datetime64):  # milliseconds, as detections give them, or finer
+        if np.isnat(value):
+            return ""
+        exact = value.astype("datetime64[ms]") == value
+        return str(np.datetime_as_string(value, "ms" if exact else "auto"))
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating):
@@ -718,7 +721,7 @@ def _parse_column(key: str, cells: list[str]) -> np.ndarray:
         # UTC: a trailing "Z" is dropped (numpy's times have no zone)
         times = [c.removesuffix("Z") if c else "NaT" for c in cells]
         return np.array(times, dtype="datetime64[ns]")
-    if key in _NUMERIC_COLUMNS:
+    if key in _NUMERIC_COLUMNS or not present:  # an empty column: numbers not known
         return np.array([float(c) if c else np.nan for c in cells], dtype=float)
     if present and all(c in ("true", "false") for c in present) and len(present) == len(cells):
         return np.array([c == "true" for c in cells])

@@ -236,8 +236,16 @@ def plot_hotspots(spots, output=None):
     path = spots.attrs.get("thermal_input")
     if not path or not os.path.exists(path):
         raise InputError(source or "spots", f"its input {path!r} is not there to draw")
-    observation = open_observation(path)
-    radiance = observation["radiance"]
+    from thermal.io.formats import detect_format
+
+    if detect_format(path) == "ao":  # an adaptive-optics image: Jy per pixel, one band
+        from thermal.io.ao import read_ao_image
+
+        image = read_ao_image(path)
+        band = str(image["band"].values) if "band" in image.coords else ""
+        radiance = image.drop_vars("band", errors="ignore").expand_dims(band=[band])
+    else:
+        radiance = open_observation(path)["radiance"]
     if "y" in radiance.dims:
         radiance = radiance.rename({"y": "line", "x": "sample"})
     if "wavelength" in radiance.dims:
@@ -245,7 +253,11 @@ def plot_hotspots(spots, output=None):
     bands = [str(b) for b in radiance["band"].values]
     plt = _pyplot(output)
     fig, axes = plt.subplots(len(bands), 1, figsize=(8, 3.2 * len(bands)), squeeze=False)
-    spot_bands = spots["band"].values.astype(str) if "band" in spots else None
+    spot_bands = (  # an AO table's band is one scalar
+        np.broadcast_to(spots["band"].values.astype(str), (spots.sizes["hotspot"],))
+        if "band" in spots.variables
+        else None
+    )
     for axis, band in zip(axes[:, 0], bands, strict=True):
         image = radiance.sel(band=band).transpose("line", "sample")
         rows = np.flatnonzero(np.isfinite(image.values).any(axis=1))
@@ -304,6 +316,12 @@ def plot_light_curves(catalogue, output=None, *, max_spots: int = 8):
         raise InputError(source or "catalogue", "has no hotspot_id (not a thermal catalogue)")
     ids = catalogue["hotspot_id"].values.astype(str)
     known = ids[ids != ""]
+    if not known.size:
+        raise InputError(
+            source or "catalogue",
+            "no hot spot has an id: ids come from positions on Io (detect with --backplanes or "
+            "--kernels), so its rows cannot be followed over time",
+        )
     names, counts = np.unique(known, return_counts=True)
     chosen = names[np.argsort(-counts, kind="stable")][:max_spots]
     flux = "spectral_flux" in catalogue and np.isfinite(catalogue["spectral_flux"].values).any()
