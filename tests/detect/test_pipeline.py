@@ -199,3 +199,10 @@ def test_the_bundled_cube_spot_is_found_and_fitted():
     expected = 2e-4 * np.asarray(planck.spectral_radiance(wavelength, 1000.0))
     np.testing.assert_allclose(spots["spectrum"].values[0], expected, rtol=0.1)  # noisy cube
     np.testing.assert_allclose(spots["spectrum"].values[0].sum(), expected.sum(), rtol=0.02)
+    # its noise is the cube's own (ERR), averaged as the image is: 30 spaxels are too few for
+    # a scatter estimate (which gave a negligible floor and an SNR of 7e6)
+    assert spots.attrs["noise_method"] == "per-pixel uncertainty given"
+    sigma = obs["radiance_uncertainty"].isel(y=2, x=3).values
+    pixel = np.sqrt(np.sum(sigma**2)) / sigma.size
+    assert pixel <= float(spots["radiance_sum_uncertainty"][0]) < 3 * pixel
+    assert 50 < float(spots["snr"][0]) < 1000

@@ -163,7 +163,8 @@ def detect_hotspots(
     else:
         image = _as_image(radiance.mean("wavelength", skipna=True))
         image.attrs["units"] = radiance.attrs.get("units", "W m-2 sr-1 um-1")
-        spots = find_hotspots(image, nsigma=nsigma, saturation=saturation)
+        sigma = _mean_uncertainty(observation)
+        spots = find_hotspots(image, nsigma=nsigma, saturation=saturation, uncertainty=sigma)
     spots = _with_geometry(spots, observation, geometry, label_geometry, ifov, max_emission_angle)
     if kind == "bands" and spots.sizes["hotspot"]:
         spots = _with_power(spots, temperature_range)
@@ -210,6 +211,22 @@ def describe(spots: xr.Dataset) -> dict:
         "comment": "CF has no standard names for spectral intensity (W sr-1 um-1), spectral "
         "radiant flux (W um-1) or power; those variables carry long_name and units.",
     }
+
+
+def _mean_uncertainty(observation: xr.Dataset):
+    """The 1-sigma uncertainty of a cube's wavelength-averaged image, from the product's own
+    per-channel uncertainties (JWST ERR); None when it has none or they are assumed by the
+    reader (then the noise comes from the image's scatter)."""
+    sigma = observation.get("radiance_uncertainty")
+    if sigma is None or str(sigma.attrs.get("long_name", "")).startswith("assumed"):
+        return None
+    radiance = observation["radiance"]
+    valid = np.isfinite(radiance) & np.isfinite(sigma) & (sigma > 0)
+    count = valid.sum("wavelength")
+    total = (sigma.where(valid) ** 2).sum("wavelength")
+    mean = np.sqrt(total) / count.where(count > 0)
+    values = _as_image(mean).values  # NaN: no data there
+    return values if np.any(np.isfinite(values)) else None
 
 
 def _without_segment(spots: xr.Dataset) -> xr.Dataset:
