@@ -62,3 +62,15 @@ def test_what_is_not_a_result_is_refused_naming_it():
     for value in ({}, xr.Dataset({"temperature": ("spectrum", [900.0])})):
         with pytest.raises(ValueError, match="result must be a fit result"):
             summarise(value)
+
+
+def test_a_total_of_area_fractions_says_it_is_per_m2_of_pixel():
+    ds = result([0, 0], [900, 950], [1.0, 2.0])
+    ds = (
+        ds.rename({"area": "area_fraction"})
+        if "area" in ds
+        else ds.assign(area_fraction=("obs", [1e-4, 2e-4]))
+    )
+    info = summarise(ds)
+    assert info["power_is_fraction"] and info["total_power"] == 3.0
+    assert info["note"] == "per m2 of pixel: the input gives no pixel area"

@@ -67,6 +67,8 @@ def summarise(result: xr.Dataset) -> dict:
         note = _why_no_total(result, good)
         if not note and np.isfinite(p).any():
             power = float(np.nansum(p))
+            if "area_fraction" in result:
+                note = "per m2 of pixel: the input gives no pixel area"
     info.update(
         hottest_temperature=hottest,
         total_power=power,

@@ -534,6 +534,20 @@ def test_a_fit_the_data_reject_is_poor_fit_not_converged():
     assert 5 < np.count_nonzero(res.status.values == Status.POOR_FIT) < 35
 
 
+def test_the_result_says_what_its_areas_are():
+    lam = np.linspace(1.5, 5.0, 12)
+    intensity = simulate.observation([900.0], [1e6], wavelength=lam, n=1, seed=2)
+    basis = fit_spectra(intensity, model="1T").attrs["thermal_area_basis"]
+    assert basis.startswith("area = intensity / (emissivity B_lambda(T)): the area as projected")
+    radiance = simulate.observation([900.0], [1e6], wavelength=lam, seed=3, pixel_area=4e8)
+    radiance["pixel_area"].attrs["long_name"] = "surface area of the pixel footprint"
+    basis = fit_spectra(radiance, model="1T").attrs["thermal_area_basis"]
+    assert basis == ("area = area fraction of the pixel x pixel_area (surface area of the pixel "
+                     "footprint, 4e+08 m2, from the input)")  # fmt: skip
+    fraction = fit_spectra(radiance.drop_vars("pixel_area"), model="1T")
+    assert fraction.attrs["thermal_area_basis"].startswith("area_fraction = radiance")
+
+
 def test_solutions_larger_than_io_or_the_pixel_are_implausible():
     lam = np.linspace(1.5, 5.0, 12)
     big = simulate.observation([300.0], [2e13], wavelength=lam, n=1, seed=2)  # > Io's disk

@@ -418,7 +418,28 @@ def fit_spectra(
         for name in (kind, f"{kind}_uncertainty", "pixel_area", "emission_angle"):
             if name in observation.variables:
                 result[name] = observation[name]
+    result.attrs["thermal_area_basis"] = _area_basis(observation, kind, scaled)
     return result
+
+
+def _area_basis(observation: xr.Dataset, kind: str, scaled: bool) -> str:
+    """What a result's areas (and so powers) are, in words: the assumption behind them."""
+    if kind == "intensity":
+        return (
+            "area = intensity / (emissivity B_lambda(T)): the area as projected towards the "
+            "observer (no emission-angle correction; a Lambertian surface seen at emission "
+            "angle e has 1/cos(e) times more)"
+        )
+    if not scaled:
+        return "area_fraction = radiance / (emissivity B_lambda(T)): a fraction of the pixel"
+    pixel = observation["pixel_area"]
+    what = pixel.attrs.get("long_name", "pixel area")
+    size = (
+        f"{float(pixel.values):.6g} m2"
+        if pixel.size == 1
+        else f"{float(pixel.min()):.6g}-{float(pixel.max()):.6g} m2"
+    )
+    return f"area = area fraction of the pixel x pixel_area ({what}, {size}, from the input)"
 
 
 SPATIAL_DIMS = ("x", "y", "line", "sample", "pixel")
