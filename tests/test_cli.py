@@ -737,6 +737,9 @@ def test_band_integrated_jiram_images_are_divided_by_the_band_width(tmp_path):
         assert main(["detect", label, "-o", str(out), "--radiance-unit", choice, "-q"]) == 0
         with xr.open_dataset(out / "JIR_IMG_RDR_UNIT_V01.hotspots.nc") as spots:
             sums[choice] = dict(zip(spots.band.values, spots.radiance_sum.values, strict=True))
+            comment = spots.radiance_sum.attrs["comment"]
+            assert comment.startswith("input radiance: jiram_l: label unit W/(m^2*sr)")
+            assert ("divided by" in comment) == (choice == "band-integrated")
     np.testing.assert_allclose(sums["band-integrated"]["jiram_m"],
                                sums["per-um"]["jiram_m"] / 0.4975, rtol=1e-6)  # fmt: skip
     np.testing.assert_allclose(sums["band-integrated"]["jiram_l"],

@@ -84,13 +84,22 @@ def test_big_endian_file_is_detected(image, tmp_path):
 
 def test_band_integrated_unit(tmp_path):
     label, _ = simulate.jiram_image(tmp_path, unit="W/(m^2*sr)", noise=0.0)
-    with pytest.warns(UserWarning, match="band_integrated"):
+    with pytest.warns(UserWarning, match="band_integrated") as caught:
         relabelled = open_observation(label)
+    # once per frame, and naming the command line's option too
+    assert len(caught) == 1 and "--radiance-unit band-integrated" in str(caught[0].message)
     divided = open_observation(label, band_integrated="divide")
     np.testing.assert_allclose(
         divided.radiance.sel(band="jiram_m"), relabelled.radiance.sel(band="jiram_m") / 0.4975
     )
     assert relabelled.radiance.attrs["original_units"] == "W/(m^2*sr)"
+
+
+def test_dividing_a_per_um_product_is_refused_with_a_warning(tmp_path):
+    label, _ = simulate.jiram_image(tmp_path, noise=0.0)  # W/(m^2*sr*micron)
+    with pytest.warns(UserWarning, match="is per um already: band_integrated='divide'"):
+        asked = open_observation(label, band_integrated="divide")
+    np.testing.assert_array_equal(asked.radiance, open_observation(label).radiance)
 
 
 def test_missing_or_wrong_size_data(tmp_path):

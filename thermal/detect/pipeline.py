@@ -182,6 +182,8 @@ def detect_hotspots(
     spots.attrs["source"] = source
     if ifov is not None:
         spots.attrs["ifov"] = float(ifov)
+    if "comment" in radiance.attrs and "radiance_sum" in spots:  # how the input was read
+        spots["radiance_sum"].attrs["comment"] = f"input radiance: {radiance.attrs['comment']}"
     spots.attrs.update(describe(spots))
     return spots
 

@@ -638,12 +638,6 @@ def _normalise_unit(label_path, unit, band, band_integrated):
         return 1.0, "per-um spectral radiance as labelled"
     if key in ("".join(u.split()) for u in _BAND_INTEGRATED):
         if band_integrated == "relabelled":
-            warnings.warn(
-                f"{label_path}: UNIT {unit!r} read as per-um radiance (band_integrated="
-                "'relabelled'); pass band_integrated='divide' for band-integrated products",
-                UserWarning,
-                stacklevel=4,
-            )
             return 1.0, (
                 "label unit W/(m^2*sr) taken as per-um spectral radiance (band_integrated="
                 "'relabelled'; see docs/formats.md)"
@@ -658,6 +652,27 @@ def _normalise_unit(label_path, unit, band, band_integrated):
             f"band_integrated must be 'relabelled' or 'divide'; got {band_integrated!r}"
         )
     raise InputError(label_path, f"unknown JIRAM radiance unit {limits.one_line(repr(unit), 80)}")
+
+
+def _warn_about_unit(label_path, unit, band_integrated) -> None:
+    """Once per frame: how a band-integrated UNIT was read, or that the choice to divide does
+    not apply to a per-um one."""
+    key = "".join(str(unit).lower().split()) if unit else ""
+    integrated = key in ("".join(u.split()) for u in _BAND_INTEGRATED)
+    if integrated and band_integrated == "relabelled":
+        text = (
+            f"UNIT {unit!r} read as per-um radiance (band_integrated='relabelled'); for "
+            "band-integrated products give band_integrated='divide' (thermal fit/detect: "
+            "--radiance-unit band-integrated)"
+        )
+    elif not integrated and band_integrated == "divide":
+        text = (
+            f"UNIT {unit!r} is per um already: band_integrated='divide' (--radiance-unit "
+            "band-integrated) does not apply and nothing was divided"
+        )
+    else:
+        return
+    warnings.warn(f"{label_path}: {text}", UserWarning, stacklevel=5)
 
 
 def _identity(label) -> dict:
@@ -920,6 +935,7 @@ def _read_image(path, label, file_object, record_bytes, unit, band_integrated, d
             pixel_area[rows] = area
         if emission is not None:
             emission_angle[rows] = float(emission)
+    _warn_about_unit(path, unit, band_integrated)
     radiance_attrs = {
         "units": "W m-2 sr-1 um-1",
         "original_units": str(unit),
