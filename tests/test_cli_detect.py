@@ -28,6 +28,9 @@ def test_detect_on_the_bundled_examples(tmp_path, capsys):
     assert main(["detect", *inputs, "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "no image" in text and "0 failed" in text
+    # the L and M fluxes are totalled apart, never added
+    row = next(line for line in text.splitlines() if "JIR_IMG" in line)
+    assert "jiram_l 15; jiram_m 7.983 GW um-1" in row
     with xr.open_dataset(out / "JIR_IMG_RDR_2017033T114006_V99.hotspots.nc") as spots:
         assert spots.sizes["hotspot"] == 2
         assert spots.attrs["geometry_source"] == "label"
@@ -88,7 +91,7 @@ def test_bad_options_are_usage_errors(tmp_path, options, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_saturated_spots_are_flagged(tmp_path):
+def test_saturated_spots_are_flagged(tmp_path, capsys):
     label, _ = simulate.jiram_image(tmp_path / "in", "JIR_IMG_RDR_SAT_V01")
     out = tmp_path / "out"
     assert main(["detect", label, "-o", str(out), "--saturation", "5", "-q"]) == 0
@@ -96,6 +99,12 @@ def test_saturated_spots_are_flagged(tmp_path):
         bright = spots["radiance_sum"].values > 5
         np.testing.assert_array_equal(spots["saturated"].values, bright)
         assert bright.any()
+        brightest = int(np.nanargmax(spots["spectral_flux"].values))
+        saturated = bool(spots["saturated"].values[brightest])
+    capsys.readouterr()
+    assert main(["info", str(out / "JIR_IMG_RDR_SAT_V01.hotspots.nc")]) == 0
+    # a saturated brightest spot's flux is a lower limit
+    assert ("brightest >=" in capsys.readouterr().out) == saturated
 
 
 def test_wrong_kernels_fail_the_input_in_one_line(tmp_path, capsys):

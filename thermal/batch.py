@@ -799,13 +799,24 @@ def detection_summary(spots) -> dict:
         if "spectral_flux" in spots
         else np.full(n, np.nan)
     )
-    finite = flux[np.isfinite(flux)]
+    known = np.isfinite(flux)
+    bands = (
+        np.broadcast_to(spots["band"].values.astype(str), (n,))
+        if "band" in spots.variables
+        else np.full(n, "")
+    )
+    # fluxes of different bands are not added: a total per band
+    by_band = {str(b): float(flux[known & (bands == b)].sum()) for b in np.unique(bands[known])}
+    saturated = np.asarray(values("saturated"), dtype=bool)
+    brightest = int(np.argmax(np.where(known, flux, -np.inf))) if known.any() else None
     return {
         "spots": int(spots.sizes["hotspot"]),
-        "saturated": int(np.count_nonzero(values("saturated"))),
+        "saturated": int(np.count_nonzero(saturated)),
         "limb": int(np.count_nonzero(values("limb"))),
-        "brightest_flux": float(finite.max()) if finite.size else float("nan"),
-        "total_flux": float(finite.sum()) if finite.size else float("nan"),
+        "brightest_flux": float(flux[brightest]) if brightest is not None else float("nan"),
+        "brightest_saturated": bool(brightest is not None and saturated[brightest]),
+        "total_flux": next(iter(by_band.values())) if len(by_band) == 1 else float("nan"),
+        "total_flux_by_band": by_band,
         "geometry": str(spots.attrs.get("geometry_source", "none")),
         "what": f"{int(spots.sizes['hotspot'])} hot spots",
     }

@@ -353,8 +353,8 @@ def _print_detect_summary(rows: list[dict], elapsed: float, catalogue: str | Non
                 str(row["spots"]),
                 str(row["saturated"]),
                 str(row["limb"]),
-                _format_flux(row["brightest_flux"]),
-                _format_flux(row["total_flux"]),
+                _format_flux(row["brightest_flux"], row.get("brightest_saturated", False)),
+                _format_totals(row.get("total_flux_by_band", {})),
                 row["geometry"] + ("; resumed" if row["skipped"] else ""),
             )
         )
@@ -370,8 +370,20 @@ def _print_detect_summary(rows: list[dict], elapsed: float, catalogue: str | Non
     )
 
 
-def _format_flux(value: float) -> str:
-    return "-" if value != value else f"{value / 1e9:.4g} GW um-1"
+def _format_flux(value: float, lower_limit: bool = False) -> str:
+    """A spectral flux [W um-1] in GW um-1; a saturated spot's is a lower limit (>=)."""
+    if value != value:
+        return "-"
+    return (">=" if lower_limit else "") + f"{value / 1e9:.4g} GW um-1"
+
+
+def _format_totals(by_band: dict) -> str:
+    """Total spectral flux per band (fluxes of different bands are not added)."""
+    if not by_band:
+        return "-"
+    if len(by_band) == 1:
+        return _format_flux(next(iter(by_band.values())))
+    return "; ".join(f"{band} {value / 1e9:.4g}" for band, value in by_band.items()) + " GW um-1"
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -486,8 +498,8 @@ def _info_hotspots(path: str, spots, verbose: bool) -> int:
         f"beyond the limb limit; geometry: {summary['geometry']}"
     )
     print(
-        f"  brightest {_format_flux(summary['brightest_flux'])}, total "
-        f"{_format_flux(summary['total_flux'])}"
+        f"  brightest {_format_flux(summary['brightest_flux'], summary['brightest_saturated'])}"
+        f", total {_format_totals(summary['total_flux_by_band'])}"
     )
     if "band" in spots:
         if spots["band"].ndim == 0:  # an AO image: one band for every spot
