@@ -147,6 +147,32 @@ def test_adaptive_optics_images_become_one_photometry_table(tmp_path):
     assert (tmp_path / "fit" / "night.fit.nc").is_file()
 
 
+def test_aperture_photometry_on_a_lit_disk_gives_the_injected_flux(tmp_path):
+    """Spots on Io's sunlit, limb-darkened disk: with the disk's profile removed first, the
+    aperture flux is the injected one within 25 % (the plain annulus, reaching over the limb,
+    gave 3-25 times it)."""
+    from thermal import bands
+    from thermal.detect import scene
+
+    path, truth = scene.write_ao_image(tmp_path / "io_Ms.fits", filter_name="Ms", seed=2)
+    out = tmp_path / "out"
+    assert main(["detect", str(path), "-o", str(out), "--distance", "6.3e11", "-q"]) == 0
+    with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
+        found = spots.load()
+    assert "disk_model" in found.attrs
+    # the truth's radiance sums [W m-2 sr-1 um-1] in Jy: the pixel's solid angle, at the centre
+    pixel = (0.009942 / 206264.806) ** 2
+    centre = bands.get("nirc2_ms").centre * 1e-6
+    jansky = truth["radiance_sum"].values * pixel * 1e6 * centre**2 / 2.99792458e8 / 1e-26
+    ratios = []
+    for line, sample, flux in zip(truth.line.values, truth.sample.values, jansky, strict=True):
+        distance = np.hypot(found.line.values - line, found.sample.values - sample)
+        if distance.min() < 1.0:
+            ratios.append(float(found.flux_density.values[distance.argmin()]) / flux)
+    assert len(ratios) >= 4
+    assert all(0.75 < r < 1.3 for r in ratios), ratios
+
+
 def test_an_adaptive_optics_image_without_spots_gives_an_empty_table(tmp_path, capsys):
     """A frame clipped flat (saturated everywhere) has no spot: 0 rows, not a failure; and
     thermal info reads that table (and any AO table: its band is one scalar)."""
