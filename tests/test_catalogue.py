@@ -323,6 +323,7 @@ def test_csv_round_trip_and_light_curve(tmp_path):
         np.testing.assert_array_equal(back[key].values, ds[key].values)  # exact, NaN too
     np.testing.assert_array_equal(back["time"].values, ds["time"].values)
     assert back["latitude"].attrs["units"] == "degrees_north"
+    assert back["intensity"].attrs["units"] == "W sr-1 um-1"  # the detections' columns too
     # times keep their text from one run to the next: milliseconds, or finer where given
     again = tmp_path / "again.csv"
     catalogue.write_catalogue_csv(again, back)

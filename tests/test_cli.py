@@ -480,6 +480,15 @@ def _warning_reader(path):
     return open_observation(os.path.join(EXAMPLES, "nims_like_spectra.nc"))
 
 
+def test_plain_messages_for_a_missing_file_and_a_table_without_uncertainties(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "gone.nc")]) == 1
+    assert capsys.readouterr().err == f"{tmp_path / 'gone.nc'}: no such file\n"
+    table = tmp_path / "night.csv"
+    table.write_text("hotspot,nirc2_lp,nirc2_ms\na,1,2\n")
+    assert main(["fit", str(table), "-o", str(tmp_path / "out"), "-q"]) == 1
+    assert "a '<band>_uncertainty' column for each band" in capsys.readouterr().err
+
+
 def test_info_reports_a_reader_warning_as_one_log_line(tmp_path, capsys):
     from thermal.io.formats import register_format, unregister_format
 
@@ -661,6 +670,43 @@ def test_ctrl_c_on_a_local_cluster_prints_one_line(long_run, tmp_path):
     for name in os.listdir(out):
         assert not name.startswith(TEMPORARY_PREFIX)
         assert_same_results(reference / name, out / name)
+
+
+def test_dask_and_tornado_logs_are_quiet_once_stopped(monkeypatch):
+    """The race behind a rare failure of the test above: a Ctrl-C inside distributed's sync()
+    made tornado log a traceback of the cancellation. Once stopped, those loggers are quiet."""
+    import logging
+
+    pytest.importorskip("distributed")
+    import distributed  # noqa: F401  (its loggers)
+
+    from thermal import cli
+
+    class Record(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    record = Record()
+    loggers = [logging.getLogger(n) for n in ("tornado.application", "distributed.scheduler")]
+    for logger in loggers:
+        logger.addHandler(record)
+    try:
+        monkeypatch.setattr(cli, "_STOPPED", [signal.SIGINT])
+        with cli._cluster_quiet_once_stopped():
+            loggers[0].error("Exception in callback")
+            loggers[1].error("Couldn't gather keys")
+        assert record.messages == []
+        monkeypatch.setattr(cli, "_STOPPED", [])
+        with cli._cluster_quiet_once_stopped():
+            loggers[1].error("a real problem")
+        assert record.messages == ["a real problem"]
+    finally:
+        for logger in loggers:
+            logger.removeHandler(record)
 
 
 @needs_fit

@@ -482,7 +482,7 @@ def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[
 
 _READER_OPTIONS = {
     "csv": ("unit", "distance", "columns"),
-    "jiram": ("distance", "band_integrated"),
+    "jiram": ("distance", "band_integrated", "relative_uncertainty"),
     "fits": ("distance",),
 }
 """Which of the command line's reader options each built-in format takes."""

@@ -102,7 +102,24 @@ _ATTRS = {
     "name": {"long_name": "published name of the matched hot spot"},
     "pixel_scale": {"units": "m", "long_name": "pixel footprint on the surface"},
     "time": {"standard_name": "time", "long_name": "time of observation (UTC)"},
-}
+    # the detections' own columns, in the units thermal detect writes them
+    "line": {"units": "1", "long_name": "line of the spot (0-based pixel index)"},
+    "sample": {"units": "1", "long_name": "sample of the spot (0-based pixel index)"},
+    "npix": {"units": "1", "long_name": "number of pixels of the spot"},
+    "snr": {"units": "1", "long_name": "signal-to-noise ratio"},
+    "radiance_sum": {"units": "W m-2 sr-1 um-1", "long_name": "radiance summed over the spot"},
+    "radiance_sum_uncertainty": {"units": "W m-2 sr-1 um-1",
+                                 "long_name": "1-sigma uncertainty of radiance_sum"},
+    "brightness_temperature": {"units": "K", "long_name": "peak band brightness temperature"},
+    "emission_angle": {"units": "degree", "long_name": "emission angle"},
+    "range": {"units": "m", "long_name": "observer-spot distance"},
+    "intensity": {"units": "W sr-1 um-1", "long_name": "spectral intensity"},
+    "spectral_flux": {"units": "W um-1", "long_name": "hemispheric spectral radiant flux"},
+    "spectral_flux_uncertainty": {"units": "W um-1",
+                                  "long_name": "1-sigma uncertainty of spectral_flux"},
+    "power_lower": {"units": "W", "long_name": "smallest power over the temperature range"},
+    "power_upper": {"units": "W", "long_name": "largest power over the temperature range"},
+}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- geometry

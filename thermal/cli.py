@@ -9,6 +9,7 @@ input failed (the others are still written), 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
 import logging
@@ -170,8 +171,33 @@ def _run(plan, task, options, progress, args, read_ahead=None) -> list[dict]:
             raise UsageError(
                 "--workers/--scheduler need dask.distributed: pip install 'io-thermal[dask]'"
             ) from None
-        return batch.run_dask(plan, task, options, on_row, args.workers, args.scheduler)
+        with _cluster_quiet_once_stopped():
+            return batch.run_dask(plan, task, options, on_row, args.workers, args.scheduler)
     return batch.run_serial(plan, task, options, on_row, _check_stopped, read_ahead)
+
+
+class _QuietOnceStopped(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _STOPPED
+
+
+@contextlib.contextmanager
+def _cluster_quiet_once_stopped():
+    """After Ctrl-C or SIGTERM, dask.distributed's and tornado's loggers print nothing: the
+    client's event loop, cut off mid-call, logs tracebacks of its own cancellation (a race in
+    distributed's ``sync``) that would bury the one line saying what happened."""
+    quiet = _QuietOnceStopped()
+    targets = [logging.lastResort] if logging.lastResort is not None else []
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith(("distributed", "tornado")) and isinstance(logger, logging.Logger):
+            targets += [logger, *logger.handlers]
+    for target in targets:
+        target.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for target in targets:
+            target.removeFilter(quiet)
 
 
 def _format_power(value: float, fraction: bool) -> str:
@@ -225,8 +251,8 @@ def _registered_bands() -> list:
 
 
 def _reader_options(args: argparse.Namespace) -> dict:
-    """--unit, --distance, --columns and --band-integrated, checked (ValueError) before any
-    input is read."""
+    """--unit, --distance, --columns, --band-integrated and --relative-uncertainty, checked
+    (ValueError) before any input is read."""
     from thermal.io.tables import check_unit, column_mapping
 
     options = {}
@@ -242,6 +268,11 @@ def _reader_options(args: argparse.Namespace) -> dict:
         options["columns"] = args.columns
     if args.radiance_unit is not None:
         options["band_integrated"] = batch.RADIANCE_UNITS[args.radiance_unit]
+    fraction = getattr(args, "relative_uncertainty", None)
+    if fraction is not None:
+        if not 0 < fraction < float("inf"):
+            raise ValueError(f"--relative-uncertainty must be finite and > 0; got {fraction}")
+        options["relative_uncertainty"] = fraction
     return options
 
 
@@ -640,6 +671,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if not os.path.splitext(output)[1]:
         output += ".png"  # what matplotlib writes for a name without an extension
     try:
+        if not os.path.exists(args.result):
+            raise InputError(args.result, "no such file")
         if args.result.lower().endswith(".csv"):
             plot_light_curves(args.result, output)
         elif args.result.endswith(batch.HOTSPOTS_SUFFIX):
@@ -889,6 +922,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Lp=nirc2_lp,Lp_err=nirc2_lp_uncertainty",
     )
     _radiance_unit_option(p)
+    p.add_argument(
+        "--relative-uncertainty",
+        type=float,
+        metavar="FRACTION",
+        help="JIRAM products, which carry no uncertainty: the 1-sigma uncertainty assumed, as a "
+        "fraction of the radiance (0.05); it sets the chi-square, and so how many components "
+        "the automatic model keeps",
+    )
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"
     )

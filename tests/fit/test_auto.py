@@ -209,3 +209,25 @@ def test_a_hot_spot_list_gets_no_scene_background():
     assert (res.detected.values == 1).all()
     with pytest.raises(ValueError, match="background"):
         AutoModel(background="dark")
+
+
+def test_a_scene_background_cannot_stand_in_for_a_warm_component():
+    """The bundled JIRAM slit: pixel 40 holds 1100 K over 0.3 km2 and 500 K over 6 km2 on a
+    flat night-side scene of 0.002 W m-2 sr-1 um-1 (data/README.md). Unbounded, the scene's
+    spectrum scaled 1100 times stood in for the 500 K component: one temperature, 970 K, and
+    36 % of the power with a 4 % uncertainty. Held to at most 10 times the scene, the
+    background leaves the warm component to the fit."""
+    from thermal.constants import STEFAN_BOLTZMANN
+    from thermal.models.auto import SCENE_BACKGROUND_LIMIT
+
+    path = os.path.join(EXAMPLES, "JIR_SPE_RDR_2017033T114007_V99.LBL")
+    obs = open_observation(path)
+    res = fit_spectra(obs)
+    scene = float(obs.radiance.median("pixel").max())
+    assert np.nanmax(res.background.values) <= SCENE_BACKGROUND_LIMIT * scene * (1 + 1e-9)
+    pixel = res.isel(pixel=40)
+    assert int(pixel.model) == 2 and int(pixel.status) == Status.CONVERGED
+    np.testing.assert_allclose(np.sort(pixel.temperature.values[:2]), [500, 1100], rtol=0.05)
+    truth = STEFAN_BOLTZMANN * (1100.0**4 * 0.3e6 + 500.0**4 * 6e6)
+    assert abs(float(pixel.power) - truth) < 3 * float(pixel.power_uncertainty)
+    assert abs(float(pixel.power) / truth - 1) < 0.05

@@ -224,7 +224,10 @@ def _observation_parts(observation: xr.Dataset):
     dim, kind = layout.spectral_dim_and_kind(observation, ValueError)
     name_u = f"{kind}_uncertainty"
     if name_u not in observation.data_vars:
-        raise ValueError(f"observation lacks {name_u!r} (1-sigma uncertainty of {kind!r})")
+        raise ValueError(
+            f"observation lacks {name_u!r} (1-sigma uncertainty of {kind!r}); a table gives it "
+            "as a '<band>_uncertainty' column for each band"
+        )
     data, unc = observation[kind], observation[name_u]
     if dim not in data.dims or dim not in unc.dims:
         raise ValueError(f"{kind!r} and {name_u!r} must both have the spectral dimension {dim!r}")

@@ -24,6 +24,7 @@ minus that of the chosen one), ``detected`` and ``power_upper_limit``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -62,8 +63,9 @@ class AutoModel:
     background : bool or {"sunlight", "scene"}
         An additive background in every candidate and in the no-source model: False (none),
         True or ``"sunlight"`` (reflected sunlight, day-side data), or ``"scene"`` (the
-        observation's median spectrum over all its spectra, scaled per spectrum: images and
-        cubes whose spectra are mostly background; the engine computes it, see ``scene``).
+        observation's median spectrum over all its spectra, scaled per spectrum by at most
+        :data:`SCENE_BACKGROUND_LIMIT`: images and cubes whose spectra are mostly background;
+        the engine computes it, see ``scene``).
     scene : sequence of float, optional
         The background spectrum of ``background="scene"`` [canonical data unit]; filled in
         by :func:`thermal.fit.fit_spectra` when not given.
@@ -230,6 +232,10 @@ class AutoModel:
                 break
             part = {k: v[rows] for k, v in flat.items()}
             values = model.evaluate(y2[rows], s2[rows], part, problem)
+            if self.background == "scene":
+                _bound_scene_background(
+                    model, self.scene, values, y2[rows], s2[rows], part, problem
+                )
             if self.background:
                 _background_at_zero_is_no_bound(values, self.temperature_range)
             guard(values, part, 90.0)  # an implausible solution is never chosen
@@ -293,6 +299,46 @@ class AutoModel:
         if pixel_area is not None and problem.kind == "radiance":
             power = power * pixel_area
         return power
+
+
+SCENE_BACKGROUND_LIMIT = 10.0
+"""Most a spectrum's background may be of the scene's median spectrum (``background="scene"``)
+[1]: across a sunlit disk the background varies by limb darkening and albedo, a few times,
+not a thousand. Unbounded, a flat scene (the night side) scaled a thousand times stood in for
+a warm component: a JIRAM pixel of 1100 K + 500 K was fitted as 970 K and a background 1100
+times the scene's, with a quarter of its power."""
+
+
+def _bound_scene_background(model, scene, values, y, sigma, geometry, problem) -> None:
+    """Where a candidate's scene background (its peak [data unit]) exceeds
+    :data:`SCENE_BACKGROUND_LIMIT` times the ``scene``'s, fit it again, in place, with the
+    background held at that limit (its parameter still counted in dof, AIC and BIC, its
+    covariance NaN)."""
+    scene = np.asarray(scene, dtype=float)
+    limit = SCENE_BACKGROUND_LIMIT * float(scene.max())
+    with np.errstate(invalid="ignore"):
+        over = np.flatnonzero(np.asarray(values["background"]) > limit)
+    if over.size == 0:
+        return
+    bare = dataclasses.replace(model, background=False, background_shape=None)
+    part = {k: np.asarray(v)[over] for k, v in geometry.items()}
+    refit = bare.evaluate(y[over] - SCENE_BACKGROUND_LIMIT * scene, sigma[over], part, problem)
+    n_valid = np.count_nonzero(np.isfinite(y[over]) & np.isfinite(sigma[over]), axis=-1)
+    with np.errstate(divide="ignore"):
+        held = {"dof": -1, "aic": 2.0, "bic": np.log(np.maximum(n_valid, 1))}
+    for name, value in refit.items():
+        if name not in values or value is None or values[name] is None:
+            continue
+        value = np.asarray(value)
+        if name == "covariance":
+            size = value.shape[-1]
+            block = np.full((over.size, *values[name].shape[1:]), np.nan)
+            block[:, :size, :size] = value
+            value = block
+        elif name in held:
+            value = value + held[name]
+        values[name][over] = value
+    values["background"][over] = limit
 
 
 def _background_at_zero_is_no_bound(values, temperature_range) -> None:
