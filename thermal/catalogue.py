@@ -119,6 +119,14 @@ _ATTRS = {
                                   "long_name": "1-sigma uncertainty of spectral_flux"},
     "power_lower": {"units": "W", "long_name": "smallest power over the temperature range"},
     "power_upper": {"units": "W", "long_name": "largest power over the temperature range"},
+    "frame_latitude": {"units": "degrees_north", "long_name": "latitude of the frame centre"},
+    "frame_longitude_west": {"units": "degrees_west", "long_name": "west longitude of the frame"},
+    "temperature_1t": {"units": "K", "long_name": "one-temperature fit of the two bands"},
+    "temperature_1t_uncertainty": {"units": "K", "long_name": "1-sigma of temperature_1t"},
+    "area_1t": {"units": "m2", "long_name": "area of the one-temperature fit"},
+    "area_1t_uncertainty": {"units": "m2", "long_name": "1-sigma of area_1t"},
+    "power_1t": {"units": "W", "long_name": "power of the one-temperature fit"},
+    "power_1t_uncertainty": {"units": "W", "long_name": "1-sigma of power_1t"},
 }  # fmt: skip
 
 

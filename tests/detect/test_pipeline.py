@@ -181,6 +181,13 @@ def test_a_spot_seen_in_both_bands_gets_a_one_temperature_fit(tmp_path):
     assert np.isnan(spots["temperature_1t"].values[~paired]).all()
     np.testing.assert_array_equal(spots["status_1t"].values[~paired], Status.NO_DATA)
     assert set(spots["status_1t"].values) <= set(spots["status_1t"].attrs["flag_values"])
+    # the catalogue's rows carry the pair's temperature and power: a light curve of them
+    table = detection_table([spots])
+    np.testing.assert_array_equal(table["power_1t"].values, spots["power_1t"].values)
+    assert table["temperature_1t"].attrs["units"] == "K"
+    # a fit that did not converge gives the table no numbers
+    spots["status_1t"].values[np.flatnonzero(paired)[0]] = Status.POOR_FIT
+    assert np.isnan(detection_table([spots])["power_1t"].values[np.flatnonzero(paired)[0]])
 
 
 def test_the_bundled_cube_spot_is_found_and_fitted():

@@ -564,9 +564,12 @@ _TABLE = (
     "band", "line", "sample", "npix", "snr", "saturated", "limb", "radiance_sum",
     "radiance_sum_uncertainty", "brightness_temperature", "emission_angle", "range",
     "latitude", "longitude", "intensity", "spectral_flux", "spectral_flux_uncertainty",
-    "power_lower", "power_upper",
+    "power_lower", "power_upper", "frame_latitude", "frame_longitude_west",
+    "temperature_1t", "temperature_1t_uncertainty", "area_1t", "area_1t_uncertainty",
+    "power_1t", "power_1t_uncertainty",
 )  # fmt: skip
-"""The variables of a hot-spot Dataset that go into the catalogue, where present."""
+"""The variables of a hot-spot Dataset that go into the catalogue, where present (the
+one-temperature fit of a spot seen in both bands only where it converged)."""
 
 
 def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
@@ -601,9 +604,17 @@ def detection_table(frames, ifov: float | None = None) -> xr.Dataset:
             columns["pixel_scale"] += list(frame["range"].values * float(scale_ifov))
         else:
             columns["pixel_scale"] += [np.nan] * n
+        converged_1t = (
+            np.asarray(frame["status_1t"].values) == Status.CONVERGED
+            if "status_1t" in frame.variables
+            else np.zeros(n, dtype=bool)
+        )
         for name in _TABLE:
             if name in frame.variables and frame[name].ndim <= 1:
-                columns[name] += list(np.broadcast_to(frame[name].values, (n,)))
+                values = np.broadcast_to(frame[name].values, (n,))
+                if name.endswith(("_1t", "_1t_uncertainty")):
+                    values = np.where(converged_1t, values, np.nan)
+                columns[name] += list(values)
             elif name in ("saturated", "limb"):
                 columns[name] += [False] * n
             elif name == "band":
