@@ -704,7 +704,7 @@ def _simulate_image(args: argparse.Namespace) -> int:
     options = {"spots": args.spots, "disk": args.disk, "saturation": args.saturation}
     try:
         if args.kind == "jiram":
-            product = args.product or "JIR_IMG_RDR_2017033T114006_V01"
+            product = args.product or "JIR_IMG_RDR_2017033T114006_V99"
             label, _, truth = scene.write_jiram_frame(
                 args.output, product, l_scene=dict(options), m_scene=dict(options),
                 seed=args.seed,

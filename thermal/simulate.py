@@ -278,7 +278,7 @@ def _band_group(name, slant_km, emission, lat, lon_west):
 
 def jiram_image(
     folder,
-    product_id: str = "JIR_IMG_RDR_2017033T114006_V01",
+    product_id: str = "JIR_IMG_RDR_2017033T114006_V99",
     *,
     spots=((60, 100, 900.0, 2.0e6), (190, 300, 600.0, 8.0e6)),
     slant_distance: float = 80_000e3,
@@ -396,7 +396,7 @@ def write_jiram_image(
 
 def jiram_spectrometer(
     folder,
-    product_id: str = "JIR_SPE_RDR_2017033T114007_V01",
+    product_id: str = "JIR_SPE_RDR_2017033T114007_V99",
     *,
     spots=((40, ((1100.0, 0.3e6), (500.0, 6.0e6))), (200, ((800.0, 1.0e6), (400.0, 20.0e6)))),
     slant_distance: float = 80_000e3,

@@ -55,7 +55,7 @@ def test_image_golden_values(image):
     np.testing.assert_allclose(obs.pixel_area, PIXEL_AREA, rtol=1e-6)
     np.testing.assert_allclose(obs.emission_angle, EMISSION)
     assert obs.radiance.attrs["original_units"] == "W/(m^2*sr*micron)"
-    assert obs.attrs["product_id"] == "JIR_IMG_RDR_2017033T114006_V01"
+    assert obs.attrs["product_id"] == "JIR_IMG_RDR_2017033T114006_V99"
     assert "juno_jiram_v02.ti" in obs.attrs["jiram_spice_file_name"]
 
 

@@ -338,7 +338,7 @@ def _concat_truth(parts):
 
 def write_jiram_frame(
     folder,
-    product_id: str = "JIR_IMG_RDR_2017033T114006_V01",
+    product_id: str = "JIR_IMG_RDR_2017033T114006_V99",
     *,
     l_scene: dict | None = None,
     m_scene: dict | None = None,
