@@ -27,20 +27,20 @@ The method (:func:`find_hotspots`):
    peak, so a faint companion within about 3 PSF sigma of a bright one can stay merged).
 4. **Measurement.** Each segment is grown by ``grow`` pixels
    (:func:`skimage.segmentation.expand_labels`, without merging neighbours) to take in the
-   PSF's wings, the rim kept within 4 PSF sigma of the spot's peak. Its background is a
-   surface fitted to a 5-pixel annulus (for a 1-pixel PSF sigma) around it (other spots
-   excluded, 3-sigma clipped): a plane, or a quadratic where the running-median background
-   curves enough to matter (a sunlit disk, where the ring a masked median sees around a spot
-   sits low). The sum, peak
-   and uncertainty follow from it: pixel noise, the fitted surface's covariance, and near
-   the limb the detection's model error. A deblended piece under 3 sigma that touches
-   another spot is merged into it. Blends deblending cannot split (3 PSF sigma apart, the
-   second half as bright: one peak) are split by a fit of two Gaussian PSFs where the second
-   is ``nsigma`` significant, the chi-square is what noise gives and both pieces measure
-   ``nsigma`` on their own (:func:`_split_blends`). The position is the radiance-weighted
-   centroid of the spot's pixels less the local surface, iterated within a Gaussian window
-   the size of the PSF (as SExtractor's XWIN: the matched filter's peak, near the
-   Cramer-Rao bound for a point source); that of the two-PSF fit for a split pair.
+   PSF's wings, the rim kept within 4 PSF sigma of the spot's peak. Its background is a surface
+   fitted to a 5-pixel annulus (for a 1-pixel PSF sigma) around it (other spots excluded,
+   3-sigma clipped): a plane, or a quadratic where the running-median background curves enough
+   to matter (a sunlit disk, where the ring a masked median sees around a spot sits low). The
+   sum, peak and uncertainty follow from it: pixel noise, the fitted surface's covariance, and
+   near the limb the detection's model error. A deblended piece under ``nsigma`` that touches
+   another spot is merged into it (no spot is reported that is not a detection on its own).
+   Blends deblending cannot split (3 PSF sigma apart, the second half as bright: one peak) are
+   split by a fit of two Gaussian PSFs where the second is ``nsigma`` significant, the
+   chi-square is what noise gives and both pieces measure ``nsigma`` on their own
+   (:func:`_split_blends`). The position is the radiance-weighted centroid of the spot's pixels
+   less the local surface, iterated within a Gaussian window the size of the PSF (as
+   SExtractor's XWIN: the matched filter's peak, near the Cramer-Rao bound for a point source);
+   that of the two-PSF fit for a split pair.
 
 Photutils: Bradley et al., astropy/photutils, doi:10.5281/zenodo.596036.
 """
@@ -84,7 +84,6 @@ _HUGE = 1e30  # multiple of the frame's largest |radiance| standing in for maske
 _NOISE_STRUCTURE = 3.0  # multiple of the frame's median structure taken as noise
 _STRUCTURE = 1.5  # background-model uncertainty [radiance] per |Laplacian| [radiance px-2]
 _CURVATURE_SIGMA = 0.5  # plane bias [sigma of the curvature terms' noise] to fit curvature
-_MIN_PIECE_SNR = 3.0  # SNR under which a piece touching another spot is merged into it
 _ROUND = 1.3  # largest elongation (major / minor axis) of a spot measuring the PSF
 _PSF_SNR = 30.0  # convolved-image SNR of the spots whose width gives the PSF's
 _CENTROID_ITERATIONS = 30  # most iterations of the windowed centroid (it settles in ~5-10)
@@ -528,7 +527,7 @@ def find_hotspots(
     measure = (data, finite, labels, index, good_sigma, background, count, curvature, model, ring)
     photometry = _local_photometry(*measure)
     if deblend:
-        labels, merged = _merge_weak(labels, index, photometry[0], photometry[1])
+        labels, merged = _merge_weak(labels, index, photometry[0], photometry[1], nsigma)
         if merged:
             index = np.unique(labels[labels > 0])
             photometry = _local_photometry(data, finite, labels, index, *measure[4:])
@@ -941,12 +940,13 @@ def _trim(grown, segment, convolved, psf_sigma):
     return np.where((segment > 0) | near, grown, 0)
 
 
-def _merge_weak(labels, index, flux, flux_sigma):
-    """Merge each deblended piece measured below ``_MIN_PIECE_SNR`` into the brightest
-    spot it touches: deblending on the unsmoothed residual splits touching PSFs, and now and
-    then a noise bump on a bright spot's flank. Returns (labels, whether any merged)."""
+def _merge_weak(labels, index, flux, flux_sigma, nsigma):
+    """Merge each deblended piece measured below ``nsigma`` into the brightest spot it
+    touches: deblending on the unsmoothed residual splits touching PSFs, and now and then a
+    noise bump on a bright spot's flank; a piece that is no detection on its own is part of
+    its neighbour. Returns (labels, whether any merged)."""
     snr = flux / flux_sigma
-    weak = index[snr < _MIN_PIECE_SNR]
+    weak = index[snr < nsigma]
     if weak.size == 0:
         return labels, False
     brightness = dict(zip(index.tolist(), flux.tolist(), strict=True))
