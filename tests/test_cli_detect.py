@@ -103,8 +103,10 @@ def test_saturated_spots_are_flagged(tmp_path, capsys):
         saturated = bool(spots["saturated"].values[brightest])
     capsys.readouterr()
     assert main(["info", str(out / "JIR_IMG_RDR_SAT_V01.hotspots.nc")]) == 0
-    # a saturated brightest spot's flux is a lower limit
-    assert ("brightest >=" in capsys.readouterr().out) == saturated
+    # a saturated brightest spot's flux is a lower limit, and so is each total it is in
+    text = capsys.readouterr().out
+    assert ("brightest >=" in text) == saturated
+    assert "total jiram_l >=" in text and "jiram_m >=" in text
 
 
 def test_wrong_kernels_fail_the_input_in_one_line(tmp_path, capsys):
@@ -160,6 +162,13 @@ def test_aperture_photometry_on_a_lit_disk_gives_the_injected_flux(tmp_path):
     with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
         found = spots.load()
     assert "disk_model" in found.attrs
+    # the file's UDUNITS jansky is read back as one
+    from thermal import units
+
+    intensity = units.flux_density_to_intensity(found.flux_density, 4.67, 6.3e11)
+    np.testing.assert_allclose(
+        intensity.values, units.flux_density_to_intensity(found.flux_density.values, 4.67, 6.3e11)
+    )
     # the truth's radiance sums [W m-2 sr-1 um-1] in Jy: the pixel's solid angle, at the centre
     pixel = (0.009942 / 206264.806) ** 2
     centre = bands.get("nirc2_ms").centre * 1e-6
@@ -265,6 +274,18 @@ def test_runs_into_one_folder_add_to_its_catalogue(tmp_path):
     assert main(["detect", labels[0], "-o", str(out), "-q", "--overwrite"]) == 0
     again = read_catalogue_csv(out / "hotspots.csv")
     assert again.sizes["detection"] == both.sizes["detection"]
+    # a catalogue written before a column existed: the new rows keep it, the old ones empty
+    path = out / "hotspots.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name != "frame_latitude"]
+    path.write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines)
+                    + "\n")  # fmt: skip
+    assert main(["detect", labels[0], "-o", str(out), "-q", "--overwrite"]) == 0
+    merged = read_catalogue_csv(path)
+    mine = np.array([str(s).startswith("JIR_IMG_RDR_C0_V01") for s in merged["source"].values])
+    assert np.all(np.isfinite(merged["frame_latitude"].values[mine]))
+    assert np.all(np.isnan(merged["frame_latitude"].values[~mine]))
     # two runs at once into a fresh folder: every frame's detections are there
     shared = tmp_path / "shared"
     runs = [

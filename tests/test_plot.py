@@ -127,6 +127,14 @@ def test_a_lean_automatic_fit_of_a_slit_shows_the_numbers_in_the_result(tmp_path
     lean.attrs["thermal_temperature_range_K"] = [150.0, 1000.0]  # not how it was fitted
     with pytest.raises(InputError, match="a fit of its input now gives other numbers"):
         plot_result(lean, tmp_path / "other.png", max_spectra=2)
+    # the reader options and limb limit the file records are those of the refit
+    from thermal.cli import main
+
+    out = tmp_path / "out"
+    assert main(["fit", path, "-o", str(out), "-q", "--relative-uncertainty", "0.02",
+                 "--max-emission-angle", "70"]) == 0  # fmt: skip
+    (written,) = out.glob("*.fit.nc")
+    assert plot_result(written, tmp_path / "recorded.png", max_spectra=2)
 
 
 def test_light_curves_follow_each_id_over_time(tmp_path):

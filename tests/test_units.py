@@ -223,3 +223,12 @@ def test_infinite_longitudes_are_refused_and_nan_stays_unknown():
     ):
         with pytest.raises(ValueError, match=f"{name} must be finite"):
             flip([10.0, np.inf])
+
+
+def test_a_leading_number_scales_a_unit_as_udunits_writes_a_jansky():
+    assert units.conversion_factor("1e-26 W m-2 Hz-1", "Jy") == pytest.approx(1.0, rel=1e-12)
+    assert units.conversion_factor("1e-29 W m-2 Hz-1", "mJy") == pytest.approx(1.0, rel=1e-12)
+    assert units.conversion_factor("1", "1") == 1.0
+    for bad in ("0 W", "1e400 W"):
+        with pytest.raises(ValueError, match="its scale must be finite and > 0"):
+            units.parse_unit(bad)

@@ -488,6 +488,29 @@ _READER_OPTIONS = {
 """Which of the command line's reader options each built-in format takes."""
 
 
+_FLOAT_READER_OPTIONS = ("distance", "relative_uncertainty")
+
+
+def recorded_options(path: str, attrs: dict) -> dict:
+    """The options a result file records that :func:`thermal.io.open_observation` and
+    :func:`thermal.fit.fit_spectra` need to fit its input ``path`` again as it was fitted:
+    ``reader`` (the reader options its format takes) and ``max_emission_angle`` [degree]."""
+    from thermal.io.formats import detect_format
+
+    reader = {}
+    for item in str(attrs.get("thermal_reader_options", "")).split("; "):
+        key, _, value = item.partition("=")
+        if key:
+            reader[key] = float(value) if key in _FLOAT_READER_OPTIONS else value
+    taken = _READER_OPTIONS.get(detect_format(path), ()) if reader else ()
+    words = str(attrs.get("thermal_temperature_range", "")).split()
+    limb = float(words[words.index("limb") + 1]) if "limb" in words[:-1] else 80.0
+    return {
+        "reader": {k: v for k, v in reader.items() if k in taken},
+        "max_emission_angle": limb,
+    }
+
+
 def _read_arguments(path: str, given: dict, options: dict) -> dict:
     """The arguments of ``open_isolated`` for ``path``: the bounds (``--timeout``,
     ``--max-memory``) and the given reader options that its format takes."""
@@ -818,6 +841,8 @@ def detection_summary(spots) -> dict:
     # fluxes of different bands are not added: a total per band
     by_band = {str(b): float(flux[known & (bands == b)].sum()) for b in np.unique(bands[known])}
     saturated = np.asarray(values("saturated"), dtype=bool)
+    # a total with a saturated spot in it is a lower limit, as that spot's flux is
+    limited = sorted({str(b) for b in bands[known & saturated]})
     brightest = int(np.argmax(np.where(known, flux, -np.inf))) if known.any() else None
     return {
         "spots": int(spots.sizes["hotspot"]),
@@ -825,8 +850,10 @@ def detection_summary(spots) -> dict:
         "limb": int(np.count_nonzero(values("limb"))),
         "brightest_flux": float(flux[brightest]) if brightest is not None else float("nan"),
         "brightest_saturated": bool(brightest is not None and saturated[brightest]),
+        "brightest_band": str(bands[brightest]) if brightest is not None else "",
         "total_flux": next(iter(by_band.values())) if len(by_band) == 1 else float("nan"),
         "total_flux_by_band": by_band,
+        "total_flux_lower_limit": limited,
         "geometry": str(spots.attrs.get("geometry_source", "none")),
         "what": f"{int(spots.sizes['hotspot'])} hot spots",
     }
@@ -834,6 +861,24 @@ def detection_summary(spots) -> dict:
 
 CATALOGUE = "hotspots.csv"
 """The name of a batch's catalogue of hot spots (:func:`write_catalogue`)."""
+
+
+def _with_columns(ds, columns, sides):
+    """``ds`` with every one of ``columns`` (dim ``detection``): one it lacks is empty, in the
+    type the other of ``sides`` gives it (NaN, NaT, False or "")."""
+    import numpy as np
+
+    n = ds.sizes["detection"]
+    for name in columns:
+        if name in ds.data_vars:
+            continue
+        kind = next(side[name].dtype.kind for side in sides if name in side.data_vars)
+        empty = {"f": np.nan, "M": np.datetime64("NaT", "ns"), "b": False}
+        if kind in "iu":
+            kind, empty["f"] = "f", np.nan
+        value = np.full(n, empty[kind]) if kind in empty else np.full(n, "", dtype=object)
+        ds = ds.assign({name: ("detection", value)})
+    return ds
 
 
 def write_photometry_table(rows: list[dict], path: str) -> int:
@@ -884,7 +929,12 @@ def write_catalogue(rows: list[dict], folder: str) -> str | None:
                 finally:
                     with contextlib.suppress(OSError):
                         os.remove(fresh)
-                columns = [v for v in catalogue.data_vars if v in earlier.data_vars]
+                # every column of either: a column one side lacks is empty there (a file
+                # written before a column existed keeps it, for its rows, empty)
+                columns = [*catalogue.data_vars, *(v for v in earlier.data_vars
+                                                   if v not in catalogue.data_vars)]  # fmt: skip
+                earlier, catalogue = (_with_columns(ds, columns, (earlier, catalogue))
+                                      for ds in (earlier, catalogue))  # fmt: skip
                 catalogue = xr.concat(
                     [earlier[columns], catalogue[columns]], "detection", data_vars="all",
                     coords="minimal", compat="override", join="outer",

@@ -384,8 +384,10 @@ def _print_detect_summary(rows: list[dict], elapsed: float, catalogue: str | Non
                 str(row["spots"]),
                 str(row["saturated"]),
                 str(row["limb"]),
-                _format_flux(row["brightest_flux"], row.get("brightest_saturated", False)),
-                _format_totals(row.get("total_flux_by_band", {})),
+                _format_brightest(row),
+                _format_totals(
+                    row.get("total_flux_by_band", {}), row.get("total_flux_lower_limit", ())
+                ),
                 row["geometry"] + ("; resumed" if row["skipped"] else ""),
             )
         )
@@ -408,13 +410,28 @@ def _format_flux(value: float, lower_limit: bool = False) -> str:
     return (">=" if lower_limit else "") + f"{value / 1e9:.4g} GW um-1"
 
 
-def _format_totals(by_band: dict) -> str:
-    """Total spectral flux per band (fluxes of different bands are not added)."""
+def _format_brightest(summary: dict) -> str:
+    """The brightest spot's flux, a lower limit when saturated, and its band when the input
+    has several."""
+    text = _format_flux(summary["brightest_flux"], summary.get("brightest_saturated", False))
+    several = len(summary.get("total_flux_by_band", {})) > 1
+    band = summary.get("brightest_band", "")
+    return f"{text} ({band})" if several and band else text
+
+
+def _format_totals(by_band: dict, lower_limits=None) -> str:
+    """Total spectral flux per band (fluxes of different bands are not added); ``>=`` where a
+    saturated spot is in the total."""
     if not by_band:
         return "-"
+    mark = {band: ">=" if band in (lower_limits or ()) else "" for band in by_band}
     if len(by_band) == 1:
-        return _format_flux(next(iter(by_band.values())))
-    return "; ".join(f"{band} {value / 1e9:.4g}" for band, value in by_band.items()) + " GW um-1"
+        ((band, value),) = by_band.items()
+        return _format_flux(value, bool(mark[band]))
+    return (
+        "; ".join(f"{band} {mark[band]}{value / 1e9:.4g}" for band, value in by_band.items())
+        + " GW um-1"
+    )
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -529,8 +546,8 @@ def _info_hotspots(path: str, spots, verbose: bool) -> int:
         f"beyond the limb limit; geometry: {summary['geometry']}"
     )
     print(
-        f"  brightest {_format_flux(summary['brightest_flux'], summary['brightest_saturated'])}"
-        f", total {_format_totals(summary['total_flux_by_band'])}"
+        f"  brightest {_format_brightest(summary)}, total "
+        f"{_format_totals(summary['total_flux_by_band'], summary['total_flux_lower_limit'])}"
     )
     if "band" in spots:
         if spots["band"].ndim == 0:  # an AO image: one band for every spot
@@ -926,9 +943,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--relative-uncertainty",
         type=float,
         metavar="FRACTION",
-        help="JIRAM products, which carry no uncertainty: the 1-sigma uncertainty assumed, as a "
-        "fraction of the radiance (0.05); it sets the chi-square, and so how many components "
-        "the automatic model keeps",
+        help="JIRAM spectrometer products, which carry no uncertainty: the 1-sigma uncertainty "
+        "assumed, as a fraction of the radiance (0.05); it sets the chi-square, and so how many "
+        "components the automatic model keeps (imager frames go to detection: not used)",
     )
     p.add_argument(
         "--compress", action="store_true", help="zlib level 1 (off: ~1.1x smaller, ~35x slower)"

@@ -156,14 +156,18 @@ def _refit(result, source, chosen):
             "holds no model spectra and the input it was fitted from is not available; "
             "fit with --store model,input to keep them in the result",
         )
-    observation = open_observation(str(path))
+    from thermal.batch import recorded_options
+
+    recorded = recorded_options(str(path), result.attrs)
+    observation = open_observation(str(path), **recorded["reader"])
     _, kind = spectral_dim_and_kind(observation)
     bounds = np.ravel(result.attrs.get("thermal_temperature_range_K", []))
     options = {"temperature_range": tuple(map(float, bounds))} if bounds.size == 2 else {}
     # the whole input, as it was fitted: the automatic model's background is the scene's
     refit = fit_spectra(
-        observation, model=model, intervals="linear", store=("model", "input"), **options
-    )
+        observation, model=model, intervals="linear", store=("model", "input"),
+        max_emission_angle=recorded["max_emission_angle"], **options,
+    )  # fmt: skip
 
     def flat(ds):
         batch = list(ds["status"].dims)

@@ -44,7 +44,7 @@ def summarise(result: xr.Dataset) -> dict:
         ``implausible``, ``limb``, ``failed`` (every other status); ``hottest_temperature`` [K] and
         ``total_power`` [W, or W m-2 for area fractions] over converged spectra (NaN when none, or
         for the total when it would add epochs or repeat a spot); ``power_is_fraction``; and
-        ``note`` (why there is no total, or "").
+        ``note`` (why there is no total, what a total of area fractions is, or "").
     """
     status = np.asarray(check_result(result)["status"].values).ravel()
     fitted = np.isin(status, FITTED)

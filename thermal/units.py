@@ -140,6 +140,9 @@ def _symbol(name: str, text: str) -> tuple[float, tuple[int, ...]]:
     raise ValueError(f"unit {text!r}: unknown symbol {name!r}")
 
 
+_SCALED = re.compile(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s+(\S.*)")
+
+
 @lru_cache(maxsize=256)
 def parse_unit(text: str) -> tuple[float, tuple[int, ...]]:
     """Parse a unit string into (scale to SI, dimension exponents).
@@ -149,7 +152,8 @@ def parse_unit(text: str) -> tuple[float, tuple[int, ...]]:
     text : str
         A unit string, e.g. ``"GW um-1 sr-1"`` or ``"W/(m^2*sr*micron)"``. Products are written
         with spaces, ``*`` or ``.``; powers as ``m-2``, ``m^-2`` or ``m**-2``; ``/`` divides by
-        the next factor or parenthesised group.
+        the next factor or parenthesised group; a leading number and a space scale the rest
+        (``"1e-26 W m-2 Hz-1"``, UDUNITS' spelling of a jansky).
 
     Returns
     -------
@@ -164,6 +168,13 @@ def parse_unit(text: str) -> tuple[float, tuple[int, ...]]:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"unit {text!r}: expected a non-empty unit string")
+    scaled = _SCALED.fullmatch(text.strip())
+    if scaled:  # a leading number scales the unit (UDUNITS): "1e-26 W m-2 Hz-1" is a jansky
+        factor = float(scaled.group(1))
+        if not (math.isfinite(factor) and factor > 0):
+            raise ValueError(f"unit {text!r}: its scale must be finite and > 0")
+        scale, dims = parse_unit(scaled.group(2))
+        return factor * scale, dims
     tokens = _TOKEN.findall(text.strip())
     if "".join(tokens).replace(" ", "") != re.sub(r"\s+", "", text.strip()):
         raise ValueError(f"unit {text!r}: cannot parse")

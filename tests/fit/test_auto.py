@@ -231,3 +231,11 @@ def test_a_scene_background_cannot_stand_in_for_a_warm_component():
     truth = STEFAN_BOLTZMANN * (1100.0**4 * 0.3e6 + 500.0**4 * 6e6)
     assert abs(float(pixel.power) - truth) < 3 * float(pixel.power_uncertainty)
     assert abs(float(pixel.power) / truth - 1) < 0.05
+    # a held background is in the stored model spectrum: its chi-square is the fit's
+    full = fit_spectra(obs, store=("model", "input")).isel(pixel=40)
+    residual = (full.radiance - full.model_radiance) / full.radiance_uncertainty
+    assert float((residual**2).sum()) == pytest.approx(float(full.chi2), rel=1e-6)
+    # the no-source model's background is held too: a spectrum 300 times the scene is a source
+    bright = obs.copy(deep=True)
+    bright["radiance"][10] = 300 * obs.radiance.median("pixel")
+    assert int(fit_spectra(bright).isel(pixel=10).model) > 0

@@ -95,6 +95,22 @@ def test_band_integrated_unit(tmp_path):
     assert relabelled.radiance.attrs["original_units"] == "W/(m^2*sr)"
 
 
+def test_a_spectrometer_product_says_how_its_unit_was_read(tmp_path):
+    examples = os.path.join(os.path.dirname(__file__), "..", "..", "data", "examples")
+    stem = "JIR_SPE_RDR_2017033T114007_V99"
+    shutil.copy(os.path.join(examples, stem + ".DAT"), tmp_path / (stem + ".DAT"))
+    text = open(os.path.join(examples, stem + ".LBL")).read()
+    label = tmp_path / (stem + ".LBL")
+    label.write_text(text.replace('"W/(m^2*sr*micron)"', '"W/(m^2*sr)"       '))
+    with pytest.warns(UserWarning, match="read as per-um radiance") as caught:
+        open_observation(label)
+    assert len(caught) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        open_observation(label, band_integrated="divide")
+    assert any("applies to imager frames only" in str(w.message) for w in caught)
+
+
 def test_dividing_a_per_um_product_is_refused_with_a_warning(tmp_path):
     label, _ = simulate.jiram_image(tmp_path, noise=0.0)  # W/(m^2*sr*micron)
     with pytest.warns(UserWarning, match="is per um already: band_integrated='divide'"):

@@ -142,6 +142,10 @@ def test_cf_attributes_of_uncertainties_flags_text_and_janskys(tmp_path):
         assert nc["edge"].flag_meanings == "not_edge edge"
         assert nc.time_coverage_start == "2017-02-02T11:40:06.123Z"
         assert "time_coverage_end" not in nc.ncattrs()
+    for given in ("2013-08-15", "2013-08-15T13:45:00+0000", "2013-08-15T13:45:00-07:00"):
+        ds.attrs["time_coverage_start"] = given  # a date, or a zone: as given
+        with netCDF4.Dataset(write_results(ds, tmp_path / "zoned.nc")) as nc:
+            assert nc.time_coverage_start == given
     with xr.open_dataset(path) as back:
         assert back["edge"].dtype == bool
 

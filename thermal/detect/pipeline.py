@@ -194,7 +194,7 @@ _CONTENTS = (
     ("latitude", "positions on Io"),
     ("intensity", "spectral intensities"),
     ("spectral_flux", "spectral radiant fluxes"),
-    ("power_min", "power ranges"),
+    ("power_lower", "power ranges"),
     ("spectrum", "spot spectra"),
     ("temperature", "fitted temperatures"),
 )

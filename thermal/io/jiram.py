@@ -654,12 +654,14 @@ def _normalise_unit(label_path, unit, band, band_integrated):
     raise InputError(label_path, f"unknown JIRAM radiance unit {limits.one_line(repr(unit), 80)}")
 
 
-def _warn_about_unit(label_path, unit, band_integrated) -> None:
-    """Once per frame: how a band-integrated UNIT was read, or that the choice to divide does
-    not apply to a per-um one."""
+def _warn_about_unit(label_path, unit, band_integrated, imager=True) -> None:
+    """Once per product: how a band-integrated UNIT was read, or that the choice to divide
+    does not apply to a per-um one."""
     key = "".join(str(unit).lower().split()) if unit else ""
     integrated = key in ("".join(u.split()) for u in _BAND_INTEGRATED)
-    if integrated and band_integrated == "relabelled":
+    if integrated and not imager:
+        text = f"UNIT {unit!r} read as per-um radiance (a spectrometer product: no band width)"
+    elif integrated and band_integrated == "relabelled":
         text = (
             f"UNIT {unit!r} read as per-um radiance (band_integrated='relabelled'); for "
             "band-integrated products give band_integrated='divide' (thermal fit/detect: "
@@ -844,6 +846,13 @@ def read_jiram(
     if "^IMAGE" in file_object:
         ds = _read_image(path, label, file_object, record_bytes, unit, band_integrated, distance)
     elif "^TABLE" in file_object:
+        if band_integrated == "divide":
+            warnings.warn(
+                f"{path}: a spectrometer product: band_integrated='divide' (--radiance-unit "
+                "band-integrated) applies to imager frames only; nothing was divided",
+                UserWarning,
+                stacklevel=3,
+            )
         ds = _read_spectrometer(
             path, file_object, record_bytes, unit, wavelengths, distance, label
         )
@@ -992,6 +1001,7 @@ def _read_spectrometer(path, file_object, record_bytes, unit, wavelengths, dista
         f"the TABLE ({rows} x {columns} values)",
     )
     factor, note = _normalise_unit(path, unit, None, "relabelled")
+    _warn_about_unit(path, unit, "relabelled", imager=False)
     radiance = values.reshape(rows, columns) * factor
     ds = xr.Dataset(
         {

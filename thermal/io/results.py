@@ -209,8 +209,9 @@ def _time_coverage(ds: xr.Dataset, attrs: dict) -> dict:
     coverage = {}
     for key in ("time_coverage_start", "time_coverage_end"):
         text = str(attrs.pop(key, "") or "").strip()
-        if text:
-            coverage[key] = text if re.search(r"(Z|[+-]\d\d:\d\d)$", text) else text + "Z"
+        if text:  # a time of day without a zone is UTC; dates and zoned times stay as given
+            naive = "T" in text and not re.search(r"(Z|[+-]\d\d:?\d\d)$", text)
+            coverage[key] = text + "Z" if naive else text
     if "time_coverage_start" not in coverage and "time" in ds.variables:
         times = np.asarray(ds["time"].values).ravel()
         if times.dtype.kind == "M":

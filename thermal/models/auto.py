@@ -210,6 +210,8 @@ class AutoModel:
             )
             den = (w * sun * sun).sum(axis=-1)
             b = np.maximum((w * yv * sun).sum(axis=-1) / np.where(den > 0, den, 1.0), 0.0)
+            if self.background == "scene":  # held as the candidates' is
+                b = np.minimum(b, SCENE_BACKGROUND_LIMIT * max(self.scene))
             chi2_none = (w * (yv - b[:, None] * sun) ** 2).sum(axis=-1)
         else:
             chi2_none = (w * yv * yv).sum(axis=-1)
@@ -337,6 +339,8 @@ def _bound_scene_background(model, scene, values, y, sigma, geometry, problem) -
             value = block
         elif name in held:
             value = value + held[name]
+        elif name.startswith("model_"):  # with the background it was fitted against
+            value = value + SCENE_BACKGROUND_LIMIT * scene
         values[name][over] = value
     values["background"][over] = limit
 
