@@ -279,29 +279,6 @@ TEMPERATURE_DIFFERENCE = "K difference"
 [K]: a degree Celsius of difference is a kelvin, with no offset."""
 
 
-def _temperature_difference(value, name: str):
-    if is_quantity(value):
-        import astropy.units as u
-
-        if value.unit == u.deg_C:
-            return value.value
-        try:
-            return value.to_value(u.K)
-        except (u.UnitsError, ValueError, TypeError):
-            raise ValueError(
-                f"{name}: a Quantity in {value.unit} is not a temperature difference [K]"
-            ) from None
-    attrs = getattr(value, "attrs", None)
-    if attrs is None or not hasattr(value, "dims") or not attrs.get("units"):
-        return value
-    given = str(attrs["units"])
-    if given not in _CELSIUS and given != "K":
-        raise ValueError(f"{name}: units {given!r} are not a temperature difference [K]")
-    out = value.copy()
-    out.attrs = {**attrs, "units": "K"}
-    return out
-
-
 def is_quantity(value) -> bool:
     """True for an astropy Quantity (duck-typed: astropy is imported only when one is given)."""
     return hasattr(value, "unit") and hasattr(value, "to_value") and not isinstance(value, str)
@@ -340,18 +317,20 @@ def to_unit(value, unit: str, name: str):
     >>> to_unit(3776 * u.nm, "um", "wavelength")                    # doctest: +SKIP
     3.776
     """
-    if unit == TEMPERATURE_DIFFERENCE:
-        return _temperature_difference(value, name)
+    difference = unit == TEMPERATURE_DIFFERENCE
+    target = "K" if difference else unit
     if is_quantity(value):
         import astropy.units as u
 
+        if difference and value.unit == u.deg_C:
+            return value.value  # a degree of difference is a kelvin
         equivalencies = []
         if unit in ("um", "cm-1"):
             equivalencies = u.spectral()
         elif unit == "K":
             equivalencies = u.temperature()
         try:
-            return value.to_value(u.Unit(unit), equivalencies=equivalencies)
+            return value.to_value(u.Unit(target), equivalencies=equivalencies)
         except (u.UnitsError, ValueError, TypeError):
             raise ValueError(
                 f"{name}: a Quantity in {value.unit} cannot be converted to {unit}"
@@ -360,17 +339,17 @@ def to_unit(value, unit: str, name: str):
     if attrs is None or not hasattr(value, "dims") or not attrs.get("units"):
         return value
     given = str(attrs["units"])
-    if unit == "K" and given in _CELSIUS:
-        out = value + 273.15
+    if target == "K" and given in _CELSIUS:
+        out = value.copy() if difference else value + 273.15
     else:
         try:
-            factor = conversion_factor(given, unit)
+            factor = conversion_factor(given, target)
         except ValueError:
             raise ValueError(f"{name}: units {given!r} cannot be converted to {unit!r}") from None
         if factor == 1.0:
             return value
         out = value * factor
-    out.attrs = {**attrs, "units": unit}
+    out.attrs = {**attrs, "units": target}
     return out
 
 
