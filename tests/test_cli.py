@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from thermal import simulate
+from thermal import batch, simulate
 from thermal.cli import main
 from thermal.io.results import TEMPORARY_PREFIX
 
@@ -328,6 +328,18 @@ def test_resume_refits_changed_inputs(tmp_path, capsys):
     assert main(["fit", path, "-o", str(out), "-q"]) == 0
     assert result.stat().st_mtime_ns != first
     assert main(["fit", path, "-o", str(out), "-q", "--overwrite"]) == 0
+    # a result of an earlier revision of the fits (before a fix that changes results) is made
+    # again, not resumed
+    import netCDF4
+
+    with netCDF4.Dataset(result, "a") as nc:
+        assert int(nc.thermal_results_revision) == batch.RESULTS_REVISION
+        nc.thermal_results_revision = batch.RESULTS_REVISION - 1
+    capsys.readouterr()
+    assert main(["fit", path, "-o", str(out)]) == 0
+    assert "resumed" not in capsys.readouterr().out
+    with xr.open_dataset(result) as ds:
+        assert int(ds.attrs["thermal_results_revision"]) == batch.RESULTS_REVISION
 
 
 @needs_fit

@@ -130,12 +130,22 @@ def warning_lines(path: str, caught) -> list[str]:
     return [f"{path}: warning: {str(w.message).removeprefix(f'{path}: ')}" for w in caught]
 
 
+RESULTS_REVISION = 2
+"""Raised whenever a fix changes what a fit or a detection gives for the same input and
+options; a batch does not resume from a result of another revision (files without one are
+revision 1). 2: poor_fit, the held scene background, AO photometry off the lit disk's profile,
+deblended pieces under nsigma merged (December 2026)."""
+
+
 def _is_current(output: str, checksum: str, **expected: str) -> bool:
     """True when ``output`` is a complete result of this input (same identity ``checksum``)
-    whose ``thermal_<name>`` attributes have the ``expected`` values (a missing one reads as
-    its default: ``linear`` intervals, else empty)."""
+    made by this :data:`RESULTS_REVISION`, whose ``thermal_<name>`` attributes have the
+    ``expected`` values (a missing one reads as its default: ``linear`` intervals, else
+    empty)."""
     attrs = _result_attrs(output) if checksum else None
     if attrs is None or attrs.get("thermal_input_identity") != checksum:
+        return False
+    if int(attrs.get("thermal_results_revision", 1)) != RESULTS_REVISION:
         return False
     defaults = {"intervals": "linear"}
     return all(
@@ -173,6 +183,7 @@ def _stamp(dataset, path: str, checksum: str, **settings: str) -> str:
         thermal_input=os.path.abspath(path),
         thermal_input_identity=checksum,
         **{f"thermal_{name}": value for name, value in settings.items()},
+        thermal_results_revision=RESULTS_REVISION,
         thermal_version=__version__,
         product_id=str(product),
     )
