@@ -161,7 +161,7 @@ def test_aperture_photometry_on_a_lit_disk_gives_the_injected_flux(tmp_path):
     assert main(["detect", str(path), "-o", str(out), "--distance", "6.3e11", "-q"]) == 0
     with xr.open_dataset(out / "io_Ms.hotspots.nc") as spots:
         found = spots.load()
-    assert "disk_model" in found.attrs
+    assert found.attrs["background_method"] == "disk"
     # the file's UDUNITS jansky is read back as one
     from thermal import units
 

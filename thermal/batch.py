@@ -744,7 +744,6 @@ def _detect_ao(path: str, options: dict):
     import numpy as np
 
     from thermal.detect import find_disk_hotspots
-    from thermal.detect.disk import disk_profile
     from thermal.detect.photometry import aperture_photometry
     from thermal.detect.pipeline import describe
     from thermal.io.ao import read_ao_image
@@ -762,14 +761,8 @@ def _detect_ao(path: str, options: dict):
     reference = centre if np.all(np.isfinite(centre)) else None  # matches bands by the disk
     # the lit disk's profile off first: an annulus on a limb-darkened disk (or over its edge)
     # misjudges the background under the aperture by more than a faint spot's flux
-    disk = disk_profile(image.values, centre=reference) if reference is not None else None
-    if disk is not None:
-        image = image.copy(data=image.values - disk["model"])
-        image.attrs["disk_model"] = (
-            "the lit disk's azimuthal median profile (thermal.detect.disk.disk_profile) "
-            "subtracted before the photometry"
-        )
-    photometry = aperture_photometry(image, found, reference=reference)
+    method = "disk" if reference is not None else "median"
+    photometry = aperture_photometry(image, found, reference=reference, background=method)
     spots = photometry.assign(
         {name: found[name].drop_vars([c for c in found[name].coords if c != "hotspot"])
          for name in ("npix", "peak_radiance", "snr") if name in found}

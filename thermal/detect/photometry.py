@@ -24,6 +24,12 @@ doi:10.5281/zenodo.596036):
      ``A * I0 * k / (2 R^2) * (<rho^2>_annulus - <rho^2>_aperture)`` (disk centre brightness
      I0 per pixel, limb-darkening exponent k, disk radius R [pixel]), in the tests 1-4 % for
      spots of 0.4-2 Jy at 2-5 um on a disk of 4e-4 Jy per pixel.
+   - ``background="disk"``: the lit disk's azimuthal median profile about its centre
+     (``reference``) is removed first, then the annulus median as above. For faint spots on a
+     lit disk, where an annulus of 1.3-2 aperture radii reaches over the limb: synthetic NIRC2
+     frames with spots of 0.001-0.02 Jy gave 3-25 times the injected flux with the median,
+     0.85-1.23 times with the disk removed (`thermal detect` uses it). The disk model's own
+     error is not in the uncertainty.
    - ``background="radial"``: a least-squares fit of the annulus pixels with a constant, a
      gradient and a term in rho^2 (rho the distance from the spot; residuals sigma-clipped and
      the fit repeated), evaluated as its mean over the aperture: follows the disk's curvature
@@ -237,10 +243,12 @@ def aperture_photometry(
     sigma_clip : float, optional
         Clipping threshold [standard deviations] of the annulus pixels (astropy
         ``SigmaClip``, median centre, 10 iterations at most; default 3).
-    background : {"median", "radial"}, optional
+    background : {"median", "radial", "disk"}, optional
         How the annulus gives the background under the spot: the sigma-clipped median
-        (default; flat or planar backgrounds, the dark disk) or a clipped fit that follows the
-        curvature of the sunlit disk (see the module notes).
+        (default; flat or planar backgrounds, the dark disk), a clipped fit that follows the
+        curvature of the sunlit disk, or the median after the lit disk's profile is removed
+        (:func:`thermal.detect.disk.disk_profile` about ``reference``, the disk centre; faint
+        spots on a lit disk; see the module notes).
     aperture_correction : float, optional
         Factor (> 0) applied to flux densities and uncertainties: total over aperture flux of
         the PSF (default 1; see the module notes).
@@ -346,9 +354,17 @@ def aperture_photometry(
     if reference is not None:
         reference = pixel_point("reference", reference)
 
-    if background not in ("median", "radial"):
-        raise ValueError(f"background must be 'median' or 'radial'; got {background!r}")
-    measured = _measure(data, line, sample, radius, r_in, r_out, error, sigma_clip, background)
+    if background not in ("median", "radial", "disk"):
+        raise ValueError(f"background must be 'median', 'radial' or 'disk'; got {background!r}")
+    annulus_method = background
+    if background == "disk":  # the lit disk's profile off, then the annulus median
+        from thermal.detect.disk import disk_profile
+
+        disk = disk_profile(data, centre=reference)
+        if disk is not None:
+            data = data - disk["model"]
+        annulus_method = "median"
+    measured = _measure(data, line, sample, radius, r_in, r_out, error, sigma_clip, annulus_method)
     flux = measured["flux"] * correction
     sigma = measured["sigma"] * correction
     sigma = np.sqrt(sigma**2 + (kappa * flux) ** 2)
@@ -431,11 +447,12 @@ def aperture_photometry(
         "background_method": background,
         "psf_fwhm": math.nan if fwhm is None else fwhm,
         "method": "circular aperture (exact overlap, photutils ApertureStats), background "
-        + (
-            "the sigma-clipped median of an annulus"
-            if background == "median"
-            else "a clipped fit of the annulus (constant, gradient, rho^2) over the aperture"
-        ),
+        + {
+            "median": "the sigma-clipped median of an annulus",
+            "radial": "a clipped fit of the annulus (constant, gradient, rho^2) over the aperture",
+            "disk": "the sigma-clipped median of an annulus, after the lit disk's azimuthal "
+            "median profile (thermal.detect.disk.disk_profile) is removed",
+        }[background],
         "references": REFERENCES,
     }
     if array is not None:

@@ -308,7 +308,7 @@ SCENE_BACKGROUND_LIMIT = 10.0
 [1]: across a sunlit disk the background varies by limb darkening and albedo, a few times,
 not a thousand. Unbounded, a flat scene (the night side) scaled a thousand times stood in for
 a warm component: a JIRAM pixel of 1100 K + 500 K was fitted as 970 K and a background 1100
-times the scene's, with a quarter of its power."""
+times the scene's, with a third of its power."""
 
 
 def _bound_scene_background(model, scene, values, y, sigma, geometry, problem) -> None:
@@ -326,8 +326,7 @@ def _bound_scene_background(model, scene, values, y, sigma, geometry, problem) -
     part = {k: np.asarray(v)[over] for k, v in geometry.items()}
     refit = bare.evaluate(y[over] - SCENE_BACKGROUND_LIMIT * scene, sigma[over], part, problem)
     n_valid = np.count_nonzero(np.isfinite(y[over]) & np.isfinite(sigma[over]), axis=-1)
-    with np.errstate(divide="ignore"):
-        held = {"dof": -1, "aic": 2.0, "bic": np.log(np.maximum(n_valid, 1))}
+    held = {"dof": -1, "aic": 2.0, "bic": np.log(np.maximum(n_valid, 1))}
     for name, value in refit.items():
         if name not in values or value is None or values[name] is None:
             continue
