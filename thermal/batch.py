@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import time
 import traceback
@@ -460,7 +461,10 @@ def run_dask(plan, task, options, on_row, workers=None, scheduler=None) -> list[
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=40,
+                # the cluster's own log lines (its workers' included) only with --debug: a
+                # batch reports each input's failure itself, and a Ctrl-C that cuts the cluster
+                # off mid-call makes it log the cancellation
+                silence_logs=logging.ERROR if options.get("debug") else logging.CRITICAL,
             )
         client = Client(cluster)
     try:
