@@ -780,9 +780,7 @@ def _detect_ao(path: str, options: dict):
         source=os.path.basename(path),
         **{k: found.attrs[k] for k in ("disk_centre_line", "disk_centre_sample", "disk_radius")},
     )
-    time_value = image.coords["time"].values if "time" in image.coords else None
-    if time_value is not None and not np.isnat(time_value):
-        spots.attrs["time_coverage_start"] = str(np.datetime_as_string(time_value, "ms"))
+    # time_coverage_*: the writer's, from the image's time coordinate the spots carry
     spots.attrs.update(describe(spots))
     return spots
 
